@@ -1,0 +1,200 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/condachan/condachan/internal/progress"
+	"github.com/condachan/condachan/pkgbuild"
+	"github.com/condachan/condachan/pkgbuild/condapkg"
+	"github.com/condachan/condachan/pkgbuild/recipe"
+	"github.com/condachan/condachan/recipes"
+)
+
+type buildFlags struct {
+	recipe         string
+	sourceArchives []string
+	sourceDirs     []string
+	targetPlatform string
+	outputDir      string
+	buildNumber    string
+	compression    string
+	progress       string
+	json           bool
+}
+
+func newBuildCommand(stdout, stderr io.Writer) *cobra.Command {
+	var f buildFlags
+	cmd := &cobra.Command{
+		Use:   "build --recipe NAME|DIR [flags]",
+		Short: "Build a .conda package from a recipe and its upstream archive",
+		Long: `Build a .conda package from a recipe and its upstream archive, in one streaming pass:
+the archive is decoded, hashed and recompressed into the package without being extracted.
+
+--recipe takes a shipped recipe name (see the list below, also built into this binary) or
+a folder holding recipe.yaml. The archive a recipe names is looked up by file name among
+--source-archive files, in --source-dir folders, the current folder and the recipe folder;
+nothing is downloaded. The package is written to OUTPUT/<subdir>/<name>-<version>-<build>.conda;
+a failed or interrupted build leaves nothing behind.
+
+SOURCE_DATE_EPOCH (seconds) fixes the package timestamp: the same recipe, archive and
+SOURCE_DATE_EPOCH give byte-identical packages.
+
+Shipped recipes: ` + strings.Join(recipes.Names(), ", "),
+		Example: `  condachan build --recipe condachan-example --output-dir ./channel
+  condachan build --recipe blender-4.1 --source-archive ~/Downloads/blender-4.1.1-linux-x64.tar.xz
+  condachan build --recipe blender-4.1 --target-platform win-64 --source-archive blender-4.1.1-windows-x64.zip
+  condachan build --recipe ./my-recipes/houdini-20.5 --compression max --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBuild(cmd, f, stdout, stderr)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.recipe, "recipe", "r", "", "shipped recipe name, or a folder holding recipe.yaml (required)")
+	fl.StringArrayVar(&f.sourceArchives, "source-archive", nil, "upstream archive to use (repeatable; matched to the recipe's sources by file name)")
+	fl.StringArrayVar(&f.sourceDirs, "source-dir", nil, "folder to look for source archives in (repeatable)")
+	fl.StringVar(&f.targetPlatform, "target-platform", hostPlatform(), "conda subdir to build for: linux-64, win-64, osx-arm64, ...")
+	fl.StringVarP(&f.outputDir, "output-dir", "o", "output", "folder that receives <subdir>/<package>.conda")
+	fl.StringVar(&f.buildNumber, "build-number", "", "build number, overriding the recipe's build.number")
+	fl.StringVar(&f.compression, "compression", "default", "fast, default or max (max: smallest package, slowest)")
+	fl.StringVar(&f.progress, "progress", "auto", "auto (a bar on a terminal), bar, openjd (openjd_progress lines for Deadline Cloud) or none")
+	fl.BoolVar(&f.json, "json", false, "print the result (path, size, sha256, md5, index.json record) as JSON on stdout")
+	cmd.MarkFlagRequired("recipe")
+	cmd.RegisterFlagCompletionFunc("recipe", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return recipes.Names(), cobra.ShellCompDirectiveFilterDirs
+	})
+	cmd.RegisterFlagCompletionFunc("target-platform", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return recipe.Platforms, cobra.ShellCompDirectiveNoFileComp
+	})
+	cmd.RegisterFlagCompletionFunc("compression", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"fast", "default", "max"}, cobra.ShellCompDirectiveNoFileComp
+	})
+	cmd.RegisterFlagCompletionFunc("progress", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"auto", "bar", "openjd", "none"}, cobra.ShellCompDirectiveNoFileComp
+	})
+	return cmd
+}
+
+func runBuild(cmd *cobra.Command, f buildFlags, stdout, stderr io.Writer) error {
+	level, err := condapkg.ParseLevel(f.compression)
+	if err != nil {
+		return usageError{fmt.Errorf("--compression: %w", err)}
+	}
+	mode, err := progress.ParseMode(f.progress)
+	if err != nil {
+		return usageError{fmt.Errorf("--progress: %w", err)}
+	}
+	var buildNumber *int
+	if f.buildNumber != "" {
+		n, err := strconv.Atoi(f.buildNumber)
+		if err != nil || n < 0 {
+			return usageError{fmt.Errorf("--build-number: expected a number of 0 or more, got %q", f.buildNumber)}
+		}
+		buildNumber = &n
+	}
+	ts, err := sourceDateEpoch()
+	if err != nil {
+		return usageError{err}
+	}
+	r, err := loadRecipe(f.recipe, f.targetPlatform)
+	if err != nil {
+		return err
+	}
+	search := append([]string{}, f.sourceDirs...)
+	search = append(search, ".")
+	if r.Dir != "" {
+		search = append(search, r.Dir)
+	}
+	for _, a := range f.sourceArchives {
+		if _, err := os.Stat(a); err != nil {
+			return usageError{fmt.Errorf("--source-archive: %w", err)}
+		}
+	}
+	rep := progress.New(mode, stdout, stderr)
+	res, err := pkgbuild.Build(cmd.Context(), pkgbuild.Options{
+		Recipe:         r,
+		SourceArchives: f.sourceArchives,
+		SearchDirs:     search,
+		OutputDir:      f.outputDir,
+		BuildNumber:    buildNumber,
+		Compression:    level,
+		Timestamp:      ts,
+		Progress:       rep,
+	})
+	rep.Finish()
+	if err != nil {
+		return err
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	if f.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		return enc.Encode(res)
+	}
+	fmt.Fprintf(stdout, "built %s (%s, %d files, sha256 %s)\n", res.Path, progress.HumanBytes(res.Size), res.Files, res.SHA256)
+	return nil
+}
+
+// loadRecipe finds a recipe: a folder (or its recipe.yaml) on disk, recipes/NAME in the
+// current folder (a checkout of this repository), or a recipe built into the binary.
+func loadRecipe(arg, target string) (*recipe.Recipe, error) {
+	if arg == "" {
+		return nil, usageError{errors.New("--recipe is required")}
+	}
+	candidates := []string{arg}
+	if filepath.Base(arg) == recipe.FileName {
+		candidates = []string{filepath.Dir(arg)}
+	}
+	if !strings.ContainsAny(arg, `/\`) {
+		candidates = append(candidates, filepath.Join("recipes", arg))
+	}
+	for _, dir := range candidates {
+		if st, err := os.Stat(filepath.Join(dir, recipe.FileName)); err == nil && !st.IsDir() {
+			return recipe.LoadDir(dir, target)
+		}
+	}
+	if recipes.Has(arg) {
+		return recipe.LoadFS(recipes.FS, arg, target)
+	}
+	return nil, usageError{fmt.Errorf("recipe %q not found: not a folder with %s, and not a shipped recipe (%s)", arg, recipe.FileName, strings.Join(recipes.Names(), ", "))}
+}
+
+// sourceDateEpoch reads SOURCE_DATE_EPOCH (reproducible-builds.org); unset means now.
+func sourceDateEpoch() (time.Time, error) {
+	v, ok := os.LookupEnv("SOURCE_DATE_EPOCH")
+	if !ok || v == "" {
+		return time.Now(), nil
+	}
+	secs, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || secs < 0 {
+		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q: expected seconds since 1970", v)
+	}
+	return time.Unix(secs, 0), nil
+}
+
+// hostPlatform is the conda subdir of the machine running condachan.
+func hostPlatform() string {
+	os := map[string]string{"linux": "linux", "darwin": "osx", "windows": "win"}[runtime.GOOS]
+	arch := map[string]string{"amd64": "64", "arm64": "arm64", "386": "32", "ppc64le": "ppc64le", "s390x": "s390x"}[runtime.GOARCH]
+	if os == "linux" && arch == "arm64" {
+		arch = "aarch64"
+	}
+	if os == "" || arch == "" {
+		return "linux-64"
+	}
+	return os + "-" + arch
+}

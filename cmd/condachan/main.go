@@ -1,0 +1,101 @@
+// Command condachan builds conda packages from upstream binary releases, publishes them
+// to a conda channel on S3 or on disk, and keeps the channel's index correct. This file
+// and its siblings only translate flags into library calls.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/condachan/condachan/pkgbuild"
+)
+
+// version is set at link time (-ldflags "-X main.version=v1.2.3"); otherwise the module
+// version from the build info is used.
+var version = ""
+
+// Exit codes, documented in the README.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	// exitUsage covers bad flags and input the user must supply (e.g. a source archive
+	// that is not on this machine).
+	exitUsage = 2
+)
+
+// usageError marks errors that exit with exitUsage.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRootCommand(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "condachan: %v\n", err)
+	var missing *pkgbuild.MissingSourceError
+	var usage usageError
+	switch {
+	case errors.As(err, &missing), errors.As(err, &usage):
+		return exitUsage
+	case isFlagError(err):
+		return exitUsage
+	}
+	return exitFailure
+}
+
+func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "condachan",
+		Short: "Build conda packages from upstream releases and publish them to a channel",
+		Long: `condachan turns upstream binary releases (Blender, Houdini, Nuke, plugins) into conda
+packages in one streaming pass, publishes them to a conda channel on S3 or in a local
+folder, and keeps the channel's repodata correct while many jobs publish at once.`,
+		Version:       versionString(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return flagError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
+	})
+	root.AddCommand(newBuildCommand(stdout, stderr))
+	return root
+}
+
+type flagError struct{ error }
+
+func (e flagError) Unwrap() error { return e.error }
+
+func isFlagError(err error) bool {
+	var fe flagError
+	return errors.As(err, &fe)
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}

@@ -1,0 +1,392 @@
+// Package archive reads upstream source archives (.tar.xz, .tar.gz, .tar.bz2, .tar.zst,
+// .tar, .zip) and plain directories as one forward-only stream of entries, verifying the
+// archive's sha256 on the way. Decompression and parsing run in their own goroutine, ahead
+// of the consumer, so that decoding on one core overlaps with compressing on another.
+package archive
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Kind is the type of an entry.
+type Kind int
+
+const (
+	KindFile Kind = iota
+	KindDir
+	KindSymlink
+	// KindHardlink is a second name for an earlier file entry (Entry.Link names it).
+	KindHardlink
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindFile:
+		return "file"
+	case KindDir:
+		return "directory"
+	case KindSymlink:
+		return "symlink"
+	case KindHardlink:
+		return "hard link"
+	}
+	return "unknown"
+}
+
+// Entry is one member of a source archive. Name is slash-separated, relative and clean:
+// readers reject absolute names and ".." components before an Entry is made.
+type Entry struct {
+	Name    string
+	Kind    Kind
+	Mode    fs.FileMode // permission bits only
+	Size    int64       // content length of a KindFile entry
+	ModTime time.Time
+	Link    string // symlink target as stored, or the Name of a hard link's target
+}
+
+// Options configure Open.
+type Options struct {
+	// SHA256, when set, is the expected hex digest of the archive file. It is checked
+	// while streaming; a mismatch makes Next return a *ChecksumError at the end.
+	SHA256 string
+	// Progress, when set, is called from the reading goroutine with the number of archive
+	// bytes consumed so far (compressed bytes for archives, file bytes for directories).
+	Progress func(consumed int64)
+}
+
+// ChecksumError reports an archive whose sha256 is not the one the recipe names.
+type ChecksumError struct {
+	Path     string
+	Expected string
+	Actual   string
+}
+
+func (e *ChecksumError) Error() string {
+	return fmt.Sprintf("%s: sha256 mismatch: recipe expects %s, file has %s (wrong or corrupted download?)", e.Path, e.Expected, e.Actual)
+}
+
+// Reader streams the entries of one source. Next advances to the next entry; Read reads
+// the content of the current file entry. It is not safe for concurrent use.
+type Reader struct {
+	path   string
+	events chan event
+	free   chan []byte
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	cur     []byte // unread part of the current chunk
+	curBuf  []byte // the pooled buffer cur points into
+	inFile  bool
+	pending *event // a header event read while draining content
+	err     error
+	closeMu sync.Once
+}
+
+type event struct {
+	entry *Entry
+	data  []byte // a pooled chunk of the current entry's content
+	err   error  // terminal: io.EOF at the clean end, or the failure
+}
+
+const (
+	chunkSize  = 256 << 10
+	chunkCount = 16 // 4 MiB read ahead
+)
+
+// Open starts reading the archive or directory at path. The format of a file is found
+// from its magic bytes, not its name.
+func Open(path string, opts Options) (*Reader, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return OpenFS(os.DirFS(path), ".", opts)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return start(path, opts, func(ctx context.Context, e *emitter) error {
+		defer f.Close()
+		return readFile(ctx, f, st.Size(), path, opts, e)
+	}), nil
+}
+
+// OpenFS is Open for a file or directory in a file system (a recipe embedded in the
+// binary carries its sources that way).
+func OpenFS(fsys fs.FS, name string, opts Options) (*Reader, error) {
+	st, err := fs.Stat(fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		if opts.SHA256 != "" {
+			return nil, fmt.Errorf("%s: a sha256 is given but the source is a directory", name)
+		}
+		return start(name, opts, func(ctx context.Context, e *emitter) error {
+			return readDir(ctx, fsys, name, e, opts.Progress)
+		}), nil
+	}
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return start(name, opts, func(ctx context.Context, e *emitter) error {
+		defer f.Close()
+		return readFile(ctx, f, st.Size(), name, opts, e)
+	}), nil
+}
+
+func start(path string, opts Options, produce func(ctx context.Context, e *emitter) error) *Reader {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Reader{
+		path:   path,
+		events: make(chan event, chunkCount),
+		free:   make(chan []byte, chunkCount+1),
+		cancel: cancel,
+		done:   make(chan struct{}),
+	}
+	for i := 0; i < chunkCount+1; i++ {
+		r.free <- make([]byte, chunkSize)
+	}
+	go func() {
+		defer close(r.done)
+		em := &emitter{ctx: ctx, r: r}
+		err := produce(ctx, em)
+		if err == nil {
+			err = io.EOF
+		}
+		select {
+		case r.events <- event{err: err}:
+		case <-ctx.Done():
+		}
+	}()
+	return r
+}
+
+// Next returns the next entry, io.EOF after the last one (once the checksum and the
+// compressed stream's own integrity checks have passed), or the error that stopped it.
+// Unread content of the previous entry is skipped.
+func (r *Reader) Next() (*Entry, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	r.releaseChunk()
+	for {
+		var ev event
+		if r.pending != nil {
+			ev, r.pending = *r.pending, nil
+		} else {
+			ev = <-r.events
+		}
+		switch {
+		case ev.err != nil:
+			r.err = ev.err
+			r.inFile = false
+			return nil, ev.err
+		case ev.entry != nil:
+			r.inFile = ev.entry.Kind == KindFile
+			return ev.entry, nil
+		default: // content of an entry the caller skipped
+			r.free <- ev.data[:cap(ev.data)]
+		}
+	}
+}
+
+// Read reads content of the current file entry; io.EOF marks its end.
+func (r *Reader) Read(p []byte) (int, error) {
+	if err := r.fill(); err != nil {
+		return 0, err
+	}
+	n := copy(p, r.cur)
+	r.cur = r.cur[n:]
+	return n, nil
+}
+
+// WriteTo hands whole chunks to w, saving a copy of the content.
+func (r *Reader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if err := r.fill(); err != nil {
+			if err == io.EOF {
+				return total, nil
+			}
+			return total, err
+		}
+		n, err := w.Write(r.cur)
+		total += int64(n)
+		r.cur = r.cur[n:]
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// fill makes r.cur non-empty, or reports the end of the current entry's content.
+func (r *Reader) fill() error {
+	for len(r.cur) == 0 {
+		if !r.inFile {
+			return io.EOF
+		}
+		r.releaseChunk()
+		ev := <-r.events
+		if ev.entry != nil || ev.err != nil {
+			r.pending = &ev
+			r.inFile = false
+			if ev.err != nil && ev.err != io.EOF {
+				return ev.err
+			}
+			return io.EOF
+		}
+		r.cur, r.curBuf = ev.data, ev.data
+	}
+	return nil
+}
+
+func (r *Reader) releaseChunk() {
+	if r.curBuf != nil {
+		r.free <- r.curBuf[:cap(r.curBuf)]
+		r.curBuf, r.cur = nil, nil
+	}
+}
+
+// Close stops the reading goroutine and waits for it to finish.
+func (r *Reader) Close() error {
+	r.closeMu.Do(func() {
+		r.cancel()
+		// Drain so that a producer blocked on a full channel sees the cancellation.
+		go func() {
+			for range r.events {
+			}
+		}()
+		<-r.done
+		close(r.events)
+	})
+	return nil
+}
+
+// emitter is the producer's side of the Reader.
+type emitter struct {
+	ctx context.Context
+	r   *Reader
+}
+
+func (e *emitter) entry(en *Entry) error {
+	select {
+	case e.r.events <- event{entry: en}:
+		return nil
+	case <-e.ctx.Done():
+		return e.ctx.Err()
+	}
+}
+
+// content copies src (exactly size bytes) into pooled chunks for the consumer.
+func (e *emitter) content(src io.Reader, size int64, name string) error {
+	for size > 0 {
+		var buf []byte
+		select {
+		case buf = <-e.r.free:
+		case <-e.ctx.Done():
+			return e.ctx.Err()
+		}
+		want := int64(len(buf))
+		if size < want {
+			want = size
+		}
+		n, err := io.ReadFull(src, buf[:want])
+		if n > 0 {
+			select {
+			case e.r.events <- event{data: buf[:n]}:
+			case <-e.ctx.Done():
+				return e.ctx.Err()
+			}
+		} else {
+			e.r.free <- buf
+		}
+		size -= int64(n)
+		if err != nil {
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return fmt.Errorf("entry %s: archive ends inside its content (%d bytes missing): %w", name, size, io.ErrUnexpectedEOF)
+			}
+			return fmt.Errorf("entry %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// cleanName normalises an archive member name and rejects names that would leave the
+// extraction root. It returns "" for the root itself ("./").
+func cleanName(raw string) (string, error) {
+	name := strings.ReplaceAll(raw, "\\", "/")
+	if strings.HasPrefix(name, "/") || (len(name) >= 2 && name[1] == ':') {
+		return "", fmt.Errorf("entry %q has an absolute path: refusing to unpack outside the prefix", raw)
+	}
+	if strings.ContainsRune(name, 0) {
+		return "", fmt.Errorf("entry %q contains a NUL byte", raw)
+	}
+	var parts []string
+	for _, c := range strings.Split(name, "/") {
+		switch c {
+		case "", ".":
+		case "..":
+			return "", fmt.Errorf("entry %q has a \"..\" component: refusing to unpack outside the prefix", raw)
+		default:
+			parts = append(parts, c)
+		}
+	}
+	return strings.Join(parts, "/"), nil
+}
+
+// hashingReader hashes and counts what passes through it.
+type hashingReader struct {
+	r        io.Reader
+	h        interface{ Write([]byte) (int, error) }
+	n        int64
+	progress func(int64)
+	lastTick int64
+}
+
+func (h *hashingReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	if n > 0 {
+		h.h.Write(p[:n])
+		h.n += int64(n)
+		if h.progress != nil && h.n-h.lastTick >= 1<<20 {
+			h.lastTick = h.n
+			h.progress(h.n)
+		}
+	}
+	return n, err
+}
+
+func checkDigest(path, expected string, sum []byte) error {
+	actual := hex.EncodeToString(sum)
+	if expected != "" && !strings.EqualFold(expected, actual) {
+		return &ChecksumError{Path: path, Expected: strings.ToLower(expected), Actual: actual}
+	}
+	return nil
+}
+
+// SHA256File returns the hex sha256 of a file.
+func SHA256File(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -1,0 +1,806 @@
+// Package pkgbuild turns a recipe and its upstream archives into a .conda package in one
+// streaming pass: the archive is decoded, each entry mapped into the prefix, hashed and
+// written into the zstd-compressed pkg member without ever being extracted to disk.
+// Metadata (index.json, paths.json, about.json, ...) is derived on the way and written
+// into the info member at the end.
+package pkgbuild
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/condachan/condachan/internal/progress"
+	"github.com/condachan/condachan/pkgbuild/archive"
+	"github.com/condachan/condachan/pkgbuild/condapkg"
+	"github.com/condachan/condachan/pkgbuild/recipe"
+	"go.yaml.in/yaml/v3"
+)
+
+// Options configure one build.
+type Options struct {
+	Recipe *recipe.Recipe
+	// SourceArchives are archives handed over on the command line; they are matched to the
+	// recipe's url sources by file name (or taken for the only one).
+	SourceArchives []string
+	// SearchDirs are folders where archives are looked up by file name.
+	SearchDirs []string
+	// OutputDir receives <subdir>/<name>-<version>-<build>.conda.
+	OutputDir string
+	// BuildNumber overrides the recipe's build.number when set.
+	BuildNumber *int
+	Compression condapkg.Level
+	// Timestamp is the package timestamp (SOURCE_DATE_EPOCH for reproducible builds).
+	Timestamp time.Time
+	Progress  progress.Reporter
+}
+
+// Result describes a built package.
+type Result struct {
+	Path         string         `json:"path"`
+	FileName     string         `json:"fn"`
+	Subdir       string         `json:"subdir"`
+	Size         int64          `json:"size"`
+	SHA256       string         `json:"sha256"`
+	MD5          string         `json:"md5"`
+	Index        map[string]any `json:"index"`
+	Files        int            `json:"files"`
+	ContentBytes int64          `json:"content_bytes"`
+	Warnings     []string       `json:"warnings,omitempty"`
+}
+
+// Build builds the package. On any error, nothing is left in the output folder.
+func Build(ctx context.Context, opts Options) (res *Result, err error) {
+	r := opts.Recipe
+	if opts.Progress == nil {
+		opts.Progress = progress.Nop{}
+	}
+	if opts.Timestamp.IsZero() {
+		opts.Timestamp = time.Now()
+	}
+	sources, err := resolveSources(r, opts.SourceArchives, opts.SearchDirs)
+	if err != nil {
+		return nil, err
+	}
+	buildNumber := r.Build.Number
+	if opts.BuildNumber != nil {
+		buildNumber = *opts.BuildNumber
+	}
+	buildString := r.Build.String
+	if buildString == "" {
+		buildString = fmt.Sprint(buildNumber)
+	}
+	stem := fmt.Sprintf("%s-%s-%s", r.Package.Name, r.Package.Version, buildString)
+	fileName := stem + condapkg.Extension
+	outDir := filepath.Join(opts.OutputDir, r.Subdir())
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.CreateTemp(outDir, "."+fileName+".tmp-*")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+
+	ts := opts.Timestamp.UTC().Truncate(time.Second)
+	w, err := condapkg.NewWriter(tmp, stem, condapkg.Options{Level: opts.Compression, ModTime: ts})
+	if err != nil {
+		return nil, err
+	}
+	pkg, err := w.Pkg()
+	if err != nil {
+		return nil, err
+	}
+	defer pkg.Abort()
+	b := newBuilder(ctx, r, pkg, ts, opts.Progress, sources)
+	if err := b.streamSources(); err != nil {
+		return nil, err
+	}
+	if err := b.writeDeferredHardlinks(); err != nil {
+		return nil, err
+	}
+	if err := b.addRecipeLinks(); err != nil {
+		return nil, err
+	}
+	if err := b.addActivation(); err != nil {
+		return nil, err
+	}
+	if err := b.finishLinks(); err != nil {
+		return nil, err
+	}
+	b.warnEmptyDirs()
+	opts.Progress.Status("finishing " + fileName)
+	if err := pkg.Close(); err != nil {
+		return nil, err
+	}
+
+	index := indexJSON(r, buildNumber, buildString, ts.UnixMilli())
+	info, err := w.Info()
+	if err != nil {
+		return nil, err
+	}
+	defer info.Abort()
+	if err := b.writeInfo(info, index); err != nil {
+		return nil, err
+	}
+	if err := info.Close(); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	// CreateTemp makes the file private; a package is meant to be shared.
+	if err := tmp.Chmod(0o644); err != nil {
+		return nil, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return nil, err
+	}
+	size, sha, md, err := hashFile(tmp)
+	if err != nil {
+		return nil, err
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, err
+	}
+	final := filepath.Join(outDir, fileName)
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return nil, err
+	}
+	opts.Progress.Finish()
+	return &Result{
+		Path: final, FileName: fileName, Subdir: r.Subdir(), Size: size, SHA256: sha, MD5: md,
+		Index: index, Files: len(b.records), ContentBytes: b.contentBytes, Warnings: b.warnings,
+	}, nil
+}
+
+// hashFile returns the size, sha256 and md5 of a finished package, hashing both digests
+// in parallel.
+func hashFile(f *os.File) (int64, string, string, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, "", "", err
+	}
+	sum := func(h hash.Hash) error {
+		_, err := io.Copy(h, io.NewSectionReader(f, 0, st.Size()))
+		return err
+	}
+	var wg sync.WaitGroup
+	hs := []hash.Hash{sha256.New(), md5.New()}
+	errs := make([]error, 2)
+	for i := range hs {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = sum(hs[i]) }()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return 0, "", "", err
+	}
+	return st.Size(), hex.EncodeToString(hs[0].Sum(nil)), hex.EncodeToString(hs[1].Sum(nil)), nil
+}
+
+// builder holds the state of one streaming pass.
+type builder struct {
+	ctx      context.Context
+	r        *recipe.Recipe
+	pkg      *condapkg.TarWriter
+	ts       time.Time
+	progress progress.Reporter
+	sources  []resolvedSource
+	mapper   fileMapper
+
+	records  []PathRecord
+	byPath   map[string]int    // prefix path -> index in records
+	dirs     map[string]bool   // directories implied by packaged paths
+	links    map[string]string // prefix path of each symlink -> target
+	fromSrc  map[string]string // prefix path -> "<archive>: <entry>" for messages
+	dirEntry map[string]bool   // directories that appeared as entries (maybe empty)
+
+	seenFiles []map[string]bool // per source: file entry names, for hard links
+	deferred  []deferredLink
+
+	licenseWant map[string]bool   // source-tree paths of license files to capture
+	licenses    map[string][]byte // captured license files
+
+	consumed     atomic.Int64 // source bytes consumed, across sources
+	total        int64
+	contentBytes int64
+	warnings     []string
+}
+
+type deferredLink struct {
+	source  int
+	target  string // the archive entry name of the file it links to
+	dest    string
+	mode    fs.FileMode
+	modTime time.Time
+}
+
+func newBuilder(ctx context.Context, r *recipe.Recipe, pkg *condapkg.TarWriter, ts time.Time, rep progress.Reporter, sources []resolvedSource) *builder {
+	b := &builder{
+		ctx: ctx, r: r, pkg: pkg, ts: ts, progress: rep, sources: sources,
+		mapper:      fileMapper{rules: r.Build.Files},
+		byPath:      map[string]int{},
+		dirs:        map[string]bool{},
+		links:       map[string]string{},
+		fromSrc:     map[string]string{},
+		dirEntry:    map[string]bool{},
+		licenseWant: map[string]bool{},
+		licenses:    map[string][]byte{},
+	}
+	for _, lf := range r.About.LicenseFile {
+		if r.Folder != nil {
+			if _, err := fs.Stat(r.Folder, lf); err == nil {
+				continue // in the recipe folder
+			}
+		}
+		b.licenseWant[lf] = true
+	}
+	for _, s := range sources {
+		b.total += s.size
+		b.seenFiles = append(b.seenFiles, map[string]bool{})
+	}
+	return b
+}
+
+func (b *builder) warnf(format string, args ...any) {
+	b.warnings = append(b.warnings, fmt.Sprintf(format, args...))
+}
+
+func (b *builder) open(s resolvedSource, base int64, verify bool) (*archive.Reader, error) {
+	opts := archive.Options{Progress: func(n int64) {
+		b.consumed.Store(base + n)
+		b.progress.Update(base+n, b.total)
+	}}
+	if verify {
+		opts.SHA256 = s.SHA256
+	}
+	if s.path != "" {
+		return archive.Open(s.path, opts)
+	}
+	return archive.OpenFS(s.fsys, s.fsName, opts)
+}
+
+func (b *builder) streamSources() error {
+	var base int64
+	for i, s := range b.sources {
+		b.progress.Status(fmt.Sprintf("packing %s", s.name))
+		if s.size == 0 { // a directory: measure it now so progress means something
+			if s.path != "" {
+				s.size = archive.DirSize(os.DirFS(s.path), ".")
+			} else {
+				s.size = archive.DirSize(s.fsys, s.fsName)
+			}
+			b.total += s.size
+		}
+		if err := b.streamSource(i, s, base); err != nil {
+			return err
+		}
+		base += s.size
+	}
+	return nil
+}
+
+func (b *builder) streamSource(idx int, s resolvedSource, base int64) error {
+	ar, err := b.open(s, base, true)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.name, err)
+	}
+	defer ar.Close()
+	tree := newSourceTree(s.name, s.Source)
+	content := &ctxReader{ctx: b.ctx, r: ar}
+	for {
+		if err := b.ctx.Err(); err != nil {
+			return err
+		}
+		en, err := ar.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if en.Kind == archive.KindFile {
+			b.seenFiles[idx][en.Name] = true
+		}
+		treePath, err := tree.place(en.Name, en.Kind == archive.KindDir)
+		if err != nil {
+			return err
+		}
+		if treePath == "" {
+			continue
+		}
+		origin := fmt.Sprintf("%s: entry %s", s.name, en.Name)
+		var capture *strings.Builder
+		if b.licenseWant[treePath] && en.Kind == archive.KindFile {
+			if en.Size > 16<<20 {
+				return fmt.Errorf("%s: license file is %d bytes; that is not a license", origin, en.Size)
+			}
+			capture = &strings.Builder{}
+		}
+		dest, packaged, executable := b.mapper.dest(treePath)
+		if executable {
+			en.Mode |= 0o755
+		}
+		if !packaged {
+			if capture != nil {
+				if _, err := io.Copy(capture, content); err != nil {
+					return fmt.Errorf("%s: %w", origin, err)
+				}
+				b.licenses[treePath] = []byte(capture.String())
+			}
+			continue
+		}
+		if err := checkDest(dest); err != nil {
+			return fmt.Errorf("%s: %w", origin, err)
+		}
+		switch en.Kind {
+		case archive.KindDir:
+			b.dirEntry[dest] = true
+		case archive.KindFile:
+			if err := b.reserve(dest, origin, false); err != nil {
+				return err
+			}
+			var src io.Reader = content
+			if capture != nil {
+				src = io.TeeReader(content, capture)
+			}
+			fr, err := b.pkg.WriteFile(dest, en.Mode, en.Size, en.ModTime, src)
+			if err != nil {
+				return fmt.Errorf("%s: %w", origin, err)
+			}
+			if capture != nil {
+				b.licenses[treePath] = []byte(capture.String())
+			}
+			b.addRecord(PathRecord{Path: dest, SHA256: fr.SHA256, Size: fr.Size})
+			b.contentBytes += fr.Size
+		case archive.KindSymlink:
+			if err := b.addSymlink(dest, en.Link, en.ModTime, origin); err != nil {
+				return err
+			}
+		case archive.KindHardlink:
+			if !b.seenFiles[idx][en.Link] {
+				return fmt.Errorf("%s: hard link to %s, which is not a file earlier in the archive", origin, en.Link)
+			}
+			if err := b.reserve(dest, origin, false); err != nil {
+				return err
+			}
+			b.deferred = append(b.deferred, deferredLink{source: idx, target: en.Link, dest: dest, mode: en.Mode, modTime: en.ModTime})
+		}
+	}
+}
+
+// reserve claims a prefix path for one entry, refusing duplicates and paths that would
+// be written through a symlink or clash with a directory.
+func (b *builder) reserve(dest, origin string, isLink bool) error {
+	if prev, dup := b.fromSrc[dest]; dup {
+		return fmt.Errorf("%s: maps to %s, which %s already took; adjust build.files so each path comes from one place", origin, dest, prev)
+	}
+	if b.dirs[dest] {
+		return fmt.Errorf("%s: %s is already a directory in the package", origin, dest)
+	}
+	for d := path.Dir(dest); d != "."; d = path.Dir(d) {
+		if _, isSym := b.links[d]; isSym {
+			return fmt.Errorf("%s: %s lies beneath the symlink %s; refusing to write through a link", origin, dest, d)
+		}
+		if _, isFile := b.byPath[d]; isFile {
+			return fmt.Errorf("%s: %s lies beneath %s, which is a file", origin, dest, d)
+		}
+	}
+	b.fromSrc[dest] = origin
+	for d := path.Dir(dest); d != "."; d = path.Dir(d) {
+		if b.dirs[d] {
+			break
+		}
+		b.dirs[d] = true
+	}
+	return nil
+}
+
+func (b *builder) addRecord(rec PathRecord) {
+	b.byPath[rec.Path] = len(b.records)
+	b.records = append(b.records, rec)
+}
+
+func (b *builder) addSymlink(dest, target string, modTime time.Time, origin string) error {
+	if err := b.reserve(dest, origin, true); err != nil {
+		return err
+	}
+	if err := b.pkg.WriteSymlink(dest, target, modTime); err != nil {
+		return fmt.Errorf("%s: %w", origin, err)
+	}
+	b.links[dest] = target
+	b.addRecord(PathRecord{Path: dest, Softlink: true})
+	return nil
+}
+
+// checkDest refuses prefix paths that would collide with package metadata.
+func checkDest(dest string) error {
+	if err := condapkg.CheckPath(dest); err != nil {
+		return err
+	}
+	if dest == "info" || strings.HasPrefix(dest, "info/") {
+		return fmt.Errorf("maps to %s, but info/ is reserved for package metadata; place it elsewhere with build.files", dest)
+	}
+	return nil
+}
+
+// writeDeferredHardlinks writes hard links as regular files. Their content streamed past
+// before the link was seen, so each source holding links is read once more; a file that
+// several links share needs one more pass per extra link.
+func (b *builder) writeDeferredHardlinks() error {
+	for len(b.deferred) > 0 {
+		b.progress.Status(fmt.Sprintf("copying %d hard-linked files", len(b.deferred)))
+		bySource := map[int]map[string][]int{}
+		for i, d := range b.deferred {
+			if bySource[d.source] == nil {
+				bySource[d.source] = map[string][]int{}
+			}
+			bySource[d.source][d.target] = append(bySource[d.source][d.target], i)
+		}
+		var remaining []deferredLink
+		for si := range b.sources {
+			want := bySource[si]
+			if want == nil {
+				continue
+			}
+			s := b.sources[si]
+			ar, err := b.open(s, 0, true)
+			if err != nil {
+				return err
+			}
+			done := map[int]bool{}
+			for {
+				en, err := ar.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					ar.Close()
+					return err
+				}
+				idxs := want[en.Name]
+				if en.Kind != archive.KindFile || len(idxs) == 0 {
+					continue
+				}
+				d := b.deferred[idxs[0]]
+				fr, err := b.pkg.WriteFile(d.dest, d.mode, en.Size, d.modTime, &ctxReader{ctx: b.ctx, r: ar})
+				if err != nil {
+					ar.Close()
+					return fmt.Errorf("%s: hard link %s: %w", s.name, d.dest, err)
+				}
+				b.addRecord(PathRecord{Path: d.dest, SHA256: fr.SHA256, Size: fr.Size})
+				b.contentBytes += fr.Size
+				done[idxs[0]] = true
+				want[en.Name] = idxs[1:]
+			}
+			ar.Close()
+			for _, idxs := range bySource[si] {
+				for _, i := range idxs {
+					if !done[i] {
+						remaining = append(remaining, b.deferred[i])
+					}
+				}
+			}
+		}
+		if len(remaining) >= len(b.deferred) {
+			return fmt.Errorf("hard link %s: its target %s was not found on the second read", remaining[0].dest, remaining[0].target)
+		}
+		b.deferred = remaining
+	}
+	return nil
+}
+
+func (b *builder) addRecipeLinks() error {
+	for _, l := range b.r.Build.Links {
+		origin := fmt.Sprintf("%s:%d: build.links %s", b.r.File, l.Line, l.Path)
+		if err := checkDest(l.Path); err != nil {
+			return fmt.Errorf("%s: %w", origin, err)
+		}
+		if err := b.addSymlink(l.Path, l.Target, b.ts, origin); err != nil {
+			return err
+		}
+		resolved, err := b.resolve(l.Path)
+		if err != nil {
+			return fmt.Errorf("%s: %w", origin, err)
+		}
+		if !b.exists(resolved) {
+			return fmt.Errorf("%s -> %s: the target %s is not in the package (check build.files and the archive layout)", origin, l.Target, resolved)
+		}
+	}
+	return nil
+}
+
+func (b *builder) addActivation() error {
+	scripts, err := activationScripts(b.r.Package.Name, b.r.Build.Activation)
+	if err != nil {
+		return fmt.Errorf("%s: %w", b.r.File, err)
+	}
+	for _, s := range scripts {
+		origin := "activation script " + s.path
+		if err := b.reserve(s.path, origin, false); err != nil {
+			return err
+		}
+		fr, err := b.pkg.WriteBytes(s.path, 0o644, s.body)
+		if err != nil {
+			return err
+		}
+		b.addRecord(PathRecord{Path: s.path, SHA256: fr.SHA256, Size: fr.Size})
+	}
+	for _, p := range b.r.Build.Activation.PathPrepend {
+		if !b.dirs[p] {
+			b.warnf("build.activation.path_prepend: %s is not a directory in the package", p)
+		}
+	}
+	return nil
+}
+
+// resolve follows symlinks (within the package) from a prefix path to the path it
+// finally names. It fails when a link leads outside the prefix or links loop.
+func (b *builder) resolve(p string) (string, error) {
+	return resolveIn(b.links, p)
+}
+
+func resolveIn(links map[string]string, p string) (string, error) {
+	hops := 0
+	var walk func(parts []string) ([]string, error)
+	// cur holds resolved components; each component of the input is appended and, if the
+	// path so far is a symlink, replaced by the link's target resolved against its dir.
+	walk = func(parts []string) ([]string, error) {
+		var cur []string
+		for i := 0; i < len(parts); i++ {
+			c := parts[i]
+			switch c {
+			case "", ".":
+				continue
+			case "..":
+				if len(cur) == 0 {
+					return nil, fmt.Errorf("%s resolves outside the prefix", p)
+				}
+				cur = cur[:len(cur)-1]
+				continue
+			}
+			cur = append(cur, c)
+			target, isLink := links[strings.Join(cur, "/")]
+			if !isLink {
+				continue
+			}
+			hops++
+			if hops > 40 {
+				return nil, fmt.Errorf("%s: too many levels of symlinks (a loop?)", p)
+			}
+			next := append(append(append([]string{}, cur[:len(cur)-1]...), strings.Split(target, "/")...), parts[i+1:]...)
+			return walk(next)
+		}
+		return cur, nil
+	}
+	parts, err := walk(strings.Split(p, "/"))
+	if err != nil {
+		return "", err
+	}
+	return strings.Join(parts, "/"), nil
+}
+
+func (b *builder) exists(p string) bool {
+	if p == "" {
+		return true // the prefix itself
+	}
+	_, isFile := b.byPath[p]
+	return isFile || b.dirs[p]
+}
+
+// finishLinks checks every symlink against the whole package, now that it is known, and
+// fills the hash and size paths.json records for links (those of the file they name,
+// as conda-build does).
+func (b *builder) finishLinks() error {
+	dangling := 0
+	var first string
+	for linkPath := range b.links {
+		resolved, err := b.resolve(linkPath)
+		if err != nil {
+			return fmt.Errorf("symlink %s -> %s: %w", linkPath, b.links[linkPath], err)
+		}
+		rec := &b.records[b.byPath[linkPath]]
+		rec.SHA256, rec.Size = emptySHA256, 0
+		if i, ok := b.byPath[resolved]; ok && !b.records[i].Softlink {
+			rec.SHA256, rec.Size = b.records[i].SHA256, b.records[i].Size
+		} else if !b.exists(resolved) {
+			dangling++
+			if first == "" || linkPath < first {
+				first = linkPath
+			}
+		}
+	}
+	if dangling > 0 {
+		b.warnf("%d symlink(s) point to nothing inside the package (first: %s -> %s)", dangling, first, b.links[first])
+	}
+	return nil
+}
+
+func (b *builder) warnEmptyDirs() {
+	var empty []string
+	for d := range b.dirEntry {
+		if !b.dirs[d] {
+			if _, taken := b.fromSrc[d]; !taken {
+				empty = append(empty, d)
+			}
+		}
+	}
+	if len(empty) == 0 {
+		return
+	}
+	sort.Strings(empty)
+	b.warnf("%d empty director%s left out (conda cannot install empty directories; add a file such as .keep if one is needed): %s",
+		len(empty), map[bool]string{true: "y", false: "ies"}[len(empty) == 1], strings.Join(empty[:min(len(empty), 5)], ", "))
+}
+
+// writeInfo writes the info member.
+func (b *builder) writeInfo(info *condapkg.TarWriter, index map[string]any) error {
+	r := b.r
+	put := func(name string, data []byte) error {
+		_, err := info.WriteBytes(name, 0o644, data)
+		return err
+	}
+	licenseNames, err := b.licenseFiles()
+	if err != nil {
+		return err
+	}
+	if err := put("info/index.json", mustIndent(index)); err != nil {
+		return err
+	}
+	if err := put("info/paths.json", pathsJSON(b.records)); err != nil {
+		return err
+	}
+	if err := put("info/files", filesList(b.records)); err != nil {
+		return err
+	}
+	var names []string
+	for _, l := range licenseNames {
+		names = append(names, l.name)
+	}
+	if err := put("info/about.json", aboutJSON(r, names)); err != nil {
+		return err
+	}
+	if !r.Requirements.RunExports.Empty() {
+		if err := put("info/run_exports.json", runExportsJSON(r.Requirements.RunExports)); err != nil {
+			return err
+		}
+	}
+	if r.Build.Noarch != "" {
+		if err := put("info/link.json", linkJSON(r.Build.Noarch)); err != nil {
+			return err
+		}
+	}
+	for _, l := range licenseNames {
+		if err := put("info/licenses/"+l.name, l.data); err != nil {
+			return err
+		}
+	}
+	if len(r.Tests) > 0 {
+		tests, err := yaml.Marshal(r.Tests)
+		if err != nil {
+			return err
+		}
+		if err := put("info/tests/tests.yaml", tests); err != nil {
+			return err
+		}
+	}
+	return b.writeRecipeCopy(put)
+}
+
+type licenseFile struct {
+	name string
+	data []byte
+}
+
+// licenseFiles gathers about.license_file from the recipe folder or the source tree.
+func (b *builder) licenseFiles() ([]licenseFile, error) {
+	var out []licenseFile
+	seen := map[string]bool{}
+	for _, lf := range b.r.About.LicenseFile {
+		var data []byte
+		if b.licenseWant[lf] {
+			d, ok := b.licenses[lf]
+			if !ok {
+				return nil, fmt.Errorf("%s: about.license_file %s is neither in the recipe folder nor in the source tree", b.r.File, lf)
+			}
+			data = d
+		} else {
+			d, err := fs.ReadFile(b.r.Folder, lf)
+			if err != nil {
+				return nil, fmt.Errorf("%s: about.license_file %s: %w", b.r.File, lf, err)
+			}
+			data = d
+		}
+		name := path.Base(lf)
+		if seen[name] {
+			name = strings.ReplaceAll(lf, "/", "_")
+		}
+		seen[name] = true
+		out = append(out, licenseFile{name, data})
+	}
+	return out, nil
+}
+
+// writeRecipeCopy stores the recipe folder as info/recipe/ (recipe.yaml first), plus the
+// recipe as rendered for this platform, so a package always tells how it was made.
+// Large payloads of path sources are not copied: the package already holds them.
+func (b *builder) writeRecipeCopy(put func(string, []byte) error) error {
+	if err := put("info/recipe/recipe.yaml", b.r.Source); err != nil {
+		return err
+	}
+	if b.r.Folder != nil {
+		skip := map[string]bool{}
+		for _, s := range b.r.Sources {
+			if s.IsPath() {
+				skip[path.Clean(s.Path)] = true
+			}
+		}
+		var files []string
+		err := fs.WalkDir(b.r.Folder, ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if skip[p] || (p != "." && strings.HasPrefix(d.Name(), ".")) {
+				if d.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if d.Type().IsRegular() && p != recipe.FileName {
+				files = append(files, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("copy recipe folder: %w", err)
+		}
+		sort.Strings(files)
+		for _, f := range files {
+			data, err := fs.ReadFile(b.r.Folder, f)
+			if err != nil {
+				return err
+			}
+			if err := put("info/recipe/"+f, data); err != nil {
+				return err
+			}
+		}
+	}
+	rendered, err := yaml.Marshal(renderedRecipe(b.r))
+	if err != nil {
+		return err
+	}
+	return put("info/recipe/rendered_recipe.yaml", rendered)
+}
+
+// ctxReader stops a long copy when the build is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

@@ -1,0 +1,1064 @@
+package recipe
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// FileName is the name of the recipe file inside a recipe folder.
+const FileName = "recipe.yaml"
+
+// Error is a recipe problem at a line of the recipe file.
+type Error struct {
+	File  string
+	Line  int
+	Field string
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Field != "" {
+		b.WriteString(": " + e.Field)
+	}
+	b.WriteString(": " + e.Msg)
+	return b.String()
+}
+
+// ErrorList is every problem found in one recipe.
+type ErrorList []*Error
+
+func (l ErrorList) Error() string {
+	msgs := make([]string, len(l))
+	for i, e := range l {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// LoadDir reads and renders the recipe in a folder on disk.
+func LoadDir(dir, targetPlatform string) (*Recipe, error) {
+	file := filepath.Join(dir, FileName)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	r, err := Parse(file, data, os.DirFS(dir), targetPlatform)
+	if err != nil {
+		return nil, err
+	}
+	r.Dir = dir
+	return r, nil
+}
+
+// LoadFS reads and renders the recipe in the folder dir of fsys (an embedded recipe).
+func LoadFS(fsys fs.FS, dir, targetPlatform string) (*Recipe, error) {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	data, err := fs.ReadFile(sub, FileName)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path.Join(dir, FileName)+" (built in)", data, sub, targetPlatform)
+}
+
+// Parse renders recipe text for a target platform. file names it in messages; folder
+// holds the recipe folder's other files (may be nil).
+func Parse(file string, data []byte, folder fs.FS, targetPlatform string) (*Recipe, error) {
+	scope, err := PlatformScope(targetPlatform)
+	if err != nil {
+		return nil, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &Error{File: file, Msg: "YAML syntax error: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	p := &parse{file: file, scope: scope}
+	r := &Recipe{File: file, Folder: folder, Source: data, TargetPlatform: targetPlatform}
+	if len(doc.Content) == 0 {
+		return nil, &Error{File: file, Msg: "the recipe is empty"}
+	}
+	root := doc.Content[0]
+	p.decode(r, root)
+	if len(p.errs) > 0 {
+		return nil, p.errs
+	}
+	return r, nil
+}
+
+type parse struct {
+	file  string
+	scope Scope
+	errs  ErrorList
+}
+
+func (p *parse) errorf(n *yaml.Node, field, format string, args ...any) {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	if len(p.errs) < 20 {
+		p.errs = append(p.errs, &Error{File: p.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
+}
+
+var topLevelKeys = []string{"schema_version", "context", "package", "source", "build", "requirements", "tests", "about", "extra"}
+
+func (p *parse) decode(r *Recipe, root *yaml.Node) {
+	root = deref(root)
+	if root.Kind != yaml.MappingNode {
+		p.errorf(root, "", "the recipe must be a mapping of sections (package:, source:, build:, ...)")
+		return
+	}
+	sections := p.mapping(root, "", append([]string{"$schema", "outputs", "recipe", "cache"}, topLevelKeys...), topLevelKeys)
+	for _, k := range []string{"outputs", "recipe", "cache"} {
+		if n, ok := sections[k]; ok {
+			p.errorf(n, k, "multi-output recipes are not supported: write one recipe per package")
+		}
+	}
+	if n, ok := sections["schema_version"]; ok {
+		if v, ok := p.int(n, "schema_version"); ok && v != 1 {
+			p.errorf(n, "schema_version", "only schema version 1 exists, got %d", v)
+		}
+	}
+	if n, ok := sections["context"]; ok {
+		p.context(r, n)
+	}
+	if len(p.errs) > 0 {
+		return // every later expression may depend on the context
+	}
+	if n, ok := sections["package"]; ok {
+		p.pkg(r, p.render(n, "package"))
+	} else {
+		p.errorf(root, "package", "missing required section (package: {name: ..., version: ...})")
+	}
+	if n, ok := sections["build"]; ok {
+		p.build(r, p.render(n, "build"))
+	}
+	if n, ok := sections["source"]; ok {
+		p.sources(r, n)
+	}
+	if n, ok := sections["requirements"]; ok {
+		p.requirements(r, p.render(n, "requirements"))
+	}
+	if n, ok := sections["tests"]; ok {
+		t := p.render(n, "tests")
+		if t.Kind != yaml.SequenceNode {
+			p.errorf(t, "tests", "expected a list of tests")
+		} else {
+			for _, item := range t.Content {
+				var v any
+				if err := item.Decode(&v); err != nil {
+					p.errorf(item, "tests", "%v", err)
+				}
+				r.Tests = append(r.Tests, v)
+			}
+		}
+	}
+	if n, ok := sections["about"]; ok {
+		p.about(r, p.render(n, "about"))
+	}
+	if n, ok := sections["extra"]; ok {
+		e := p.render(n, "extra")
+		if e.Kind != yaml.MappingNode {
+			p.errorf(e, "extra", "expected a mapping")
+		} else if err := e.Decode(&r.Extra); err != nil {
+			p.errorf(e, "extra", "%v", err)
+		}
+	}
+}
+
+// mapping returns the keys of a mapping node, reporting keys that are not allowed or
+// appear twice. known lists the keys named in the "allowed" hint.
+func (p *parse) mapping(n *yaml.Node, field string, allowed []string, known []string) map[string]*yaml.Node {
+	n = deref(n)
+	out := map[string]*yaml.Node{}
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, field, "expected a mapping, got %s", kindName(n))
+		return out
+	}
+	ok := map[string]bool{}
+	for _, a := range allowed {
+		ok[a] = true
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		name := join(field, k.Value)
+		if !ok[k.Value] {
+			hint := ""
+			if s := suggest(k.Value, known); s != "" {
+				hint = fmt.Sprintf("; did you mean %q?", s)
+			}
+			p.errorf(k, name, "unknown key%s (allowed here: %s)", hint, strings.Join(known, ", "))
+			continue
+		}
+		if _, dup := out[k.Value]; dup {
+			p.errorf(k, name, "key appears twice")
+			continue
+		}
+		out[k.Value] = v
+	}
+	return out
+}
+
+func (p *parse) context(r *Recipe, n *yaml.Node) {
+	n = deref(n)
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, "context", "expected a mapping of variables")
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], deref(n.Content[i+1])
+		field := "context." + k.Value
+		if !envNameRe.MatchString(k.Value) {
+			p.errorf(k, field, "variable names are letters, digits and _ (no dashes)")
+			continue
+		}
+		if _, dup := p.scope[k.Value]; dup {
+			if isPlatformVar(k.Value) {
+				p.errorf(k, field, "shadows the platform variable %q", k.Value)
+			} else {
+				p.errorf(k, field, "defined twice")
+			}
+			continue
+		}
+		var val Value
+		switch v.Kind {
+		case yaml.ScalarNode:
+			val = p.scalarValue(v, field)
+		case yaml.SequenceNode:
+			list := []Value{}
+			for _, it := range v.Content {
+				it = deref(it)
+				if it.Kind != yaml.ScalarNode {
+					p.errorf(it, field, "list items must be scalars")
+					continue
+				}
+				list = append(list, p.scalarValue(it, field))
+			}
+			val = list
+		default:
+			p.errorf(v, field, "context values are scalars or lists of scalars")
+			continue
+		}
+		p.scope[k.Value] = val
+		r.Context = append(r.Context, ContextVar{Name: k.Value, Value: val})
+	}
+}
+
+// scalarValue evaluates a scalar: a lone ${{ expr }} keeps the expression's type, mixed
+// text becomes a string, plain YAML integers and booleans keep their type.
+func (p *parse) scalarValue(n *yaml.Node, field string) Value {
+	if strings.Contains(n.Value, "${{") {
+		v, err := interpolate(n.Value, p.scope)
+		if err != nil {
+			p.errorf(n, field, "%v", err)
+			return ""
+		}
+		return v
+	}
+	switch n.Tag {
+	case "!!int":
+		if i, err := strconv.ParseInt(n.Value, 0, 64); err == nil {
+			return i
+		}
+	case "!!bool":
+		var b bool
+		if n.Decode(&b) == nil {
+			return b
+		}
+	case "!!null":
+		return nil
+	}
+	return n.Value
+}
+
+// interpolate renders a string holding ${{ expr }} parts.
+func interpolate(s string, scope Scope) (Value, error) {
+	trimmed := strings.TrimSpace(s)
+	if strings.HasPrefix(trimmed, "${{") && strings.HasSuffix(trimmed, "}}") && strings.Count(trimmed, "${{") == 1 {
+		return Eval(strings.TrimSpace(trimmed[3:len(trimmed)-2]), scope)
+	}
+	var b strings.Builder
+	rest := s
+	for {
+		i := strings.Index(rest, "${{")
+		if i < 0 {
+			b.WriteString(rest)
+			break
+		}
+		b.WriteString(rest[:i])
+		j := strings.Index(rest[i:], "}}")
+		if j < 0 {
+			return nil, fmt.Errorf("unterminated ${{ in %q", s)
+		}
+		v, err := Eval(strings.TrimSpace(rest[i+3:i+j]), scope)
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString(ToString(v))
+		rest = rest[i+j+2:]
+	}
+	return b.String(), nil
+}
+
+// render resolves selectors and expressions below n, returning a new tree.
+func (p *parse) render(n *yaml.Node, field string) *yaml.Node {
+	n = deref(n)
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if !strings.Contains(n.Value, "${{") {
+			return n
+		}
+		v, err := interpolate(n.Value, p.scope)
+		if err != nil {
+			p.errorf(n, field, "%v", err)
+			return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Line: n.Line, Column: n.Column}
+		}
+		return valueNode(v, n)
+	case yaml.SequenceNode:
+		out := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Line: n.Line, Column: n.Column}
+		for i, item := range n.Content {
+			p.renderItem(deref(item), fmt.Sprintf("%s[%d]", field, i), out)
+		}
+		return out
+	case yaml.MappingNode:
+		if isSelector(n) {
+			p.errorf(n, field, "an if:/then: selector can only be an item of a list; use ${{ a if cond else b }} for a single value")
+			return n
+		}
+		out := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: n.Line, Column: n.Column}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			out.Content = append(out.Content, n.Content[i], p.render(n.Content[i+1], join(field, n.Content[i].Value)))
+		}
+		return out
+	}
+	return n
+}
+
+// renderItem appends a rendered list item to out; an if:/then:/else: item contributes
+// the items of the chosen branch (a list is spliced in), or nothing.
+func (p *parse) renderItem(item *yaml.Node, field string, out *yaml.Node) {
+	if !isSelector(item) {
+		out.Content = append(out.Content, p.render(item, field))
+		return
+	}
+	keys := p.mapping(item, field, []string{"if", "then", "else"}, []string{"if", "then", "else"})
+	cond, then := keys["if"], keys["then"]
+	if then == nil {
+		p.errorf(item, field, "selector without then:")
+		return
+	}
+	cond = deref(cond)
+	if cond.Kind != yaml.ScalarNode {
+		p.errorf(cond, field+".if", "expected an expression such as `linux` or `target_platform == \"win-64\"`")
+		return
+	}
+	expr := strings.TrimSpace(cond.Value)
+	if strings.HasPrefix(expr, "${{") {
+		expr = strings.TrimSuffix(strings.TrimPrefix(expr, "${{"), "}}")
+	}
+	v, err := Eval(expr, p.scope)
+	if err != nil {
+		var u *UndefinedError
+		if errors.As(err, &u) {
+			p.errorf(cond, field+".if", "unknown selector variable %q (known: %s)", u.Name, strings.Join(u.Known, ", "))
+		} else {
+			p.errorf(cond, field+".if", "%v", err)
+		}
+		return
+	}
+	branch := then
+	if !Truthy(v) {
+		branch = keys["else"]
+		if branch == nil {
+			return
+		}
+	}
+	branch = deref(branch)
+	if branch.Kind == yaml.SequenceNode {
+		for i, it := range branch.Content {
+			p.renderItem(deref(it), fmt.Sprintf("%s[%d]", field, i), out)
+		}
+		return
+	}
+	p.renderItem(branch, field, out)
+}
+
+func isSelector(n *yaml.Node) bool {
+	if n.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "if" {
+			return true
+		}
+	}
+	return false
+}
+
+// valueNode turns an expression result into a YAML node at the position of orig.
+func valueNode(v Value, orig *yaml.Node) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.ScalarNode, Line: orig.Line, Column: orig.Column}
+	switch v := v.(type) {
+	case nil:
+		n.Tag, n.Value = "!!null", ""
+	case bool:
+		n.Tag, n.Value = "!!bool", ToString(v)
+	case int64:
+		n.Tag, n.Value = "!!int", ToString(v)
+	case []Value:
+		n.Kind, n.Tag = yaml.SequenceNode, "!!seq"
+		for _, it := range v {
+			n.Content = append(n.Content, valueNode(it, orig))
+		}
+	default:
+		n.Tag, n.Value = "!!str", ToString(v)
+	}
+	return n
+}
+
+func deref(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		return deref(n.Content[0])
+	}
+	return n
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "nothing"
+		}
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return "something else"
+}
+
+func join(field, key string) string {
+	if field == "" {
+		return key
+	}
+	return field + "." + key
+}
+
+// str reads a scalar as text. Numbers keep their written form ("4.10" stays "4.10").
+func (p *parse) str(n *yaml.Node, field string) (string, bool) {
+	n = deref(n)
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		p.errorf(n, field, "expected a string, got %s", kindName(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (p *parse) int(n *yaml.Node, field string) (int, bool) {
+	n = deref(n)
+	if n.Kind == yaml.ScalarNode {
+		if i, err := strconv.Atoi(n.Value); err == nil {
+			return i, true
+		}
+	}
+	p.errorf(n, field, "expected an integer, got %s", kindName(n))
+	return 0, false
+}
+
+func (p *parse) bool(n *yaml.Node, field string) (bool, bool) {
+	n = deref(n)
+	var b bool
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" && n.Decode(&b) == nil {
+		return b, true
+	}
+	p.errorf(n, field, "expected true or false, got %s", kindName(n))
+	return false, false
+}
+
+// strList reads a list of strings; a single string is taken as a one-item list.
+func (p *parse) strList(n *yaml.Node, field string) []string {
+	n = deref(n)
+	if n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
+		return []string{n.Value}
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n, field, "expected a list of strings, got %s", kindName(n))
+		return nil
+	}
+	var out []string
+	for i, it := range n.Content {
+		if s, ok := p.str(it, fmt.Sprintf("%s[%d]", field, i)); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (p *parse) pkg(r *Recipe, n *yaml.Node) {
+	keys := p.mapping(n, "package", []string{"name", "version"}, []string{"name", "version"})
+	if v, ok := keys["name"]; !ok {
+		p.errorf(n, "package.name", "missing required field")
+	} else if s, ok := p.str(v, "package.name"); ok {
+		if !nameRe.MatchString(s) {
+			p.errorf(v, "package.name", "%q is not a valid conda package name (lower-case letters, digits, '.', '_' and '-')", s)
+		}
+		r.Package.Name = s
+	}
+	if v, ok := keys["version"]; !ok {
+		p.errorf(n, "package.version", "missing required field")
+	} else if s, ok := p.str(v, "package.version"); ok {
+		if !versionRe.MatchString(s) {
+			p.errorf(v, "package.version", "%q is not a valid conda version (letters, digits, '.', '_', '+'; no '-' or spaces)", s)
+		}
+		r.Package.Version = s
+	}
+}
+
+var sourceKeys = []string{"url", "sha256", "md5", "file_name", "target_directory", "path", "strip_components", "patches", "git", "use_gitignore"}
+
+func (p *parse) sources(r *Recipe, n *yaml.Node) {
+	n = deref(n)
+	if n.Kind == yaml.MappingNode { // a single source, maybe a single selector
+		n = &yaml.Node{Kind: yaml.SequenceNode, Line: n.Line, Content: []*yaml.Node{n}}
+	}
+	list := p.render(n, "source")
+	if list.Kind != yaml.SequenceNode {
+		p.errorf(list, "source", "expected a source mapping or a list of them")
+		return
+	}
+	for i, item := range list.Content {
+		field := fmt.Sprintf("source[%d]", i)
+		keys := p.mapping(item, field, sourceKeys, sourceKeys)
+		s := Source{Line: item.Line, StripComponents: -1}
+		if v, ok := keys["git"]; ok {
+			p.errorf(v, field+".git", "git sources are not supported: point url: at a release archive")
+		}
+		if v, ok := keys["patches"]; ok && len(p.strList(v, field+".patches")) > 0 {
+			p.errorf(v, field+".patches", "patches are not supported: condachan repacks upstream archives as they are")
+		}
+		if v, ok := keys["url"]; ok {
+			s.URLs = p.strList(v, field+".url")
+			for _, u := range s.URLs {
+				if !strings.Contains(u, "://") {
+					p.errorf(v, field+".url", "%q is not a URL", u)
+				}
+			}
+		}
+		if v, ok := keys["path"]; ok {
+			if s.Path, ok = p.str(v, field+".path"); ok {
+				if err := checkRelPath(s.Path, true); err != nil {
+					p.errorf(v, field+".path", "%v", err)
+				}
+			}
+		}
+		switch {
+		case len(s.URLs) == 0 && s.Path == "":
+			p.errorf(item, field, "missing url: or path:")
+		case len(s.URLs) > 0 && s.Path != "":
+			p.errorf(item, field, "has both url: and path:; use one")
+		}
+		if v, ok := keys["sha256"]; ok {
+			if s.SHA256, ok = p.str(v, field+".sha256"); ok && !sha256Re.MatchString(s.SHA256) {
+				p.errorf(v, field+".sha256", "expected 64 hex digits, got %q", s.SHA256)
+			}
+			s.SHA256 = strings.ToLower(s.SHA256)
+		}
+		if v, ok := keys["md5"]; ok {
+			if s.MD5, ok = p.str(v, field+".md5"); ok && !md5Re.MatchString(s.MD5) {
+				p.errorf(v, field+".md5", "expected 32 hex digits, got %q", s.MD5)
+			}
+			s.MD5 = strings.ToLower(s.MD5)
+		}
+		if len(s.URLs) > 0 && s.SHA256 == "" {
+			p.errorf(item, field+".sha256", "missing required field: a downloaded archive must be pinned by its sha256")
+		}
+		if v, ok := keys["file_name"]; ok {
+			if s.FileName, ok = p.str(v, field+".file_name"); ok && (s.FileName == "" || strings.ContainsAny(s.FileName, "/\\")) {
+				p.errorf(v, field+".file_name", "must be a plain file name")
+			}
+		}
+		if v, ok := keys["target_directory"]; ok {
+			if s.TargetDirectory, ok = p.str(v, field+".target_directory"); ok {
+				if err := checkRelPath(s.TargetDirectory, false); err != nil {
+					p.errorf(v, field+".target_directory", "%v", err)
+				}
+				s.TargetDirectory = path.Clean(s.TargetDirectory)
+			}
+		}
+		if v, ok := keys["strip_components"]; ok {
+			if c, ok := p.int(v, field+".strip_components"); ok {
+				if c < 0 {
+					p.errorf(v, field+".strip_components", "must be 0 or more")
+				}
+				s.StripComponents = c
+			}
+		}
+		if v, ok := keys["use_gitignore"]; ok {
+			p.bool(v, field+".use_gitignore")
+		}
+		r.Sources = append(r.Sources, s)
+	}
+}
+
+// Keys of build: that only matter to compiling builds; a repack has nothing to relocate
+// or scan, so they are accepted (recipes ported from rattler-build keep them) and unused.
+var buildNoOpKeys = []string{"prefix_detection", "dynamic_linking", "post_process", "always_copy_files", "always_include_files", "merge_build_and_host_envs", "variant", "python"}
+
+var buildKeys = append([]string{"number", "string", "noarch", "skip", "script", "files", "links", "activation"}, buildNoOpKeys...)
+
+func (p *parse) build(r *Recipe, n *yaml.Node) {
+	keys := p.mapping(n, "build", buildKeys, buildKeys)
+	if v, ok := keys["number"]; ok {
+		if num, ok := p.int(v, "build.number"); ok {
+			if num < 0 {
+				p.errorf(v, "build.number", "must be 0 or more")
+			}
+			r.Build.Number = num
+		}
+	}
+	if v, ok := keys["string"]; ok {
+		if s, ok := p.str(v, "build.string"); ok {
+			if !buildRe.MatchString(s) {
+				p.errorf(v, "build.string", "%q is not a valid build string (letters, digits, '_', '.', '+')", s)
+			}
+			r.Build.String = s
+		}
+	}
+	if v, ok := keys["noarch"]; ok {
+		if s, ok := p.str(v, "build.noarch"); ok {
+			switch s {
+			case "generic":
+				r.Build.Noarch = s
+			case "python":
+				p.errorf(v, "build.noarch", "noarch: python needs a Python install step; condachan builds noarch: generic packages")
+			case "", "none":
+			default:
+				p.errorf(v, "build.noarch", "expected generic, got %q", s)
+			}
+		}
+	}
+	if v, ok := keys["skip"]; ok {
+		for _, expr := range p.strList(v, "build.skip") {
+			res, err := Eval(expr, p.scope)
+			if err != nil {
+				p.errorf(v, "build.skip", "%v", err)
+			} else if Truthy(res) {
+				p.errorf(v, "build.skip", "the recipe skips target platform %s (%s)", r.TargetPlatform, expr)
+			}
+		}
+	}
+	if v, ok := keys["script"]; ok {
+		v = deref(v)
+		if !(v.Kind == yaml.ScalarNode && strings.TrimSpace(v.Value) == "") {
+			p.errorf(v, "build.script", "build scripts are not run: describe the install with build.files, build.links and build.activation")
+		}
+	}
+	if v, ok := keys["files"]; ok {
+		p.files(r, v)
+	}
+	if v, ok := keys["links"]; ok {
+		p.links(r, v)
+	}
+	if v, ok := keys["activation"]; ok {
+		p.activation(r, v)
+	}
+}
+
+func (p *parse) files(r *Recipe, n *yaml.Node) {
+	n = deref(n)
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n, "build.files", "expected a list of {from:, to:, include:, exclude:} mappings")
+		return
+	}
+	keys := []string{"from", "to", "include", "exclude", "executable"}
+	for i, item := range n.Content {
+		field := fmt.Sprintf("build.files[%d]", i)
+		item = deref(item)
+		if item.Kind == yaml.ScalarNode {
+			p.errorf(item, field, "expected a mapping such as {from: blender, to: opt/blender}; rattler-build's glob list form is not used by condachan")
+			continue
+		}
+		m := p.mapping(item, field, keys, keys)
+		rule := FileRule{Line: item.Line, From: ".", To: "."}
+		if v, ok := m["from"]; ok {
+			if rule.From, ok = p.str(v, field+".from"); ok {
+				if err := checkRelPath(rule.From, true); err != nil {
+					p.errorf(v, field+".from", "%v", err)
+				}
+				rule.From = path.Clean(rule.From)
+			}
+		}
+		if v, ok := m["to"]; ok {
+			if rule.To, ok = p.str(v, field+".to"); ok {
+				if err := checkRelPath(rule.To, true); err != nil {
+					p.errorf(v, field+".to", "%v", err)
+				}
+				rule.To = path.Clean(rule.To)
+			}
+		}
+		if v, ok := m["include"]; ok {
+			rule.Include = p.globs(v, field+".include")
+		}
+		if v, ok := m["exclude"]; ok {
+			rule.Exclude = p.globs(v, field+".exclude")
+		}
+		if v, ok := m["executable"]; ok {
+			rule.Executable = p.globs(v, field+".executable")
+		}
+		r.Build.Files = append(r.Build.Files, rule)
+	}
+}
+
+func (p *parse) globs(n *yaml.Node, field string) []string {
+	gs := p.strList(n, field)
+	for _, g := range gs {
+		if err := checkGlob(g); err != nil {
+			p.errorf(n, field, "%v", err)
+		}
+	}
+	return gs
+}
+
+func (p *parse) links(r *Recipe, n *yaml.Node) {
+	n = deref(n)
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n, "build.links", "expected a list of {path:, target:} mappings")
+		return
+	}
+	keys := []string{"path", "target"}
+	for i, item := range n.Content {
+		field := fmt.Sprintf("build.links[%d]", i)
+		m := p.mapping(item, field, keys, keys)
+		l := Link{Line: deref(item).Line}
+		if v, ok := m["path"]; !ok {
+			p.errorf(item, field+".path", "missing required field")
+		} else if l.Path, ok = p.str(v, field+".path"); ok {
+			if err := checkRelPath(l.Path, false); err != nil {
+				p.errorf(v, field+".path", "%v", err)
+			}
+			l.Path = path.Clean(l.Path)
+		}
+		if v, ok := m["target"]; !ok {
+			p.errorf(item, field+".target", "missing required field")
+		} else if l.Target, ok = p.str(v, field+".target"); ok {
+			if strings.HasPrefix(l.Target, "/") || strings.Contains(l.Target, "\\") {
+				p.errorf(v, field+".target", "must be a relative path with / separators, like ../opt/app/app")
+			}
+		}
+		r.Build.Links = append(r.Build.Links, l)
+	}
+}
+
+func (p *parse) activation(r *Recipe, n *yaml.Node) {
+	keys := p.mapping(n, "build.activation", []string{"env", "path_prepend"}, []string{"env", "path_prepend"})
+	if v, ok := keys["env"]; ok {
+		v = deref(v)
+		var pairs []*yaml.Node // key, value, key, value...
+		switch v.Kind {
+		case yaml.MappingNode:
+			pairs = v.Content
+		case yaml.SequenceNode: // - NAME: value items, which may use selectors
+			for i, it := range v.Content {
+				it = deref(it)
+				if it.Kind != yaml.MappingNode || len(it.Content) != 2 {
+					p.errorf(it, fmt.Sprintf("build.activation.env[%d]", i), "expected a single NAME: value mapping")
+					continue
+				}
+				pairs = append(pairs, it.Content...)
+			}
+		default:
+			p.errorf(v, "build.activation.env", "expected a mapping of NAME: value")
+		}
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(pairs); i += 2 {
+			k, val := pairs[i], deref(pairs[i+1])
+			field := "build.activation.env." + k.Value
+			if !envNameRe.MatchString(k.Value) {
+				p.errorf(k, field, "not a valid environment variable name")
+				continue
+			}
+			if seen[k.Value] {
+				p.errorf(k, field, "set twice")
+				continue
+			}
+			if strings.EqualFold(k.Value, "PATH") || strings.EqualFold(k.Value, "CONDA_PREFIX") {
+				p.errorf(k, field, "cannot be set here; use build.activation.path_prepend for PATH")
+				continue
+			}
+			seen[k.Value] = true
+			s, ok := p.str(val, field)
+			if !ok {
+				continue
+			}
+			if err := checkEnvRefs(s); err != nil {
+				p.errorf(val, field, "%v", err)
+			}
+			r.Build.Activation.Env = append(r.Build.Activation.Env, EnvVar{Line: k.Line, Name: k.Value, Value: s})
+		}
+	}
+	if v, ok := keys["path_prepend"]; ok {
+		for _, d := range p.strList(v, "build.activation.path_prepend") {
+			if err := checkRelPath(d, true); err != nil {
+				p.errorf(v, "build.activation.path_prepend", "%v", err)
+			}
+			r.Build.Activation.PathPrepend = append(r.Build.Activation.PathPrepend, path.Clean(d))
+		}
+	}
+}
+
+var requirementKeys = []string{"build", "host", "run", "run_constraints", "run_exports", "ignore_run_exports"}
+
+func (p *parse) requirements(r *Recipe, n *yaml.Node) {
+	keys := p.mapping(n, "requirements", requirementKeys, requirementKeys)
+	for _, k := range []string{"build", "host"} {
+		if v, ok := keys[k]; ok && len(p.strList(v, "requirements."+k)) > 0 {
+			p.errorf(v, "requirements."+k, "condachan repacks without a build environment; move what the package needs at run time to requirements.run")
+		}
+	}
+	if v, ok := keys["run"]; ok {
+		r.Requirements.Run = p.specs(v, "requirements.run")
+	}
+	if v, ok := keys["run_constraints"]; ok {
+		r.Requirements.RunConstraints = p.specs(v, "requirements.run_constraints")
+	}
+	if v, ok := keys["ignore_run_exports"]; ok {
+		p.mapping(v, "requirements.ignore_run_exports", []string{"by_name", "from_package"}, []string{"by_name", "from_package"})
+	}
+	if v, ok := keys["run_exports"]; ok {
+		v = deref(v)
+		re := &r.Requirements.RunExports
+		if v.Kind == yaml.SequenceNode {
+			re.Weak = p.specs(v, "requirements.run_exports")
+		} else {
+			ks := []string{"weak", "strong", "noarch", "weak_constraints", "strong_constraints"}
+			m := p.mapping(v, "requirements.run_exports", ks, ks)
+			get := func(k string) []string {
+				if x, ok := m[k]; ok {
+					return p.specs(x, "requirements.run_exports."+k)
+				}
+				return nil
+			}
+			re.Weak, re.Strong, re.Noarch = get("weak"), get("strong"), get("noarch")
+			re.WeakConstraints, re.StrongConstraints = get("weak_constraints"), get("strong_constraints")
+		}
+	}
+}
+
+func (p *parse) specs(n *yaml.Node, field string) []string {
+	list := p.strList(n, field)
+	for _, s := range list {
+		if err := checkMatchSpec(s); err != nil {
+			p.errorf(n, field, "%v", err)
+		}
+	}
+	return list
+}
+
+var aboutKeys = []string{"homepage", "repository", "documentation", "license", "license_file", "license_family", "summary", "description"}
+
+func (p *parse) about(r *Recipe, n *yaml.Node) {
+	old := map[string]string{"home": "homepage", "dev_url": "repository", "doc_url": "documentation"}
+	allowed := append(append([]string{}, aboutKeys...), "home", "dev_url", "doc_url")
+	keys := p.mapping(n, "about", allowed, aboutKeys)
+	for o, nw := range old {
+		if v, ok := keys[o]; ok {
+			p.errorf(v, "about."+o, "this is the old meta.yaml name; v1 recipes use %s:", nw)
+		}
+	}
+	a := &r.About
+	for k, dst := range map[string]*string{"homepage": &a.Homepage, "repository": &a.Repository, "documentation": &a.Documentation,
+		"license": &a.License, "license_family": &a.LicenseFamily, "summary": &a.Summary, "description": &a.Description} {
+		if v, ok := keys[k]; ok {
+			if s, ok := p.str(v, "about."+k); ok {
+				*dst = strings.TrimSpace(s)
+			}
+		}
+	}
+	if v, ok := keys["license_file"]; ok {
+		for _, f := range p.strList(v, "about.license_file") {
+			if err := checkRelPath(f, false); err != nil {
+				p.errorf(v, "about.license_file", "%v", err)
+			}
+			a.LicenseFile = append(a.LicenseFile, path.Clean(f))
+		}
+	}
+}
+
+// checkRelPath accepts clean-able relative slash paths that stay inside their root.
+func checkRelPath(s string, allowDot bool) error {
+	switch {
+	case s == "":
+		return errors.New("empty path")
+	case strings.HasPrefix(s, "/") || (len(s) >= 2 && s[1] == ':'):
+		return fmt.Errorf("%q is absolute; use a path relative to the prefix", s)
+	case strings.Contains(s, "\\"):
+		return fmt.Errorf("%q: use / as the separator", s)
+	}
+	c := path.Clean(s)
+	if c == "." && !allowDot {
+		return fmt.Errorf("%q names the root itself", s)
+	}
+	if c == ".." || strings.HasPrefix(c, "../") {
+		return fmt.Errorf("%q leaves the prefix", s)
+	}
+	return nil
+}
+
+func checkGlob(g string) error {
+	if g == "" {
+		return errors.New("empty glob")
+	}
+	if _, err := path.Match(strings.ReplaceAll(g, "**", "*"), ""); err != nil {
+		return fmt.Errorf("bad glob %q: %v", g, err)
+	}
+	return nil
+}
+
+// checkMatchSpec checks the basic shape `name [version [build]]`.
+func checkMatchSpec(s string) error {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return errors.New("empty dependency")
+	}
+	name := f[0]
+	if i := strings.IndexAny(name, "<>=!~"); i >= 0 {
+		name = name[:i]
+	}
+	if i := strings.Index(name, "::"); i >= 0 {
+		name = name[i+2:]
+	}
+	if i := strings.IndexByte(name, '['); i >= 0 {
+		name = name[:i]
+	}
+	if !nameRe.MatchString(strings.ToLower(name)) {
+		return fmt.Errorf("%q does not start with a package name", s)
+	}
+	if len(f) > 3 {
+		return fmt.Errorf("%q: expected `name [version [build]]`", s)
+	}
+	return nil
+}
+
+// checkEnvRefs validates $NAME / ${NAME} references in an activation value.
+func checkEnvRefs(s string) error {
+	_, err := splitEnvRefs(s)
+	return err
+}
+
+// EnvPart is a literal run or a variable reference in an activation value.
+type EnvPart struct {
+	Literal string
+	Var     string
+}
+
+// SplitEnvValue splits an activation value into literal text and $VAR references.
+func SplitEnvValue(s string) []EnvPart {
+	parts, _ := splitEnvRefs(s)
+	return parts
+}
+
+func splitEnvRefs(s string) ([]EnvPart, error) {
+	var parts []EnvPart
+	var lit strings.Builder
+	flush := func() {
+		if lit.Len() > 0 {
+			parts = append(parts, EnvPart{Literal: lit.String()})
+			lit.Reset()
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' {
+			lit.WriteByte(s[i])
+			continue
+		}
+		if i+1 < len(s) && s[i+1] == '$' {
+			lit.WriteByte('$')
+			i++
+			continue
+		}
+		rest := s[i+1:]
+		var name string
+		if strings.HasPrefix(rest, "{") {
+			end := strings.IndexByte(rest, '}')
+			if end < 0 {
+				return nil, fmt.Errorf("unterminated ${ in %q", s)
+			}
+			name = rest[1:end]
+			i += end + 1
+		} else {
+			j := 0
+			for j < len(rest) && (rest[j] == '_' || rest[j] >= 'A' && rest[j] <= 'Z' || rest[j] >= 'a' && rest[j] <= 'z' || j > 0 && rest[j] >= '0' && rest[j] <= '9') {
+				j++
+			}
+			name = rest[:j]
+			i += j
+		}
+		if !envNameRe.MatchString(name) {
+			return nil, fmt.Errorf("a $ must start a variable reference ($NAME or ${NAME}) in %q; write $$ for a literal $", s)
+		}
+		flush()
+		parts = append(parts, EnvPart{Var: name})
+	}
+	flush()
+	return parts, nil
+}
+
+// suggest returns the known word closest to s, if it is close.
+func suggest(s string, known []string) string {
+	best, bestD := "", 3
+	for _, k := range known {
+		if d := editDistance(s, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func isPlatformVar(name string) bool {
+	s, _ := PlatformScope("linux-64")
+	_, ok := s[name]
+	return ok
+}

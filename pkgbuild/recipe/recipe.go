@@ -1,0 +1,249 @@
+// Package recipe parses condachan recipes: the conda v1 recipe syntax (CEP 13/14, as in
+// rattler-build) where it overlaps, plus declarative keys that describe a repack without a
+// shell (files mapping, relative symlinks, activation variables). Parsing renders the
+// recipe for one target platform: context variables are evaluated in order, `if:`
+// selectors are resolved and ${{ }} expressions interpolated, and every error names the
+// file, line and field.
+package recipe
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"strings"
+)
+
+// Recipe is a recipe rendered for one target platform.
+type Recipe struct {
+	// File is the recipe's path as given (for messages); Dir the folder holding it on
+	// disk, or "" for a recipe embedded in the binary.
+	File string
+	Dir  string
+	// Folder holds the recipe folder's files (recipe.yaml and anything beside it), copied
+	// into info/recipe/.
+	Folder fs.FS
+	// Source is the recipe.yaml text as written.
+	Source []byte
+
+	TargetPlatform string
+	Context        []ContextVar
+
+	Package      Package
+	Sources      []Source
+	Build        Build
+	Requirements Requirements
+	Tests        []any
+	About        About
+	Extra        map[string]any
+}
+
+// ContextVar is one evaluated context entry, in file order.
+type ContextVar struct {
+	Name  string
+	Value Value
+}
+
+// Package is the package name and version.
+type Package struct {
+	Name    string
+	Version string
+}
+
+// Source is one upstream input: a downloadable archive (URL) or a path relative to the
+// recipe folder.
+type Source struct {
+	Line int // where it is declared, for messages
+
+	URLs     []string
+	SHA256   string
+	MD5      string
+	FileName string // local file name of the archive; defaults to the URL's last segment
+	Path     string // path source, relative to the recipe folder
+
+	// TargetDirectory is where the source's entries go in the source tree.
+	TargetDirectory string
+	// StripComponents removes leading path components from every entry. -1 (the default)
+	// strips the archive's single top-level folder when it has one, as rattler-build does.
+	StripComponents int
+}
+
+// IsPath reports whether the source is a path in the recipe folder.
+func (s Source) IsPath() bool { return s.Path != "" }
+
+// ArchiveName is the file name the archive is looked up under.
+func (s Source) ArchiveName() string {
+	if s.FileName != "" {
+		return s.FileName
+	}
+	if len(s.URLs) > 0 {
+		u := s.URLs[0]
+		if i := strings.IndexAny(u, "?#"); i >= 0 {
+			u = u[:i]
+		}
+		return path.Base(u)
+	}
+	return path.Base(s.Path)
+}
+
+// Build holds build settings and condachan's declarative install.
+type Build struct {
+	Number     int
+	String     string // build string; defaults to the build number
+	Noarch     string // "", "generic" or "python"
+	Files      []FileRule
+	Links      []Link
+	Activation Activation
+	// Script is the v1 build script; condachan only accepts recipes without one (the
+	// declarative keys replace it), and reports it so.
+	Script any
+}
+
+// FileRule maps part of the source tree into the prefix. Files not matched by any rule are
+// left out; with no rules at all the whole source tree lands at the prefix root.
+type FileRule struct {
+	Line    int
+	From    string   // directory in the source tree, "." for all of it
+	To      string   // directory in the prefix, "." for its root
+	Include []string // globs relative to From; empty means everything
+	Exclude []string
+	// Executable globs mark files 0755 whatever the source says (zips written on Windows
+	// and folders embedded in the binary carry no Unix modes).
+	Executable []string
+}
+
+// Link is a relative symlink created in the prefix.
+type Link struct {
+	Line   int
+	Path   string // prefix-relative location of the link
+	Target string // relative link target, as `ln -s` takes it
+}
+
+// Activation is rendered into etc/conda/activate.d and deactivate.d scripts.
+type Activation struct {
+	Env         []EnvVar
+	PathPrepend []string // prefix-relative directories put in front of PATH
+}
+
+// EnvVar is one activation variable. Value may refer to $CONDA_PREFIX and to variables
+// set before it, as $NAME or ${NAME}; `$$` is a literal dollar.
+type EnvVar struct {
+	Line  int
+	Name  string
+	Value string
+}
+
+// Requirements are the dependency lists written into index.json and run_exports.json.
+type Requirements struct {
+	Run            []string
+	RunConstraints []string
+	RunExports     RunExports
+}
+
+// RunExports is info/run_exports.json.
+type RunExports struct {
+	Weak              []string `json:"weak,omitempty"`
+	Strong            []string `json:"strong,omitempty"`
+	Noarch            []string `json:"noarch,omitempty"`
+	WeakConstraints   []string `json:"weak_constrains,omitempty"`
+	StrongConstraints []string `json:"strong_constrains,omitempty"`
+}
+
+// Empty reports whether there is nothing to export.
+func (r RunExports) Empty() bool {
+	return len(r.Weak)+len(r.Strong)+len(r.Noarch)+len(r.WeakConstraints)+len(r.StrongConstraints) == 0
+}
+
+// About is the about section.
+type About struct {
+	Homepage      string
+	Repository    string
+	Documentation string
+	License       string
+	LicenseFile   []string
+	LicenseFamily string
+	Summary       string
+	Description   string
+}
+
+// BuildString is the build string of the package: the recipe's, or the build number.
+func (r *Recipe) BuildString() string {
+	if r.Build.String != "" {
+		return r.Build.String
+	}
+	return fmt.Sprint(r.Build.Number)
+}
+
+// Subdir is the conda subdir the package goes to.
+func (r *Recipe) Subdir() string {
+	if r.Build.Noarch != "" {
+		return "noarch"
+	}
+	return r.TargetPlatform
+}
+
+// FileName is <name>-<version>-<build>.conda.
+func (r *Recipe) FileName() string {
+	return fmt.Sprintf("%s-%s-%s.conda", r.Package.Name, r.Package.Version, r.BuildString())
+}
+
+var (
+	// Names as conda accepts them (CEP 26, lower case enforced by conda's index).
+	nameRe = regexp.MustCompile(`^[a-z0-9_][a-z0-9_.\-]*$`)
+	// Versions: no '-' (it separates name, version and build in file names), no spaces.
+	versionRe = regexp.MustCompile(`^([0-9]+!)?[A-Za-z0-9_.+]+$`)
+	buildRe   = regexp.MustCompile(`^[A-Za-z0-9_.+]+$`)
+	envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	sha256Re  = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+	md5Re     = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
+)
+
+// Platforms lists the conda subdirs condachan can target.
+var Platforms = []string{
+	"linux-64", "linux-aarch64", "linux-ppc64le", "linux-s390x", "linux-32", "linux-armv7l",
+	"osx-64", "osx-arm64",
+	"win-64", "win-arm64", "win-32",
+	"noarch",
+}
+
+// PlatformScope returns the selector variables for a target platform, the names
+// rattler-build defines.
+func PlatformScope(target string) (Scope, error) {
+	os, arch, ok := strings.Cut(target, "-")
+	if !ok && target != "noarch" {
+		return nil, fmt.Errorf("unknown target platform %q (known: %s)", target, strings.Join(Platforms, ", "))
+	}
+	known := false
+	for _, p := range Platforms {
+		if p == target {
+			known = true
+		}
+	}
+	if !known {
+		return nil, fmt.Errorf("unknown target platform %q (known: %s)", target, strings.Join(Platforms, ", "))
+	}
+	s := Scope{
+		"target_platform": target,
+		"host_platform":   target,
+		"build_platform":  target,
+		"linux":           os == "linux",
+		"osx":             os == "osx",
+		"win":             os == "win",
+		"unix":            os == "linux" || os == "osx",
+	}
+	for _, a := range []string{"x86", "x86_64", "aarch64", "arm64", "armv7l", "ppc64le", "s390x"} {
+		s[a] = false
+	}
+	switch arch {
+	case "64":
+		s["x86_64"] = true
+	case "32":
+		s["x86"] = true
+	default:
+		s[arch] = true
+	}
+	for _, p := range Platforms {
+		s[strings.ReplaceAll(p, "-", "")] = p == target
+	}
+	return s, nil
+}

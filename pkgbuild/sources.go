@@ -1,0 +1,162 @@
+package pkgbuild
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/condachan/condachan/pkgbuild/recipe"
+)
+
+// MissingSourceError is returned when a recipe's archive is not on this machine. Workers
+// in closed networks cannot download, so the message says exactly what to fetch where and
+// how to hand it over.
+type MissingSourceError struct {
+	FileName string
+	URLs     []string
+	SHA256   string
+	Searched []string
+}
+
+func (e *MissingSourceError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "source archive %s not found", e.FileName)
+	if len(e.Searched) > 0 {
+		fmt.Fprintf(&b, " (looked in: %s)", strings.Join(e.Searched, ", "))
+	}
+	for i, u := range e.URLs {
+		if i == 0 {
+			fmt.Fprintf(&b, "\n  download it from: %s", u)
+		} else {
+			fmt.Fprintf(&b, "\n               or: %s", u)
+		}
+	}
+	if e.SHA256 != "" {
+		fmt.Fprintf(&b, "\n  expected sha256:  %s", e.SHA256)
+	}
+	fmt.Fprintf(&b, "\n  then pass it with: --source-archive /path/to/%s", e.FileName)
+	return b.String()
+}
+
+// resolvedSource is a recipe source located on this machine.
+type resolvedSource struct {
+	recipe.Source
+	name   string // file name, for messages
+	path   string // on disk; "" when the source lives in the recipe's own file system
+	fsys   fs.FS  // set when path is ""
+	fsName string
+	size   int64 // bytes to stream, for progress
+	isDir  bool
+}
+
+// resolveSources finds every source of r: path sources in the recipe folder, archives
+// among the --source-archive files or in the search folders.
+func resolveSources(r *recipe.Recipe, archives, searchDirs []string) ([]resolvedSource, error) {
+	if len(r.Sources) == 0 {
+		return nil, fmt.Errorf("%s: no source for target platform %s (check the source: selectors)", r.File, r.TargetPlatform)
+	}
+	var urlSources int
+	for _, s := range r.Sources {
+		if !s.IsPath() {
+			urlSources++
+		}
+	}
+	used := make([]bool, len(archives))
+	var out []resolvedSource
+	for _, s := range r.Sources {
+		rs := resolvedSource{Source: s, name: s.ArchiveName()}
+		if s.IsPath() {
+			if r.Dir != "" {
+				rs.path = filepath.Join(r.Dir, filepath.FromSlash(s.Path))
+			} else if r.Folder != nil {
+				rs.fsys, rs.fsName = r.Folder, path.Clean(s.Path)
+			}
+			if err := rs.stat(); err != nil {
+				return nil, fmt.Errorf("%s:%d: source path %s: %w", r.File, s.Line, s.Path, err)
+			}
+			out = append(out, rs)
+			continue
+		}
+		found := -1
+		for i, a := range archives {
+			if filepath.Base(a) == rs.name {
+				found = i
+				break
+			}
+		}
+		if found < 0 && urlSources == 1 && len(archives) == 1 {
+			found = 0 // one archive for one source: the name may differ, the sha256 decides
+		}
+		if found >= 0 {
+			used[found] = true
+			rs.path = archives[found]
+			if err := rs.stat(); err != nil {
+				return nil, fmt.Errorf("--source-archive %s: %w", archives[found], err)
+			}
+			out = append(out, rs)
+			continue
+		}
+		var searched []string
+		for _, d := range searchDirs {
+			if d == "" {
+				continue
+			}
+			searched = append(searched, d)
+			p := filepath.Join(d, rs.name)
+			if st, err := os.Stat(p); err == nil && !st.IsDir() {
+				rs.path = p
+				break
+			}
+		}
+		if rs.path == "" {
+			return nil, &MissingSourceError{FileName: rs.name, URLs: s.URLs, SHA256: s.SHA256, Searched: searched}
+		}
+		if err := rs.stat(); err != nil {
+			return nil, err
+		}
+		out = append(out, rs)
+	}
+	for i, a := range archives {
+		if !used[i] {
+			var names []string
+			for _, s := range r.Sources {
+				if !s.IsPath() {
+					names = append(names, s.ArchiveName())
+				}
+			}
+			if len(names) == 0 {
+				return nil, fmt.Errorf("--source-archive %s: the recipe has no url: source for %s", a, r.TargetPlatform)
+			}
+			return nil, fmt.Errorf("--source-archive %s matches no source of the recipe for %s (expected file names: %s)", a, r.TargetPlatform, strings.Join(names, ", "))
+		}
+	}
+	return out, nil
+}
+
+func (rs *resolvedSource) stat() error {
+	var st fs.FileInfo
+	var err error
+	if rs.path != "" {
+		st, err = os.Stat(rs.path)
+	} else if rs.fsys != nil {
+		st, err = fs.Stat(rs.fsys, rs.fsName)
+	} else {
+		return errors.New("no recipe folder to find it in")
+	}
+	if err != nil {
+		return err
+	}
+	rs.size = st.Size()
+	if st.IsDir() {
+		rs.size = 0 // measured while streaming
+		rs.isDir = true
+		if rs.StripComponents < 0 {
+			rs.StripComponents = 0 // a folder is taken as it is; only archives lose a top folder
+		}
+	}
+	return nil
+}

@@ -1,0 +1,39 @@
+// Package recipes holds the recipes shipped with condachan, one folder each, embedded in
+// the binary so that a render-farm worker with nothing but the binary can build them.
+package recipes
+
+import (
+	"embed"
+	"io/fs"
+	"sort"
+
+	"github.com/condachan/condachan/pkgbuild/recipe"
+)
+
+//go:embed *
+var embedded embed.FS
+
+// FS is the folder of shipped recipes: <name>/recipe.yaml and the files beside it.
+var FS fs.FS = embedded
+
+// Names lists the shipped recipes.
+func Names() []string {
+	entries, _ := fs.ReadDir(FS, ".")
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		if _, err := fs.Stat(FS, e.Name()+"/"+recipe.FileName); err == nil {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Has reports whether name is a shipped recipe.
+func Has(name string) bool {
+	_, err := fs.Stat(FS, name+"/"+recipe.FileName)
+	return err == nil && fs.ValidPath(name)
+}
