@@ -70,7 +70,6 @@ Shipped recipes: ` + strings.Join(recipes.Names(), ", "),
 	fl.StringVar(&f.compression, "compression", "default", "fast, default or max (max: smallest package, slowest)")
 	fl.StringVar(&f.progress, "progress", "auto", "auto (a bar on a terminal), bar, openjd (openjd_progress lines for Deadline Cloud) or none")
 	fl.BoolVar(&f.json, "json", false, "print the result (path, size, sha256, md5, index.json record) as JSON on stdout")
-	cmd.MarkFlagRequired("recipe")
 	cmd.RegisterFlagCompletionFunc("recipe", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return recipes.Names(), cobra.ShellCompDirectiveFilterDirs
 	})

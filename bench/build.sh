@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Side-by-side build benchmark, all in one run on one machine (these machines are noisy:
+# only figures from the same run compare). Measures on the Blender-shaped archive from
+# ../shared/bench/make-blender-like.sh:
+#   - condachan's reader alone (xz decode + tar + sha256, content discarded): the floor
+#   - condachan build --compression default and max
+#   - anchor_repack.py 15 -1 (rattler-build's way) and 19 1 (conda-build's way)
+# and prints wall time, peak RSS and package size, with ratios.
+#   bench/build.sh [WORKDIR]        (default /tmp/condachan-bench; needs ~3 GB free)
+#   SKIP_ANCHORS=1 bench/build.sh   (condachan only; ratios then need an earlier run)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+shared=${CONDACHAN_SHARED_BENCH:-$repo/../shared/bench}
+work=${1:-/tmp/condachan-bench}
+mkdir -p "$work"
+archive=$("$shared/make-blender-like.sh" "$work/corpus" | tail -n 1)
+sha=$(sha256sum "$archive" | cut -d' ' -f1)
+
+# The bench recipe: the shipped Blender recipe for 3.4.1 and this archive. Debian's Python
+# in it has an absolute symlink (sitecustomize.py -> /etc/...), which a package must not
+# carry, so the recipe leaves it out.
+recipe="$work/recipe"
+mkdir -p "$recipe"
+sed -e 's/"4.1.1"/"3.4.1"/' \
+    -e "s/ab2ea3fe991601a5e6bd2cda786ecaa919c0b39e0550e59978b5d40270c260d3/$sha/" \
+    -e '/blender-thumbnailer/d' \
+    -e 's|      to: opt/blender|      to: opt/blender\n      exclude: ["3.4/python/lib/python3.11/sitecustomize.py"]|' \
+    "$repo/recipes/blender-4.1/recipe.yaml" > "$recipe/recipe.yaml"
+
+(cd "$repo" && go build -o "$work/condachan" ./cmd/condachan && go build -o "$work/readarchive" ./bench/readarchive)
+
+results="$work/results.tsv"
+: > "$results"
+measure() { # name, output file or "-", command...
+  local name=$1 out=$2; shift 2
+  local log="$work/$name.log"
+  sync
+  /usr/bin/time -f "%e %M" -o "$work/$name.time" "$@" > "$log" 2>&1 || { echo "$name failed:"; tail "$log"; exit 1; }
+  local size=0
+  [ "$out" != "-" ] && size=$(stat -c %s "$out")
+  read -r wall rss < "$work/$name.time"
+  printf '%s\t%s\t%s\t%s\n' "$name" "$wall" "$rss" "$size" | tee -a "$results"
+}
+
+rm -rf "$work/out-default" "$work/out-max"
+measure read-only - "$work/readarchive" "$archive"
+measure condachan-default "$work/out-default/linux-64/blender-3.4.1-0.conda" \
+  "$work/condachan" build --recipe "$recipe" --source-archive "$archive" -o "$work/out-default" --progress none --compression default
+measure condachan-max "$work/out-max/linux-64/blender-3.4.1-0.conda" \
+  "$work/condachan" build --recipe "$recipe" --source-archive "$archive" -o "$work/out-max" --progress none --compression max
+if [ -z "${SKIP_ANCHORS:-}" ]; then
+  measure anchor-15 "$work/anchor15/blender-3.4.1-0.conda" /usr/bin/python3 "$shared/anchor_repack.py" "$archive" "$work/anchor15" 15 -1
+  measure anchor-19 "$work/anchor19/blender-3.4.1-0.conda" /usr/bin/python3 "$shared/anchor_repack.py" "$archive" "$work/anchor19" 19 1
+fi
+
+/usr/bin/python3 - "$results" <<'PY'
+import sys
+rows = {l.split("\t")[0]: l.rstrip("\n").split("\t")[1:] for l in open(sys.argv[1])}
+def f(n, i): return float(rows[n][i])
+print()
+print(f"{'run':20} {'wall s':>8} {'peak RSS MiB':>13} {'size MB':>9}")
+for n, (w, r, s) in rows.items():
+    print(f"{n:20} {float(w):8.1f} {int(r)/1024:13.0f} {int(s)/1e6:9.1f}")
+print()
+read = f("read-only", 0)
+for lvl in ("default", "max"):
+    print(f"condachan-{lvl}: {f('condachan-'+lvl,0)/read:.2f}x the reader-only time")
+if "anchor-15" in rows:
+    print(f"default vs anchor 15 -1: {f('anchor-15',0)/f('condachan-default',0):.2f}x faster, size {f('condachan-default',2)/f('anchor-15',2)*100-100:+.1f}%")
+    print(f"max vs anchor 19 1:      {f('anchor-19',0)/f('condachan-max',0):.2f}x faster, size {f('condachan-max',2)/f('anchor-19',2)*100-100:+.1f}%")
+PY

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs condachan's whole test suite on a fresh machine. It installs what the tests need
+# first: Debian's readers that are not ours (conda-package-handling, conda-package-
+# streaming, bsdtar) and the compressors used to make test archives (as root or through
+# sudo), and the versitygw S3 server (through `go install`, into .cache/tools).
+# A missing tool makes the tests fail, never skip.
+#   scripts/test.sh [go test flags...]     e.g. scripts/test.sh -run Build ./pkgbuild/...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=()
+command -v cph >/dev/null || packages+=(conda-package-handling)
+/usr/bin/python3 -c 'import conda_package_streaming, zstandard' 2>/dev/null || packages+=(python3-conda-package-streaming python3-zstandard)
+command -v bsdtar >/dev/null || packages+=(libarchive-tools)
+command -v xz >/dev/null || packages+=(xz-utils)
+command -v zstd >/dev/null || packages+=(zstd)
+command -v bzip2 >/dev/null || packages+=(bzip2)
+if ((${#packages[@]})); then
+  echo "installing Debian packages: ${packages[*]}"
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "need root or sudo to install: ${packages[*]}" >&2; exit 1; }
+    sudo=sudo
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+fi
+
+export CONDACHAN_TOOLS_DIR="${CONDACHAN_TOOLS_DIR:-$PWD/.cache/tools}"
+if [ ! -x "$CONDACHAN_TOOLS_DIR/versitygw" ]; then
+  echo "installing versitygw v1.8.0 into $CONDACHAN_TOOLS_DIR"
+  GOBIN="$CONDACHAN_TOOLS_DIR" go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+fi
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt needed:" >&2; echo "$unformatted" >&2; exit 1; fi
+go vet ./...
+GOOS=windows go build ./...
+if (($#)); then
+  go test -count=1 -timeout 20m "$@"
+else
+  go test -count=1 -timeout 20m ./...
+fi
