@@ -70,7 +70,6 @@ about:
 `, fileName, sha, extra)
 }
 
-
 func build(t *testing.T, rdir, target string, archives []string, search ...string) (*Result, error) {
 	t.Helper()
 	r, err := recipe.LoadDir(rdir, target)

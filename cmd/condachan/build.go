@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,10 +13,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/condachan/condachan/channel"
 	"github.com/condachan/condachan/internal/progress"
 	"github.com/condachan/condachan/pkgbuild"
 	"github.com/condachan/condachan/pkgbuild/condapkg"
 	"github.com/condachan/condachan/pkgbuild/recipe"
+	"github.com/condachan/condachan/publish"
 	"github.com/condachan/condachan/recipes"
 )
 
@@ -31,6 +32,8 @@ type buildFlags struct {
 	compression    string
 	progress       string
 	json           bool
+	channel        channelFlags
+	force          bool
 }
 
 func newBuildCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -66,10 +69,13 @@ Shipped recipes: ` + strings.Join(recipes.Names(), ", "),
 	fl.StringArrayVar(&f.sourceDirs, "source-dir", nil, "folder to look for source archives in (repeatable)")
 	fl.StringVar(&f.targetPlatform, "target-platform", hostPlatform(), "conda subdir to build for: linux-64, win-64, osx-arm64, ...")
 	fl.StringVarP(&f.outputDir, "output-dir", "o", "output", "folder that receives <subdir>/<package>.conda")
-	fl.StringVar(&f.buildNumber, "build-number", "", "build number, overriding the recipe's build.number")
+	fl.StringVar(&f.buildNumber, "build-number", "", "build number overriding the recipe's; `auto` (with --channel) takes the next free one for this name and version")
 	fl.StringVar(&f.compression, "compression", "default", "fast, default or max (max: smallest package, slowest)")
 	fl.StringVar(&f.progress, "progress", "auto", "auto (a bar on a terminal), bar, openjd (openjd_progress lines for Deadline Cloud) or none")
 	fl.BoolVar(&f.json, "json", false, "print the result (path, size, sha256, md5, index.json record) as JSON on stdout")
+	f.channel.add(fl, true)
+	fl.Lookup("channel").Usage = "publish the package to this channel after building (s3://bucket/prefix, file:///dir or a folder)"
+	fl.BoolVar(&f.force, "force", false, "with --channel: replace a package that exists with different content")
 	cmd.RegisterFlagCompletionFunc("recipe", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return recipes.Names(), cobra.ShellCompDirectiveFilterDirs
 	})
@@ -95,7 +101,10 @@ func runBuild(cmd *cobra.Command, f buildFlags, stdout, stderr io.Writer) error 
 		return usageError{fmt.Errorf("--progress: %w", err)}
 	}
 	var buildNumber *int
-	if f.buildNumber != "" {
+	if f.buildNumber == "auto" && f.channel.url == "" {
+		return usageError{errors.New("--build-number auto needs --channel (it reserves the next free number there)")}
+	}
+	if f.buildNumber != "" && f.buildNumber != "auto" {
 		n, err := strconv.Atoi(f.buildNumber)
 		if err != nil || n < 0 {
 			return usageError{fmt.Errorf("--build-number: expected a number of 0 or more, got %q", f.buildNumber)}
@@ -120,6 +129,22 @@ func runBuild(cmd *cobra.Command, f buildFlags, stdout, stderr io.Writer) error 
 			return usageError{fmt.Errorf("--source-archive: %w", err)}
 		}
 	}
+	var store channel.Store
+	if f.channel.url != "" {
+		if store, err = f.channel.open(cmd.Context()); err != nil {
+			return err
+		}
+		if f.buildNumber == "auto" {
+			if r.Build.String != "" {
+				return usageError{fmt.Errorf("--build-number auto: the recipe sets build.string (%s), which would not change", r.Build.String)}
+			}
+			n, err := publish.NextBuildNumber(cmd.Context(), store, r.Subdir(), r.Package.Name, r.Package.Version)
+			if err != nil {
+				return fmt.Errorf("--build-number auto: %w", err)
+			}
+			buildNumber = &n
+		}
+	}
 	rep := progress.New(mode, stdout, stderr)
 	res, err := pkgbuild.Build(cmd.Context(), pkgbuild.Options{
 		Recipe:         r,
@@ -138,13 +163,34 @@ func runBuild(cmd *cobra.Command, f buildFlags, stdout, stderr io.Writer) error 
 	for _, w := range res.Warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
+	var pub *publish.Result
+	if store != nil {
+		prep := progress.New(mode, stdout, stderr)
+		pub, err = publish.Publish(cmd.Context(), store, []string{res.Path}, publish.Options{
+			Force: f.force, Lease: f.channel.leaseOptions("build"), Progress: prep,
+			Log: func(s string) { fmt.Fprintln(stderr, s) },
+		})
+		prep.Finish()
+		if err != nil {
+			return fmt.Errorf("built %s, but publishing failed: %w", res.Path, err)
+		}
+		reportIndex(stderr, pub.Index)
+	}
 	if f.json {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		return enc.Encode(res)
+		if pub != nil {
+			return printJSON(stdout, struct {
+				*pkgbuild.Result
+				Publish *publish.Result `json:"publish"`
+			}{res, pub})
+		}
+		return printJSON(stdout, res)
 	}
 	fmt.Fprintf(stdout, "built %s (%s, %d files, sha256 %s)\n", res.Path, progress.HumanBytes(res.Size), res.Files, res.SHA256)
+	if pub != nil {
+		for _, u := range pub.Uploads {
+			fmt.Fprintf(stdout, "%s %s/%s\n", u.Status, pub.Channel, u.Key)
+		}
+	}
 	return nil
 }
 

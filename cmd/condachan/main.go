@@ -37,13 +37,13 @@ type usageError struct{ error }
 func (e usageError) Unwrap() error { return e.error }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	root := newRootCommand(stdout, stderr)
+	root := newRootCommand(stdin, stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -61,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return exitFailure
 }
 
-func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
+func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "condachan",
 		Short: "Build conda packages from upstream releases and publish them to a channel",
@@ -77,7 +77,12 @@ folder, and keeps the channel's repodata correct while many jobs publish at once
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return flagError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
-	root.AddCommand(newBuildCommand(stdout, stderr))
+	root.AddCommand(
+		newBuildCommand(stdout, stderr),
+		newPublishCommand(stdout, stderr),
+		newIndexCommand(stdout, stderr),
+		newLockCommand(stdout, stderr, stdin),
+	)
 	return root
 }
 

@@ -88,7 +88,7 @@ func encode(b *bytes.Buffer, v any, style Style, depth int) error {
 	case uint64:
 		b.WriteString(strconv.FormatUint(v, 10))
 	case json.Number:
-		b.WriteString(v.String())
+		b.WriteString(formatNumber(v))
 	case float64:
 		b.WriteString(formatFloat(v))
 	case []string:
@@ -258,6 +258,24 @@ func formatFloat(f float64) string {
 		return s
 	}
 	return strconv.FormatFloat(f, 'e', -1, 64)
+}
+
+// formatNumber writes a JSON number as Python writes it after json.loads: integers keep
+// their digits (Python ints are unbounded), anything with a fraction or an exponent is a
+// float and gets float repr (1E3 -> 1000.0, 1.10 -> 1.1).
+func formatNumber(n json.Number) string {
+	s := n.String()
+	if !strings.ContainsAny(s, ".eE") {
+		if s == "-0" {
+			return "0"
+		}
+		return s
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return s
+	}
+	return formatFloat(f)
 }
 
 // MustMarshal is Marshal for values built by our own code, which cannot fail.

@@ -1,0 +1,380 @@
+package channel
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+)
+
+// The channel lease serialises index runs on one channel across machines, using only the
+// store's conditional writes:
+//
+//   - acquire: create .condachan/lock.json if absent;
+//   - every write of the lock carries a fresh nonce, so every write has a new ETag and an
+//     ETag seen twice really is the same write (no ABA);
+//   - a waiter takes over a lease only when the lock's ETag stayed the same for the
+//     holder's TTL plus a grace period, timed on the waiter's own monotonic clock (clocks
+//     of different machines are never compared), with a compare-and-swap on that ETag;
+//   - the holder heartbeats every TTL/3 with a compare-and-swap and cancels its work as
+//     soon as a heartbeat shows that the lease is gone;
+//   - release is a delete conditional on the holder's last ETag, so it can never remove a
+//     successor's lease.
+//
+// A holder that lost its lease without noticing (paused, partitioned) can still try to
+// write repodata; the fence stops it: every repodata write is itself a compare-and-swap
+// on the ETag read at the start of the run (see package index).
+
+// LockKey is the lease object.
+const LockKey = InternalPrefix + "lock.json"
+
+// ErrLeaseLost cancels a holder's work when its lease was taken over.
+var ErrLeaseLost = errors.New("channel lease lost: another process took it over")
+
+// Owner identifies a lease holder for people looking at `condachan lock status`.
+type Owner struct {
+	Host      string `json:"host"`
+	PID       int    `json:"pid"`
+	User      string `json:"user,omitempty"`
+	Command   string `json:"command,omitempty"`
+	FarmID    string `json:"deadline_farm_id,omitempty"`
+	QueueID   string `json:"deadline_queue_id,omitempty"`
+	JobID     string `json:"deadline_job_id,omitempty"`
+	SessionID string `json:"deadline_session_id,omitempty"`
+	TaskID    string `json:"deadline_task_id,omitempty"`
+}
+
+// CurrentOwner describes this process, with Deadline Cloud ids when it runs as a job.
+func CurrentOwner(command string) Owner {
+	host, _ := os.Hostname()
+	return Owner{
+		Host: host, PID: os.Getpid(), User: firstEnv("USER", "USERNAME"), Command: command,
+		FarmID: os.Getenv("DEADLINE_FARM_ID"), QueueID: os.Getenv("DEADLINE_QUEUE_ID"),
+		JobID: os.Getenv("DEADLINE_JOB_ID"), SessionID: os.Getenv("DEADLINE_SESSION_ID"),
+		TaskID: os.Getenv("DEADLINE_TASK_ID"),
+	}
+}
+
+// LeaseRecord is the content of lock.json.
+type LeaseRecord struct {
+	Version    int       `json:"version"`
+	Owner      Owner     `json:"owner"`
+	Nonce      string    `json:"nonce"`
+	Generation int64     `json:"generation"`
+	TTLSeconds float64   `json:"ttl_seconds"`
+	AcquiredAt time.Time `json:"acquired_at"` // the holder's wall clock, for people only
+	RenewedAt  time.Time `json:"renewed_at"`
+}
+
+// TTL is the holder's promise: it renews at least this often... divided by three.
+func (r LeaseRecord) TTL() time.Duration { return time.Duration(r.TTLSeconds * float64(time.Second)) }
+
+// LeaseOptions tune the lease.
+type LeaseOptions struct {
+	// TTL is how long a lease stays valid without a heartbeat (default 30s).
+	TTL time.Duration
+	// Grace is added to a holder's TTL before a waiter takes over (default TTL/2), to
+	// absorb scheduling delays and clock-rate differences.
+	Grace time.Duration
+	// Poll is how often a waiter looks at the lock (default 1s, with jitter).
+	Poll  time.Duration
+	Owner Owner
+	// Waiting, when set, is told about the holder a waiter is waiting for (each time it
+	// changes) so that the CLI can say who it is waiting for.
+	Waiting func(holder LeaseRecord, obj Object)
+	// TookOver, when set, is told when this process took over an expired lease.
+	TookOver func(previous LeaseRecord, waited time.Duration)
+}
+
+func (o *LeaseOptions) defaults() {
+	if o.TTL <= 0 {
+		o.TTL = 30 * time.Second
+	}
+	if o.Grace <= 0 {
+		o.Grace = o.TTL / 2
+	}
+	if o.Poll <= 0 {
+		o.Poll = time.Second
+	}
+	if o.Owner.Host == "" && o.Owner.PID == 0 {
+		o.Owner = CurrentOwner("")
+	}
+}
+
+// Lease is a held channel lease.
+type Lease struct {
+	store  Store
+	opts   LeaseOptions
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	stop   chan struct{}
+	done   chan struct{}
+
+	mu     sync.Mutex
+	etag   string
+	record LeaseRecord
+}
+
+func newNonce() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Acquire waits for the channel lease and holds it until Release. The lease's Context is
+// cancelled (with ErrLeaseLost as its cause) when the lease is lost.
+func Acquire(ctx context.Context, store Store, opts LeaseOptions) (*Lease, error) {
+	opts.defaults()
+	var (
+		watched      string // ETag of the lock as last seen
+		watchedSince time.Time
+		watchedRec   LeaseRecord
+	)
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		rec := LeaseRecord{Version: 1, Owner: opts.Owner, Nonce: newNonce(), Generation: 1, TTLSeconds: opts.TTL.Seconds(), AcquiredAt: time.Now().UTC()}
+		rec.RenewedAt = rec.AcquiredAt
+		if watched != "" {
+			rec.Generation = watchedRec.Generation + 1
+		}
+		obj, err := writeLock(ctx, store, rec, PutOptions{IfAbsent: true})
+		if err == nil {
+			return startLease(ctx, store, opts, rec, obj.ETag), nil
+		}
+		if !errors.Is(err, ErrPreconditionFailed) {
+			return nil, fmt.Errorf("acquire lease %s: %w", store, err)
+		}
+		cur, curObj, err := ReadLease(ctx, store)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			continue // released between our write and our read
+		case err != nil && !errors.Is(err, errBadLease):
+			return nil, fmt.Errorf("read lease %s: %w", store, err)
+		}
+		if cur.Nonce == rec.Nonce { // our create succeeded; its response was lost
+			return startLease(ctx, store, opts, rec, curObj.ETag), nil
+		}
+		if curObj.ETag != watched {
+			watched, watchedSince, watchedRec = curObj.ETag, time.Now(), cur
+			if opts.Waiting != nil {
+				opts.Waiting(cur, curObj)
+			}
+		}
+		ttl := watchedRec.TTL()
+		if ttl <= 0 {
+			ttl = opts.TTL // unreadable lock: treat it with our own TTL
+		}
+		if waited := time.Since(watchedSince); waited >= ttl+opts.Grace {
+			rec.Generation = watchedRec.Generation + 1
+			obj, err := writeLock(ctx, store, rec, PutOptions{IfMatch: watched})
+			if err == nil {
+				if opts.TookOver != nil {
+					opts.TookOver(watchedRec, waited)
+				}
+				return startLease(ctx, store, opts, rec, obj.ETag), nil
+			}
+			if !errors.Is(err, ErrPreconditionFailed) {
+				return nil, fmt.Errorf("take over lease %s: %w", store, err)
+			}
+			if again, againObj, rerr := ReadLease(ctx, store); rerr == nil && again.Nonce == rec.Nonce {
+				return startLease(ctx, store, opts, rec, againObj.ETag), nil
+			}
+			// Someone else took it, or the holder came back: keep watching.
+		}
+		if err := sleepJitter(ctx, opts.Poll); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func sleepJitter(ctx context.Context, d time.Duration) error {
+	var b [1]byte
+	rand.Read(b[:])
+	d = d/2 + time.Duration(int64(d)*int64(b[0])/255)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+var errBadLease = errors.New("unreadable lock.json")
+
+// ReadLease reads the current lock. An unreadable lock still returns its Object (and
+// an error wrapping errBadLease), so that it can be taken over by ETag.
+func ReadLease(ctx context.Context, store Store) (LeaseRecord, Object, error) {
+	data, obj, err := ReadAll(ctx, store, LockKey)
+	if err != nil {
+		return LeaseRecord{}, obj, err
+	}
+	var rec LeaseRecord
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return LeaseRecord{}, obj, fmt.Errorf("%w: %v", errBadLease, err)
+	}
+	return rec, obj, nil
+}
+
+func writeLock(ctx context.Context, store Store, rec LeaseRecord, opts PutOptions) (Object, error) {
+	data, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return Object{}, err
+	}
+	opts.ContentType = "application/json"
+	opts.CacheControl = "no-store"
+	return store.Put(ctx, LockKey, bytes.NewReader(data), int64(len(data)), opts)
+}
+
+func startLease(ctx context.Context, store Store, opts LeaseOptions, rec LeaseRecord, etag string) *Lease {
+	lctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	l := &Lease{store: store, opts: opts, ctx: lctx, cancel: cancel, stop: make(chan struct{}), done: make(chan struct{}), etag: etag, record: rec}
+	go l.heartbeat()
+	return l
+}
+
+// Context is cancelled, with ErrLeaseLost as its cause, when the lease is lost.
+func (l *Lease) Context() context.Context { return l.ctx }
+
+// Record returns the lease as last written by this holder.
+func (l *Lease) Record() (LeaseRecord, string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.record, l.etag
+}
+
+// Check confirms that the lock still holds this holder's last write.
+func (l *Lease) Check(ctx context.Context) error {
+	if err := context.Cause(l.ctx); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	etag := l.etag
+	l.mu.Unlock()
+	obj, err := l.store.Stat(ctx, LockKey)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			l.lose()
+			return ErrLeaseLost
+		}
+		return err
+	}
+	if obj.ETag != etag {
+		// A heartbeat may have landed between reading etag and the stat.
+		l.mu.Lock()
+		etag = l.etag
+		l.mu.Unlock()
+		if obj.ETag != etag {
+			l.lose()
+			return ErrLeaseLost
+		}
+	}
+	return nil
+}
+
+func (l *Lease) lose() { l.cancel(ErrLeaseLost) }
+
+// heartbeat renews the lease every TTL/3 until Release or until the lease is lost.
+func (l *Lease) heartbeat() {
+	defer close(l.done)
+	interval := l.opts.TTL / 3
+	lastRenewed := time.Now()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-l.ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := l.renew()
+		switch {
+		case err == nil:
+			lastRenewed = time.Now()
+		case errors.Is(err, ErrLeaseLost):
+			l.lose()
+			return
+		case time.Since(lastRenewed) > l.opts.TTL-interval/2:
+			// The store is unreachable and the lease is about to expire for others:
+			// stop the work before a waiter can take over.
+			l.cancel(fmt.Errorf("%w (could not renew it: %v)", ErrLeaseLost, err))
+			return
+		}
+	}
+}
+
+func (l *Lease) renew() error {
+	l.mu.Lock()
+	rec, etag := l.record, l.etag
+	l.mu.Unlock()
+	rec.Nonce = newNonce()
+	rec.RenewedAt = time.Now().UTC()
+	ctx, cancel := context.WithTimeout(context.Background(), l.opts.TTL/3)
+	defer cancel()
+	obj, err := writeLock(ctx, l.store, rec, PutOptions{IfMatch: etag})
+	if errors.Is(err, ErrPreconditionFailed) {
+		// After a retried request, 412 may be our own write answering twice: read it back.
+		cur, curObj, rerr := ReadLease(ctx, l.store)
+		if rerr == nil && cur.Nonce == rec.Nonce {
+			obj, err = curObj, nil
+		} else if rerr == nil || errors.Is(rerr, ErrNotFound) || errors.Is(rerr, errBadLease) {
+			return ErrLeaseLost
+		} else {
+			return rerr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.record, l.etag = rec, obj.ETag
+	l.mu.Unlock()
+	return nil
+}
+
+// Release stops the heartbeat and deletes the lock if it is still this holder's.
+func (l *Lease) Release(ctx context.Context) error {
+	select {
+	case <-l.stop:
+		return nil // already released
+	default:
+		close(l.stop)
+	}
+	<-l.done
+	defer l.cancel(context.Canceled)
+	if context.Cause(l.ctx) != nil && errors.Is(context.Cause(l.ctx), ErrLeaseLost) {
+		return nil // nothing of ours to delete
+	}
+	l.mu.Lock()
+	etag := l.etag
+	l.mu.Unlock()
+	err := l.store.Delete(ctx, LockKey, etag)
+	if errors.Is(err, ErrPreconditionFailed) {
+		return nil // a successor holds it now; leave it alone
+	}
+	return err
+}
+
+// BreakLease deletes the lock if it still has the ETag the user was shown, for
+// `condachan lock break` after a crashed holder. The conditional delete makes sure a
+// lease someone acquired in the meantime is not the one removed.
+func BreakLease(ctx context.Context, store Store, etag string) error {
+	if err := store.Delete(ctx, LockKey, etag); err != nil {
+		if errors.Is(err, ErrPreconditionFailed) {
+			return fmt.Errorf("the lease changed since it was shown (a new holder or a heartbeat): not broken; look again with `condachan lock status`")
+		}
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,327 @@
+package channel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Local is a channel in a folder. Writes go to a temp file in the target's folder and are
+// renamed into place, so readers never see a partial object. Conditional writes and
+// deletes compare and swap under an exclusive lock on .condachan/store.lock, held only for
+// the stat-and-rename; the operating system drops that lock when a process dies, so a
+// crash can never leave the channel locked.
+type Local struct {
+	root string
+}
+
+// NewLocal opens (and creates) a channel folder.
+func NewLocal(dir string) (*Local, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("channel folder %s: %w", dir, err)
+	}
+	return &Local{root: dir}, nil
+}
+
+func (l *Local) String() string { return l.root }
+
+// Root is the channel folder.
+func (l *Local) Root() string { return l.root }
+
+// Path returns the file of a key.
+func (l *Local) Path(key string) (string, error) {
+	if err := checkKey(key); err != nil {
+		return "", err
+	}
+	return filepath.Join(l.root, filepath.FromSlash(key)), nil
+}
+
+// checkKey refuses keys that are not clean relative paths.
+func checkKey(key string) error {
+	if key == "" || strings.HasPrefix(key, "/") || strings.Contains(key, "\\") || strings.ContainsRune(key, 0) || path.Clean(key) != key || key == ".." || strings.HasPrefix(key, "../") {
+		return fmt.Errorf("invalid object key %q", key)
+	}
+	return nil
+}
+
+func (l *Local) object(key string, fi fs.FileInfo) Object {
+	return Object{Key: key, Size: fi.Size(), ETag: fileETag(fi), Modified: fi.ModTime()}
+}
+
+func (l *Local) Stat(ctx context.Context, key string) (Object, error) {
+	p, err := l.Path(key)
+	if err != nil {
+		return Object{}, err
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return Object{}, notFound(key, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return Object{}, fmt.Errorf("%s: %w (a folder)", key, ErrNotFound)
+	}
+	return l.object(key, fi), nil
+}
+
+func notFound(key string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: %w", key, ErrNotFound)
+	}
+	return err
+}
+
+func (l *Local) Get(ctx context.Context, key string) (io.ReadCloser, Object, error) {
+	p, err := l.Path(key)
+	if err != nil {
+		return nil, Object{}, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, Object{}, notFound(key, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, Object{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, Object{}, fmt.Errorf("%s: %w (a folder)", key, ErrNotFound)
+	}
+	return f, l.object(key, fi), nil
+}
+
+func (l *Local) ReadRange(ctx context.Context, key string, offset, length int64) ([]byte, error) {
+	p, err := l.Path(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, notFound(key, err)
+	}
+	defer f.Close()
+	buf := make([]byte, length)
+	n, err := f.ReadAt(buf, offset)
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	return buf[:n], nil
+}
+
+func (l *Local) Put(ctx context.Context, key string, body io.Reader, size int64, opts PutOptions) (Object, error) {
+	dst, err := l.Path(key)
+	if err != nil {
+		return Object{}, err
+	}
+	if opts.IfAbsent && opts.IfMatch != "" {
+		return Object{}, errors.New("put: IfAbsent and IfMatch together")
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return Object{}, err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
+	if err != nil {
+		return Object{}, err
+	}
+	done := false
+	defer func() {
+		if !done {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	n, err := io.Copy(tmp, &ctxReader{ctx, body})
+	if err != nil {
+		return Object{}, fmt.Errorf("write %s: %w", key, err)
+	}
+	if size >= 0 && n != size {
+		return Object{}, fmt.Errorf("write %s: got %d bytes, expected %d", key, n, size)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return Object{}, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return Object{}, err
+	}
+	if err := tmp.Close(); err != nil {
+		return Object{}, err
+	}
+	if !opts.IfAbsent && opts.IfMatch == "" {
+		if err := os.Rename(tmp.Name(), dst); err != nil {
+			return Object{}, err
+		}
+		done = true
+		return l.Stat(ctx, key)
+	}
+	var obj Object
+	err = l.locked(ctx, func() error {
+		fi, err := os.Stat(dst)
+		switch {
+		case err == nil && opts.IfAbsent:
+			return fmt.Errorf("%s: %w (it already exists)", key, ErrPreconditionFailed)
+		case err == nil && fileETag(fi) != opts.IfMatch:
+			return fmt.Errorf("%s: %w (it changed)", key, ErrPreconditionFailed)
+		case err != nil && !errors.Is(err, fs.ErrNotExist):
+			return err
+		case err != nil && opts.IfMatch != "":
+			return fmt.Errorf("%s: %w (it is gone)", key, ErrPreconditionFailed)
+		}
+		if err := os.Rename(tmp.Name(), dst); err != nil {
+			return err
+		}
+		done = true
+		fi, err = os.Stat(dst)
+		if err != nil {
+			return err
+		}
+		obj = l.object(key, fi)
+		return nil
+	})
+	return obj, err
+}
+
+func (l *Local) PutFile(ctx context.Context, key, src string, opts PutOptions) (Object, error) {
+	f, err := os.Open(src)
+	if err != nil {
+		return Object{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return Object{}, err
+	}
+	return l.Put(ctx, key, f, fi.Size(), opts)
+}
+
+func (l *Local) Delete(ctx context.Context, key, ifMatch string) error {
+	p, err := l.Path(key)
+	if err != nil {
+		return err
+	}
+	if ifMatch == "" {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	return l.locked(ctx, func() error {
+		fi, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if fileETag(fi) != ifMatch {
+			return fmt.Errorf("%s: %w (it changed)", key, ErrPreconditionFailed)
+		}
+		return os.Remove(p)
+	})
+}
+
+// List walks the folder under prefix. Temp files of writes in progress are skipped: they
+// are not objects yet.
+func (l *Local) List(ctx context.Context, prefix string, fn func(Object) error) error {
+	start := l.root
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		start = filepath.Join(l.root, filepath.FromSlash(prefix[:i]))
+	}
+	var objs []Object
+	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p == start {
+				return fs.SkipAll
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(l.root, p)
+		if err != nil {
+			return err
+		}
+		key := filepath.ToSlash(rel)
+		if d.IsDir() {
+			if key != "." && !strings.HasPrefix(key+"/", prefix) && !strings.HasPrefix(prefix, key+"/") {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasPrefix(key, prefix) || isTempName(d.Name()) {
+			return nil
+		}
+		fi, err := os.Stat(p) // follows a symlinked package
+		if err != nil || !fi.Mode().IsRegular() {
+			return nil
+		}
+		objs = append(objs, l.object(key, fi))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })
+	for _, o := range objs {
+		if err := fn(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isTempName(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-")
+}
+
+const storeLockKey = InternalPrefix + "store.lock"
+
+// locked runs fn holding the channel folder's store lock.
+func (l *Local) locked(ctx context.Context, fn func() error) error {
+	p := filepath.Join(l.root, filepath.FromSlash(storeLockKey))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for {
+		ok, err := tryLockFile(f)
+		if err != nil {
+			return fmt.Errorf("lock %s: %w", p, err)
+		}
+		if ok {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	defer unlockFile(f)
+	return fn()
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

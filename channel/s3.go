@@ -1,0 +1,548 @@
+package channel
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"golang.org/x/sync/errgroup"
+)
+
+// S3Options configure an S3 channel. Everything left empty comes from the standard AWS
+// configuration: environment, shared config and credentials files, credential_process
+// (how Deadline Cloud workers get their queue role), and instance or container roles.
+// Nothing here calls STS unless the user's own profile does.
+type S3Options struct {
+	Region string
+	// EndpointURL overrides the S3 endpoint (VPC interface endpoints, S3-compatible
+	// servers). AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL are honoured as well.
+	EndpointURL string
+	// PathStyle addresses buckets as endpoint/bucket rather than bucket.endpoint; also set
+	// by CONDACHAN_S3_PATH_STYLE=true.
+	PathStyle bool
+	// ExpectedBucketOwner, when set, makes S3 refuse requests to a bucket another account
+	// owns.
+	ExpectedBucketOwner string
+	Profile             string
+	// ConnectTimeout bounds connecting to the endpoint (default 5s), so that a worker with
+	// no route to S3 hears about it quickly instead of hanging.
+	ConnectTimeout time.Duration
+	// Credentials replaces the default chain (tests).
+	Credentials aws.CredentialsProvider
+	// MultipartThreshold and PartSize shape uploads of large packages (defaults 64 MiB and
+	// 16 MiB), PartConcurrency how many parts go up at once (default 4).
+	MultipartThreshold int64
+	PartSize           int64
+	PartConcurrency    int
+}
+
+// S3 is a channel under s3://bucket/prefix.
+type S3 struct {
+	client   *s3.Client
+	bucket   string
+	prefix   string // "" or "a/b/" with a trailing slash
+	owner    *string
+	endpoint string
+	opts     S3Options
+	stats    *RequestStats
+}
+
+// RequestStats counts the HTTP requests an S3 channel sent, retries included.
+type RequestStats struct {
+	Total, List, Head, Get, Put, Delete, Post atomic.Int64
+}
+
+// String sums up the counts.
+func (r *RequestStats) String() string {
+	return fmt.Sprintf("%d requests (LIST %d, HEAD %d, GET %d, PUT %d, DELETE %d, POST %d)",
+		r.Total.Load(), r.List.Load(), r.Head.Load(), r.Get.Load(), r.Put.Load(), r.Delete.Load(), r.Post.Load())
+}
+
+func (r *RequestStats) count(req *http.Request) {
+	r.Total.Add(1)
+	switch {
+	case req.Method == http.MethodGet && req.URL.Query().Has("list-type"):
+		r.List.Add(1)
+	case req.Method == http.MethodGet:
+		r.Get.Add(1)
+	case req.Method == http.MethodHead:
+		r.Head.Add(1)
+	case req.Method == http.MethodPut:
+		r.Put.Add(1)
+	case req.Method == http.MethodDelete:
+		r.Delete.Add(1)
+	case req.Method == http.MethodPost:
+		r.Post.Add(1)
+	}
+}
+
+// addCounter counts every HTTP request the SDK sends: the deserialize step runs once per
+// attempt, retries included. (Wrapping the HTTP client instead would hide it from the
+// SDK's own transport options, such as AWS_CA_BUNDLE.)
+func (r *RequestStats) addCounter(stack *middleware.Stack) error {
+	return stack.Deserialize.Add(middleware.DeserializeMiddlewareFunc("condachanRequestCount",
+		func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+			if req, ok := in.Request.(*smithyhttp.Request); ok {
+				r.count(req.Request)
+			}
+			return next.HandleDeserialize(ctx, in)
+		}), middleware.After)
+}
+
+// NewS3 opens the channel s3://bucket/prefix.
+func NewS3(ctx context.Context, bucket, prefix string, o S3Options) (*S3, error) {
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 5 * time.Second
+	}
+	if o.MultipartThreshold <= 0 {
+		o.MultipartThreshold = 64 << 20
+	}
+	if o.PartSize <= 0 {
+		o.PartSize = 16 << 20
+	}
+	if o.PartConcurrency <= 0 {
+		o.PartConcurrency = 4
+	}
+	if !o.PathStyle && strings.EqualFold(os.Getenv("CONDACHAN_S3_PATH_STYLE"), "true") {
+		o.PathStyle = true
+	}
+	stats := &RequestStats{}
+	httpClient := awshttp.NewBuildableClient().WithDialerOptions(func(d *net.Dialer) {
+		d.Timeout = o.ConnectTimeout
+	}).WithTransportOptions(func(t *http.Transport) {
+		t.TLSHandshakeTimeout = 2 * o.ConnectTimeout
+		t.ResponseHeaderTimeout = 2 * time.Minute
+		t.MaxIdleConnsPerHost = 32
+	})
+	var loadOpts []func(*config.LoadOptions) error
+	loadOpts = append(loadOpts, config.WithHTTPClient(httpClient))
+	if o.Region != "" {
+		loadOpts = append(loadOpts, config.WithRegion(o.Region))
+	}
+	if o.Profile != "" {
+		loadOpts = append(loadOpts, config.WithSharedConfigProfile(o.Profile))
+	}
+	if o.Credentials != nil {
+		loadOpts = append(loadOpts, config.WithCredentialsProvider(o.Credentials))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("AWS configuration: %w", err)
+	}
+	endpoint := o.EndpointURL
+	if endpoint == "" {
+		endpoint = firstEnv("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+	}
+	custom := endpoint != ""
+	if cfg.Region == "" {
+		if custom {
+			cfg.Region = "us-east-1" // S3-compatible servers rarely care
+		} else {
+			region, err := discoverRegion(ctx, cfg, bucket)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Region = region
+		}
+	}
+	client := s3.NewFromConfig(cfg, func(so *s3.Options) {
+		so.APIOptions = append(so.APIOptions, stats.addCounter)
+		if o.EndpointURL != "" {
+			so.BaseEndpoint = aws.String(o.EndpointURL)
+		}
+		so.UsePathStyle = o.PathStyle
+		if custom {
+			// S3-compatible servers and proxies often reject the SDK's default CRC
+			// checksums; send them only where the API requires them.
+			so.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+			so.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		}
+	})
+	if endpoint == "" {
+		endpoint = fmt.Sprintf("https://s3.%s.amazonaws.com", cfg.Region)
+	}
+	st := &S3{client: client, bucket: bucket, endpoint: endpoint, opts: o, stats: stats}
+	if prefix != "" {
+		st.prefix = strings.Trim(prefix, "/") + "/"
+	}
+	if o.ExpectedBucketOwner != "" {
+		st.owner = aws.String(o.ExpectedBucketOwner)
+	}
+	return st, nil
+}
+
+func firstEnv(names ...string) string {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// discoverRegion asks S3 where the bucket lives (HeadBucket answers with the region
+// header even when it refuses the request).
+func discoverRegion(ctx context.Context, cfg aws.Config, bucket string) (string, error) {
+	probe := cfg.Copy()
+	probe.Region = "us-east-1"
+	client := s3.NewFromConfig(probe)
+	out, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
+	if err == nil && out.BucketRegion != nil {
+		return *out.BucketRegion, nil
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil {
+		if r := re.Response.Header.Get("X-Amz-Bucket-Region"); r != "" {
+			return r, nil
+		}
+	}
+	if err == nil {
+		return "us-east-1", nil
+	}
+	return "", fmt.Errorf("no AWS region configured and the region of bucket %s could not be found (%v): pass --region or set AWS_REGION", bucket, describeNetErr(err, "https://s3.amazonaws.com"))
+}
+
+func (s *S3) String() string {
+	if s.prefix == "" {
+		return "s3://" + s.bucket
+	}
+	return "s3://" + s.bucket + "/" + strings.TrimSuffix(s.prefix, "/")
+}
+
+// Stats returns the request counters.
+func (s *S3) Stats() *RequestStats { return s.stats }
+
+// Client exposes the SDK client (for doctor checks and presigning).
+func (s *S3) Client() *s3.Client { return s.client }
+
+// Bucket and FullKey map channel keys to bucket keys.
+func (s *S3) Bucket() string            { return s.bucket }
+func (s *S3) FullKey(key string) string { return s.prefix + key }
+func (s *S3) Endpoint() string          { return s.endpoint }
+func (s *S3) ExpectedOwner() *string    { return s.owner }
+func (s *S3) relKey(full string) string { return strings.TrimPrefix(full, s.prefix) }
+func (s *S3) uri(key string) string     { return "s3://" + s.bucket + "/" + s.prefix + key }
+
+func (s *S3) Stat(ctx context.Context, key string) (Object, error) {
+	if err := checkKey(key); err != nil {
+		return Object{}, err
+	}
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: aws.String(s.FullKey(key)), ExpectedBucketOwner: s.owner})
+	if err != nil {
+		return Object{}, s.wrap("stat", key, err)
+	}
+	return Object{Key: key, Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag), Modified: aws.ToTime(out.LastModified), Metadata: out.Metadata}, nil
+}
+
+func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, Object, error) {
+	if err := checkKey(key); err != nil {
+		return nil, Object{}, err
+	}
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: aws.String(s.FullKey(key)), ExpectedBucketOwner: s.owner})
+	if err != nil {
+		return nil, Object{}, s.wrap("get", key, err)
+	}
+	return out.Body, Object{Key: key, Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag), Modified: aws.ToTime(out.LastModified), Metadata: out.Metadata}, nil
+}
+
+func (s *S3) ReadRange(ctx context.Context, key string, offset, length int64) ([]byte, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	if length <= 0 {
+		return nil, nil
+	}
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
+		Bucket: &s.bucket, Key: aws.String(s.FullKey(key)), ExpectedBucketOwner: s.owner,
+		Range: aws.String(fmt.Sprintf("bytes=%d-%d", offset, offset+length-1)),
+	})
+	if err != nil {
+		var ae smithy.APIError
+		if errors.As(err, &ae) && ae.ErrorCode() == "InvalidRange" {
+			return nil, nil
+		}
+		return nil, s.wrap("read", key, err)
+	}
+	defer out.Body.Close()
+	return io.ReadAll(io.LimitReader(out.Body, length))
+}
+
+// Put writes a small object; the body is buffered so the SDK can sign and retry it.
+func (s *S3) Put(ctx context.Context, key string, body io.Reader, size int64, opts PutOptions) (Object, error) {
+	if err := checkKey(key); err != nil {
+		return Object{}, err
+	}
+	rs, ok := body.(io.ReadSeeker)
+	if !ok || size < 0 {
+		data, err := io.ReadAll(body)
+		if err != nil {
+			return Object{}, err
+		}
+		rs, size = bytes.NewReader(data), int64(len(data))
+	}
+	in := &s3.PutObjectInput{
+		Bucket: &s.bucket, Key: aws.String(s.FullKey(key)), Body: rs, ContentLength: aws.Int64(size),
+		ExpectedBucketOwner: s.owner, Metadata: opts.Metadata,
+	}
+	s.applyPut(opts, &in.IfNoneMatch, &in.IfMatch, &in.ContentType, &in.CacheControl)
+	var out *s3.PutObjectOutput
+	err := s.retryConflict(ctx, func() error {
+		if _, err := rs.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		var err error
+		out, err = s.client.PutObject(ctx, in)
+		return err
+	})
+	if err != nil {
+		return Object{}, s.wrap("put", key, err)
+	}
+	return Object{Key: key, Size: size, ETag: aws.ToString(out.ETag), Modified: time.Now(), Metadata: opts.Metadata}, nil
+}
+
+func (s *S3) applyPut(opts PutOptions, ifNoneMatch, ifMatch, contentType, cacheControl **string) {
+	if opts.IfAbsent {
+		*ifNoneMatch = aws.String("*")
+	}
+	if opts.IfMatch != "" {
+		*ifMatch = aws.String(opts.IfMatch)
+	}
+	if opts.ContentType != "" {
+		*contentType = aws.String(opts.ContentType)
+	}
+	if opts.CacheControl != "" {
+		*cacheControl = aws.String(opts.CacheControl)
+	}
+}
+
+// retryConflict repeats an operation S3 refused with 409 ConditionalRequestConflict,
+// which means "another conditional write to this key is in flight; try again".
+func (s *S3) retryConflict(ctx context.Context, op func() error) error {
+	delay := 50 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		err := op()
+		var ae smithy.APIError
+		if err == nil || !errors.As(err, &ae) || ae.ErrorCode() != "ConditionalRequestConflict" || attempt >= 8 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
+}
+
+// PutFile uploads a file, in parallel parts past the multipart threshold; the condition
+// applies to the CompleteMultipartUpload, so a large package is just as atomic.
+func (s *S3) PutFile(ctx context.Context, key, path string, opts PutOptions) (Object, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Object{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return Object{}, err
+	}
+	if fi.Size() < s.opts.MultipartThreshold {
+		return s.Put(ctx, key, io.NewSectionReader(f, 0, fi.Size()), fi.Size(), opts)
+	}
+	return s.putMultipart(ctx, key, f, fi.Size(), opts)
+}
+
+func (s *S3) putMultipart(ctx context.Context, key string, f *os.File, size int64, opts PutOptions) (Object, error) {
+	full := aws.String(s.FullKey(key))
+	create := &s3.CreateMultipartUploadInput{Bucket: &s.bucket, Key: full, ExpectedBucketOwner: s.owner, Metadata: opts.Metadata}
+	if opts.ContentType != "" {
+		create.ContentType = aws.String(opts.ContentType)
+	}
+	if opts.CacheControl != "" {
+		create.CacheControl = aws.String(opts.CacheControl)
+	}
+	up, err := s.client.CreateMultipartUpload(ctx, create)
+	if err != nil {
+		return Object{}, s.wrap("start upload of", key, err)
+	}
+	completed := false
+	defer func() {
+		if !completed {
+			// A fresh context: the caller's may be what was cancelled.
+			actx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			s.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: &s.bucket, Key: full, UploadId: up.UploadId, ExpectedBucketOwner: s.owner})
+		}
+	}()
+	partSize := max(s.opts.PartSize, (size+9999)/10000) // S3 allows 10,000 parts
+	nparts := int((size + partSize - 1) / partSize)
+	parts := make([]types.CompletedPart, nparts)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.opts.PartConcurrency)
+	for i := 0; i < nparts; i++ {
+		off := int64(i) * partSize
+		n := min(partSize, size-off)
+		g.Go(func() error {
+			out, err := s.client.UploadPart(gctx, &s3.UploadPartInput{
+				Bucket: &s.bucket, Key: full, UploadId: up.UploadId, PartNumber: aws.Int32(int32(i + 1)),
+				Body: io.NewSectionReader(f, off, n), ContentLength: aws.Int64(n), ExpectedBucketOwner: s.owner,
+			})
+			if err != nil {
+				return s.wrap(fmt.Sprintf("upload part %d of", i+1), key, err)
+			}
+			parts[i] = types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(int32(i + 1))}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return Object{}, err
+	}
+	in := &s3.CompleteMultipartUploadInput{
+		Bucket: &s.bucket, Key: full, UploadId: up.UploadId, ExpectedBucketOwner: s.owner,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+	}
+	var unused1, unused2 *string
+	s.applyPut(opts, &in.IfNoneMatch, &in.IfMatch, &unused1, &unused2)
+	var out *s3.CompleteMultipartUploadOutput
+	err = s.retryConflict(ctx, func() error {
+		var err error
+		out, err = s.client.CompleteMultipartUpload(ctx, in)
+		return err
+	})
+	if err != nil {
+		return Object{}, s.wrap("complete upload of", key, err)
+	}
+	completed = true
+	return Object{Key: key, Size: size, ETag: aws.ToString(out.ETag), Modified: time.Now(), Metadata: opts.Metadata}, nil
+}
+
+func (s *S3) Delete(ctx context.Context, key, ifMatch string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	in := &s3.DeleteObjectInput{Bucket: &s.bucket, Key: aws.String(s.FullKey(key)), ExpectedBucketOwner: s.owner}
+	if ifMatch != "" {
+		in.IfMatch = aws.String(ifMatch)
+	}
+	err := s.retryConflict(ctx, func() error {
+		_, err := s.client.DeleteObject(ctx, in)
+		return err
+	})
+	if err != nil {
+		err = s.wrap("delete", key, err)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+func (s *S3) List(ctx context.Context, prefix string, fn func(Object) error) error {
+	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{
+		Bucket: &s.bucket, Prefix: aws.String(s.prefix + prefix), ExpectedBucketOwner: s.owner,
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return s.wrap("list", prefix+"*", err)
+		}
+		for _, o := range page.Contents {
+			obj := Object{Key: s.relKey(aws.ToString(o.Key)), Size: aws.ToInt64(o.Size), ETag: aws.ToString(o.ETag), Modified: aws.ToTime(o.LastModified)}
+			if err := fn(obj); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// wrap turns SDK errors into ours (ErrNotFound, ErrPreconditionFailed) and adds what
+// the user can do about network, credential and permission failures.
+func (s *S3) wrap(op, key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae smithy.APIError
+	var nf *types.NotFound
+	var nsk *types.NoSuchKey
+	var re *awshttp.ResponseError
+	status := 0
+	if errors.As(err, &re) {
+		status = re.HTTPStatusCode()
+	}
+	uri := s.uri(key)
+	switch {
+	case errors.As(err, &nf), errors.As(err, &nsk), status == http.StatusNotFound && !isBucketError(err):
+		return fmt.Errorf("%s: %w", uri, ErrNotFound)
+	case status == http.StatusPreconditionFailed:
+		return fmt.Errorf("%s %s: %w", op, uri, ErrPreconditionFailed)
+	}
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "PreconditionFailed":
+			return fmt.Errorf("%s %s: %w", op, uri, ErrPreconditionFailed)
+		case "NoSuchBucket":
+			return fmt.Errorf("%s %s: bucket %s does not exist (check the channel URL, --region and --endpoint-url)", op, uri, s.bucket)
+		case "AccessDenied", "Forbidden", "AllAccessDisabled":
+			return fmt.Errorf("%s %s: access denied: the role in use needs %s on arn:aws:s3:::%s/%s* (see `condachan policy`): %w", op, uri, s3Action(op), s.bucket, s.prefix, err)
+		case "PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException":
+			return fmt.Errorf("%s %s: the bucket is in another region: pass --region (or set AWS_REGION): %w", op, uri, err)
+		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken":
+			return fmt.Errorf("%s %s: the AWS credentials were refused (%s): check AWS_PROFILE / the access keys, or refresh them: %w", op, uri, ae.ErrorCode(), err)
+		}
+		if status == http.StatusForbidden {
+			return fmt.Errorf("%s %s: access denied: the role in use needs %s on arn:aws:s3:::%s/%s* (see `condachan policy`): %w", op, uri, s3Action(op), s.bucket, s.prefix, err)
+		}
+	}
+	return fmt.Errorf("%s %s: %w", op, uri, describeNetErr(err, s.endpoint))
+}
+
+func isBucketError(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == "NoSuchBucket"
+}
+
+func s3Action(op string) string {
+	switch {
+	case strings.HasPrefix(op, "list"):
+		return "s3:ListBucket"
+	case op == "delete":
+		return "s3:DeleteObject"
+	case op == "stat", op == "get", op == "read":
+		return "s3:GetObject"
+	}
+	return "s3:PutObject"
+}
+
+// describeNetErr explains connection failures in terms of what to fix.
+func describeNetErr(err error, endpoint string) error {
+	msg := err.Error()
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	switch {
+	case strings.Contains(msg, "failed to retrieve credentials") || strings.Contains(msg, "no EC2 IMDS role found") || strings.Contains(msg, "get credentials"):
+		return fmt.Errorf("no usable AWS credentials: set AWS_PROFILE (a profile may use credential_process), AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run with an instance, container or Deadline Cloud queue role: %w", err)
+	case errors.As(err, &dnsErr):
+		return fmt.Errorf("cannot resolve the S3 endpoint %s: check --endpoint-url/AWS_ENDPOINT_URL_S3 and --region; in a VPC without internet, add an S3 gateway endpoint, or an interface endpoint with private DNS: %w", endpoint, err)
+	case errors.As(err, &opErr) && opErr.Op == "dial", strings.Contains(msg, "i/o timeout"), strings.Contains(msg, "connection refused"), strings.Contains(msg, "TLS handshake timeout"):
+		return fmt.Errorf("cannot reach the S3 endpoint %s: check the network route; in a VPC without internet access add an S3 gateway endpoint to the subnet's route table (or use an interface endpoint with --endpoint-url): %w", endpoint, err)
+	}
+	return err
+}

@@ -1,0 +1,302 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/index"
+	"github.com/condachan/condachan/internal/progress"
+	"github.com/condachan/condachan/publish"
+)
+
+// channelFlags are the flags of every command that opens a channel.
+type channelFlags struct {
+	url           string
+	region        string
+	endpointURL   string
+	pathStyle     bool
+	expectedOwner string
+	profile       string
+	leaseTTL      time.Duration
+	leasePoll     time.Duration
+}
+
+func (f *channelFlags) add(fl *pflag.FlagSet, lease bool) {
+	fl.StringVar(&f.url, "channel", "", "channel: s3://bucket/prefix, file:///dir or a folder path")
+	fl.StringVar(&f.region, "region", "", "AWS region of the bucket (default: AWS_REGION / the profile / asked from S3)")
+	fl.StringVar(&f.endpointURL, "endpoint-url", "", "S3 endpoint (VPC interface endpoints, S3-compatible servers; also AWS_ENDPOINT_URL_S3)")
+	fl.BoolVar(&f.pathStyle, "s3-path-style", false, "path-style bucket addressing (also CONDACHAN_S3_PATH_STYLE=true)")
+	fl.StringVar(&f.expectedOwner, "expected-bucket-owner", "", "AWS account id the bucket must belong to")
+	fl.StringVar(&f.profile, "profile", "", "AWS profile (default: AWS_PROFILE)")
+	if lease {
+		fl.DurationVar(&f.leaseTTL, "lease-ttl", 30*time.Second, "how long the channel lease lasts without a heartbeat (heartbeats every TTL/3)")
+		fl.DurationVar(&f.leasePoll, "lease-poll", time.Second, "how often a publisher waiting for the lease looks again")
+	}
+}
+
+func (f *channelFlags) open(ctx context.Context) (channel.Store, error) {
+	if f.url == "" {
+		return nil, usageError{errors.New("--channel is required (s3://bucket/prefix, file:///dir or a folder path)")}
+	}
+	if _, err := channel.ParseLocation(f.url); err != nil {
+		return nil, usageError{err}
+	}
+	return channel.Open(ctx, f.url, channel.Options{S3: channel.S3Options{
+		Region: f.region, EndpointURL: f.endpointURL, PathStyle: f.pathStyle,
+		ExpectedBucketOwner: f.expectedOwner, Profile: f.profile,
+	}})
+}
+
+func (f *channelFlags) leaseOptions(command string) channel.LeaseOptions {
+	return channel.LeaseOptions{TTL: f.leaseTTL, Poll: f.leasePoll, Owner: channel.CurrentOwner(command)}
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+func newPublishCommand(stdout, stderr io.Writer) *cobra.Command {
+	var cf channelFlags
+	var force, asJSON bool
+	var progressMode string
+	cmd := &cobra.Command{
+		Use:   "publish PKG.conda... --channel URL",
+		Short: "Upload packages to a channel and reindex it under the channel lease",
+		Long: `Upload packages to <channel>/<subdir>/<file> and reindex the touched subdirs.
+
+Uploads are create-if-absent: the same bytes already there are a no-op, different bytes
+under the same name are refused unless --force. The index runs under the channel lease,
+so any number of publishers can run at once without losing an update; publishers that
+queue behind one lease share its index run.`,
+		Example: `  condachan publish output/linux-64/blender-4.1.1-0.conda --channel s3://studio-bucket/Conda/Default
+  condachan publish output/*/*.conda --channel ./channel`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			mode, err := progress.ParseMode(progressMode)
+			if err != nil {
+				return usageError{err}
+			}
+			store, err := cf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			rep := progress.New(mode, stdout, stderr)
+			defer rep.Finish()
+			res, err := publish.Publish(cmd.Context(), store, args, publish.Options{
+				Force: force, Lease: cf.leaseOptions("publish"), Progress: rep,
+				Log: func(s string) { fmt.Fprintln(stderr, s) },
+			})
+			rep.Finish()
+			if err != nil {
+				return err
+			}
+			reportIndex(stderr, res.Index)
+			if asJSON {
+				return printJSON(stdout, res)
+			}
+			for _, u := range res.Uploads {
+				fmt.Fprintf(stdout, "%s %s/%s\n", u.Status, res.Channel, u.Key)
+			}
+			return nil
+		},
+	}
+	cf.add(cmd.Flags(), true)
+	cmd.Flags().BoolVar(&force, "force", false, "replace packages that exist with different content")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().StringVar(&progressMode, "progress", "auto", "auto, bar, openjd or none")
+	return cmd
+}
+
+// reportIndex prints what an index run found that people must know about.
+func reportIndex(w io.Writer, r *index.Result) {
+	if r == nil {
+		return
+	}
+	for _, sd := range r.Subdirs {
+		for _, p := range sd.Unreadable {
+			fmt.Fprintf(w, "warning: %s/%s is not a readable package and was left out of the index: %s\n", sd.Subdir, p.File, p.Error)
+		}
+		for _, m := range sd.Warnings {
+			fmt.Fprintf(w, "warning: %s/%s\n", sd.Subdir, m)
+		}
+	}
+}
+
+func newIndexCommand(stdout, stderr io.Writer) *cobra.Command {
+	var cf channelFlags
+	var subdirs []string
+	var full, asJSON bool
+	var progressMode string
+	cmd := &cobra.Command{
+		Use:   "index --channel URL [--subdir S]... [--full]",
+		Short: "Reindex a channel (after packages were copied in or removed by hand)",
+		Long: `Reindex a channel: find new, replaced and deleted packages and rewrite repodata.json,
+repodata.json.zst and index.html of each subdir, noarch/repodata.json, channeldata.json and
+the channel's index.html. A package's metadata is read once in its life (ranged reads of its
+info member only); unreadable files are reported and left out. A repodata.json that is not
+valid is not replaced without --full, which also reads every package again.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			mode, err := progress.ParseMode(progressMode)
+			if err != nil {
+				return usageError{err}
+			}
+			store, err := cf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			rep := progress.New(mode, stdout, stderr)
+			defer rep.Finish()
+			lease, err := channel.Acquire(cmd.Context(), store, withWaitLog(cf.leaseOptions("index"), stderr))
+			if err != nil {
+				return err
+			}
+			res, err := index.Run(cmd.Context(), store, index.Options{Subdirs: subdirs, Full: full, Lease: lease, Progress: rep})
+			if rerr := lease.Release(context.WithoutCancel(cmd.Context())); err == nil && rerr != nil {
+				err = rerr
+			}
+			rep.Finish()
+			if err != nil {
+				return err
+			}
+			reportIndex(stderr, res)
+			if asJSON {
+				return printJSON(stdout, res)
+			}
+			for _, sd := range res.Subdirs {
+				fmt.Fprintf(stdout, "%s: %d packages (%d added, %d replaced, %d removed, %d unreadable)\n",
+					sd.Subdir, sd.Packages, len(sd.Added), len(sd.Replaced), len(sd.Removed), len(sd.Unreadable))
+			}
+			return nil
+		},
+	}
+	cf.add(cmd.Flags(), true)
+	cmd.Flags().StringArrayVar(&subdirs, "subdir", nil, "subdir to index (repeatable; default: all)")
+	cmd.Flags().BoolVar(&full, "full", false, "read every package again and replace an invalid repodata.json")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().StringVar(&progressMode, "progress", "auto", "auto, bar, openjd or none")
+	return cmd
+}
+
+func withWaitLog(o channel.LeaseOptions, w io.Writer) channel.LeaseOptions {
+	o.Waiting = func(rec channel.LeaseRecord, obj channel.Object) {
+		fmt.Fprintf(w, "waiting for the channel lease held by %s pid %d (generation %d)\n", rec.Owner.Host, rec.Owner.PID, rec.Generation)
+	}
+	o.TookOver = func(prev channel.LeaseRecord, waited time.Duration) {
+		fmt.Fprintf(w, "took over the channel lease from %s pid %d after it expired (%s without a heartbeat)\n", prev.Owner.Host, prev.Owner.PID, waited.Round(time.Second))
+	}
+	return o
+}
+
+func newLockCommand(stdout, stderr io.Writer, stdin io.Reader) *cobra.Command {
+	lock := &cobra.Command{Use: "lock", Short: "Inspect or break the channel lease"}
+	var cf channelFlags
+	var asJSON bool
+	status := &cobra.Command{
+		Use:   "status --channel URL",
+		Short: "Show who holds the channel lease, since when, and its generation",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			store, err := cf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			rec, obj, err := channel.ReadLease(cmd.Context(), store)
+			if errors.Is(err, channel.ErrNotFound) {
+				if asJSON {
+					return printJSON(stdout, map[string]any{"held": false})
+				}
+				fmt.Fprintln(stdout, "free: nobody holds the channel lease")
+				return nil
+			}
+			if err != nil && obj.ETag == "" {
+				return err
+			}
+			if asJSON {
+				return printJSON(stdout, map[string]any{"held": true, "lease": rec, "etag": obj.ETag, "modified": obj.Modified, "error": errString(err)})
+			}
+			if err != nil {
+				fmt.Fprintf(stdout, "held, but lock.json is unreadable (%v); ETag %s, written %s\n", err, obj.ETag, obj.Modified.Format(time.RFC3339))
+				return nil
+			}
+			fmt.Fprintf(stdout, "held by %s pid %d", rec.Owner.Host, rec.Owner.PID)
+			if rec.Owner.User != "" {
+				fmt.Fprintf(stdout, " (user %s)", rec.Owner.User)
+			}
+			fmt.Fprintln(stdout)
+			if rec.Owner.JobID != "" {
+				fmt.Fprintf(stdout, "  Deadline job %s, session %s\n", rec.Owner.JobID, rec.Owner.SessionID)
+			}
+			fmt.Fprintf(stdout, "  generation %d, TTL %s\n", rec.Generation, rec.TTL())
+			fmt.Fprintf(stdout, "  acquired %s, last heartbeat %s (by the holder's clock); stored %s ago\n",
+				rec.AcquiredAt.Format(time.RFC3339), rec.RenewedAt.Format(time.RFC3339), time.Since(obj.Modified).Round(time.Second))
+			fmt.Fprintf(stdout, "  ETag %s\n", obj.ETag)
+			return nil
+		},
+	}
+	cf.add(status.Flags(), false)
+	status.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+
+	var bf channelFlags
+	var yes bool
+	brk := &cobra.Command{
+		Use:   "break --channel URL [--yes]",
+		Short: "Remove a lease whose holder died (after confirmation)",
+		Long: `Remove the channel lease, for a holder known to be dead. Waiting publishers take over an
+expired lease by themselves after its TTL; break is for not waiting. The lease shown is the
+one removed: if it changes before you confirm (a heartbeat, a new holder), nothing happens.
+A holder that is in fact alive cannot damage the index: its next repodata write fails.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			store, err := bf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			rec, obj, err := channel.ReadLease(cmd.Context(), store)
+			if errors.Is(err, channel.ErrNotFound) {
+				fmt.Fprintln(stdout, "nobody holds the channel lease; nothing to break")
+				return nil
+			}
+			if err != nil && obj.ETag == "" {
+				return err
+			}
+			fmt.Fprintf(stdout, "lease held by %s pid %d, generation %d, last written %s ago\n", rec.Owner.Host, rec.Owner.PID, rec.Generation, time.Since(obj.Modified).Round(time.Second))
+			if !yes {
+				fmt.Fprint(stdout, "break it? [y/N] ")
+				line, _ := bufio.NewReader(stdin).ReadString('\n')
+				if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+					return usageError{errors.New("not confirmed; nothing changed (use --yes in scripts)")}
+				}
+			}
+			if err := channel.BreakLease(cmd.Context(), store, obj.ETag); err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout, "lease broken")
+			return nil
+		},
+	}
+	bf.add(brk.Flags(), false)
+	brk.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	lock.AddCommand(status, brk)
+	return lock
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

@@ -1,0 +1,446 @@
+package index
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/internal/faultpoint"
+	"github.com/condachan/condachan/internal/progress"
+)
+
+// stateKey is where the index keeps what it knows about a subdir.
+func stateKey(subdir string) string { return channel.InternalPrefix + "index/" + subdir + ".json.zst" }
+
+// SubdirState is the index's memory of one subdir: every package it has read, by key,
+// ETag and size, and the files its last complete run wrote.
+type SubdirState struct {
+	Version    int                   `json:"version"`
+	Subdir     string                `json:"subdir"`
+	Packages   map[string]StateEntry `json:"packages"`
+	Unreadable map[string]Problem    `json:"unreadable,omitempty"`
+	Written    map[string]Written    `json:"written,omitempty"`
+}
+
+// StateEntry is one indexed package.
+type StateEntry struct {
+	ETag string `json:"etag"`
+	Size int64  `json:"size"`
+	PackageInfo
+}
+
+// Problem is a package that could not be indexed.
+type Problem struct {
+	File  string `json:"file"`
+	ETag  string `json:"etag,omitempty"`
+	Size  int64  `json:"size,omitempty"`
+	Error string `json:"error"`
+}
+
+// Written remembers an output file of the last run.
+type Written struct {
+	ETag   string `json:"etag"`
+	SHA256 string `json:"sha256"`
+}
+
+const stateVersion = 1
+
+func loadState(ctx context.Context, store channel.Store, subdir string) (*SubdirState, channel.Object, error) {
+	empty := &SubdirState{Version: stateVersion, Subdir: subdir, Packages: map[string]StateEntry{}}
+	data, obj, err := channel.ReadAll(ctx, store, stateKey(subdir))
+	if errors.Is(err, channel.ErrNotFound) {
+		return empty, channel.Object{}, nil
+	}
+	if err != nil {
+		return nil, obj, err
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return nil, obj, err
+	}
+	defer dec.Close()
+	raw, err := dec.DecodeAll(data, nil)
+	var st SubdirState
+	if err == nil {
+		err = decodeJSON(raw, &st)
+	}
+	if err != nil || st.Version != stateVersion || st.Subdir != subdir {
+		// The state is a cache of what the packages say; an unreadable one costs a full
+		// re-read, never a wrong index.
+		return empty, obj, nil
+	}
+	if st.Packages == nil {
+		st.Packages = map[string]StateEntry{}
+	}
+	return &st, obj, nil
+}
+
+func saveState(ctx context.Context, store channel.Store, st *SubdirState, prev channel.Object) error {
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	data := compressZstd(raw)
+	_, err = store.Put(ctx, stateKey(st.Subdir), bytes.NewReader(data), int64(len(data)), casOptions(prev, "application/zstd"))
+	return err
+}
+
+func casOptions(prev channel.Object, contentType string) channel.PutOptions {
+	o := channel.PutOptions{ContentType: contentType, CacheControl: "no-cache"}
+	if prev.ETag == "" {
+		o.IfAbsent = true
+	} else {
+		o.IfMatch = prev.ETag
+	}
+	return o
+}
+
+// Options configure an index run.
+type Options struct {
+	// Subdirs to index; empty means every subdir found in the channel.
+	Subdirs []string
+	// Full ignores what earlier runs remembered and reads every package again; it also
+	// replaces a repodata.json that is not valid.
+	Full bool
+	// Concurrency is how many packages are read at once (default 16).
+	Concurrency int
+	// Lease, when set, is checked before writing, and its loss stops the run.
+	Lease    *channel.Lease
+	Progress progress.Reporter
+	// Title names the channel on index pages (default: the store's name).
+	Title string
+}
+
+// Result reports an index run.
+type Result struct {
+	Subdirs []SubdirResult `json:"subdirs"`
+	// Runs counts subdir index passes that wrote something (for group-commit accounting).
+	Wrote bool `json:"wrote"`
+}
+
+// SubdirResult reports one subdir.
+type SubdirResult struct {
+	Subdir     string    `json:"subdir"`
+	Packages   int       `json:"packages"`
+	Added      []string  `json:"added,omitempty"`
+	Replaced   []string  `json:"replaced,omitempty"`
+	Removed    []string  `json:"removed,omitempty"`
+	Unreadable []Problem `json:"unreadable,omitempty"`
+	Warnings   []string  `json:"warnings,omitempty"`
+	Wrote      []string  `json:"wrote,omitempty"`
+	// Read is how many packages this run had to read (new or replaced).
+	Read int `json:"read"`
+}
+
+// ErrFenced is returned when a repodata write lost its compare-and-swap and this process
+// no longer holds the lease: a newer index exists and was left alone.
+var ErrFenced = errors.New("the index changed under this run and its lease is gone: a newer index exists, nothing was overwritten")
+
+// CorruptRepodataError is an existing repodata.json that is not valid; it is only
+// replaced by a --full run.
+type CorruptRepodataError struct {
+	Key string
+	Err error
+}
+
+func (e *CorruptRepodataError) Error() string {
+	return fmt.Sprintf("%s is not valid repodata (%v); not replacing it: run `condachan index --full` to rebuild it from the packages", e.Key, e.Err)
+}
+
+// Run indexes the channel.
+func Run(ctx context.Context, store channel.Store, opts Options) (*Result, error) {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 16
+	}
+	if opts.Progress == nil {
+		opts.Progress = progress.Nop{}
+	}
+	if opts.Title == "" {
+		opts.Title = store.String()
+	}
+	if opts.Lease != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = mergeCancel(ctx, opts.Lease.Context())
+		defer cancel()
+	}
+	listings := map[string][]channel.Object{}
+	subdirs := opts.Subdirs
+	if len(subdirs) == 0 {
+		// One listing of the whole channel serves every subdir.
+		err := store.List(ctx, "", func(o channel.Object) error {
+			dir, base, ok := strings.Cut(o.Key, "/")
+			if ok && channel.IsSubdir(dir) && !strings.Contains(base, "/") {
+				listings[dir] = append(listings[dir], o)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for d := range listings {
+			subdirs = append(subdirs, d)
+		}
+	}
+	for _, d := range subdirs {
+		if !channel.IsSubdir(d) {
+			return nil, fmt.Errorf("%q is not a conda subdir (known: %s)", d, strings.Join(channel.KnownSubdirs, ", "))
+		}
+	}
+	if !contains(subdirs, "noarch") {
+		subdirs = append(subdirs, "noarch") // clients always fetch noarch/repodata.json
+	}
+	sort.Strings(subdirs)
+	res := &Result{}
+	states := map[string]*SubdirState{}
+	for _, sd := range subdirs {
+		var sr *SubdirResult
+		var st *SubdirState
+		var err error
+		for attempt := 0; ; attempt++ {
+			listing, listed := listings[sd]
+			if attempt > 0 {
+				listed = false
+			}
+			sr, st, err = runSubdir(ctx, store, sd, listing, listed, opts)
+			if !errors.Is(err, channel.ErrPreconditionFailed) {
+				break
+			}
+			// Someone wrote the index after we read it. With the lease still ours that was
+			// a holder that lost its lease before us: redo this subdir on top of its write.
+			if opts.Lease == nil {
+				return nil, fmt.Errorf("index %s: %w (another index run wrote it at the same time; run again, or use publish/index with the channel lease)", sd, err)
+			}
+			if lerr := opts.Lease.Check(ctx); lerr != nil || attempt >= 3 {
+				return nil, fmt.Errorf("index %s: %w", sd, ErrFenced)
+			}
+		}
+		if err != nil {
+			if cause := context.Cause(ctx); cause != nil && errors.Is(cause, channel.ErrLeaseLost) {
+				return nil, fmt.Errorf("index %s: %w", sd, ErrFenced)
+			}
+			return nil, fmt.Errorf("index %s: %w", sd, err)
+		}
+		states[sd] = st
+		res.Subdirs = append(res.Subdirs, *sr)
+		if len(sr.Wrote) > 0 {
+			res.Wrote = true
+		}
+	}
+	wrote, err := writeChannelFiles(ctx, store, states, opts)
+	if err != nil {
+		if errors.Is(err, channel.ErrPreconditionFailed) && opts.Lease != nil && opts.Lease.Check(ctx) != nil {
+			return nil, fmt.Errorf("channeldata: %w", ErrFenced)
+		}
+		return nil, fmt.Errorf("channeldata: %w", err)
+	}
+	res.Wrote = res.Wrote || wrote
+	return res, nil
+}
+
+// mergeCancel returns a context cancelled when either parent is, with the cause kept.
+func mergeCancel(a, b context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(a)
+	stop := context.AfterFunc(b, func() { cancel(context.Cause(b)) })
+	return ctx, func() { stop(); cancel(context.Canceled) }
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// runSubdir indexes one subdir. listing holds its objects when the caller already
+// listed them.
+func runSubdir(ctx context.Context, store channel.Store, subdir string, listing []channel.Object, listed bool, opts Options) (*SubdirResult, *SubdirState, error) {
+	sr := &SubdirResult{Subdir: subdir}
+	prev, stateObj, err := loadState(ctx, store, subdir)
+	if err != nil {
+		return nil, nil, err
+	}
+	outputs := []string{subdir + "/repodata.json", subdir + "/repodata.json.zst", subdir + "/index.html"}
+	current := map[string]channel.Object{}
+	for _, k := range outputs {
+		obj, err := store.Stat(ctx, k)
+		if err == nil {
+			current[k] = obj
+		} else if !errors.Is(err, channel.ErrNotFound) {
+			return nil, nil, err
+		}
+	}
+	// A repodata.json this index did not write last is checked before it is replaced:
+	// silently overwriting a hand-edited or broken file would hide the problem.
+	rk := subdir + "/repodata.json"
+	if obj, ok := current[rk]; ok && obj.ETag != prev.Written[rk].ETag && !opts.Full {
+		data, _, err := channel.ReadAll(ctx, store, rk)
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, err := ParseRepodata(data); err != nil {
+			return nil, nil, &CorruptRepodataError{Key: rk, Err: err}
+		}
+	}
+	if !listed {
+		listing = nil
+		err := store.List(ctx, subdir+"/", func(o channel.Object) error {
+			listing = append(listing, o)
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	next := &SubdirState{Version: stateVersion, Subdir: subdir, Packages: map[string]StateEntry{}, Unreadable: map[string]Problem{}, Written: map[string]Written{}}
+	var toRead []channel.Object
+	present := map[string]bool{}
+	for _, o := range listing {
+		base := strings.TrimPrefix(o.Key, subdir+"/")
+		if strings.Contains(base, "/") || !IsPackage(base) {
+			continue
+		}
+		present[base] = true
+		if e, ok := prev.Packages[base]; ok && !opts.Full && e.ETag == o.ETag && e.Size == o.Size {
+			next.Packages[base] = e
+			continue
+		}
+		if p, ok := prev.Unreadable[base]; ok && !opts.Full && p.ETag == o.ETag && p.Size == o.Size {
+			next.Unreadable[base] = p
+			continue
+		}
+		toRead = append(toRead, o)
+		if _, ok := prev.Packages[base]; ok {
+			sr.Replaced = append(sr.Replaced, base)
+		} else {
+			sr.Added = append(sr.Added, base)
+		}
+	}
+	for base := range prev.Packages {
+		if !present[base] {
+			sr.Removed = append(sr.Removed, base)
+		}
+	}
+	sr.Read = len(toRead)
+	if len(toRead) > 0 {
+		opts.Progress.Status(fmt.Sprintf("reading %d package(s) in %s", len(toRead), subdir))
+	}
+	var mu sync.Mutex
+	var done int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opts.Concurrency)
+	for _, o := range toRead {
+		g.Go(func() error {
+			base := path.Base(o.Key)
+			info, err := readPackage(gctx, store, o)
+			mu.Lock()
+			defer mu.Unlock()
+			done++
+			opts.Progress.Update(done, int64(len(toRead)))
+			if err != nil {
+				if gctx.Err() != nil {
+					return gctx.Err()
+				}
+				if errors.Is(err, channel.ErrNotFound) {
+					delete(present, base) // deleted while we looked: it is gone
+					return nil
+				}
+				next.Unreadable[base] = Problem{File: base, ETag: o.ETag, Size: o.Size, Error: err.Error()}
+				return nil
+			}
+			next.Packages[base] = StateEntry{ETag: o.ETag, Size: o.Size, PackageInfo: info}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	for _, p := range next.Unreadable {
+		sr.Unreadable = append(sr.Unreadable, p)
+	}
+	sort.Slice(sr.Unreadable, func(i, j int) bool { return sr.Unreadable[i].File < sr.Unreadable[j].File })
+	for _, base := range append(append([]string{}, sr.Added...), sr.Replaced...) {
+		if e, ok := next.Packages[base]; ok {
+			sr.Warnings = append(sr.Warnings, checkRecord(subdir, base, e.Record)...)
+		}
+	}
+	sort.Strings(sr.Added)
+	sort.Strings(sr.Replaced)
+	sort.Strings(sr.Removed)
+	sr.Packages = len(next.Packages)
+
+	rd := &Repodata{Subdir: subdir, Packages: map[string]Record{}, PackagesConda: map[string]Record{}}
+	infos := map[string]PackageInfo{}
+	for base, e := range next.Packages {
+		if strings.HasSuffix(base, ".conda") {
+			rd.PackagesConda[base] = e.Record
+		} else {
+			rd.Packages[base] = e.Record
+		}
+		infos[base] = e.PackageInfo
+	}
+	repodata := rd.Marshal()
+	files := map[string][]byte{
+		outputs[0]: repodata,
+		outputs[1]: compressZstd(repodata),
+		outputs[2]: subdirHTML(opts.Title+"/"+subdir, infos),
+	}
+	contentTypes := map[string]string{outputs[0]: "application/json", outputs[1]: "application/zstd", outputs[2]: "text/html; charset=utf-8"}
+	faultpoint.Hit("index:before-write")
+	for i, k := range outputs {
+		if i > 0 {
+			faultpoint.Hit("index:between-writes")
+		}
+		data := files[k]
+		sum := sha256.Sum256(data)
+		digest := hex.EncodeToString(sum[:])
+		cur, exists := current[k]
+		if exists && prev.Written[k].ETag == cur.ETag && prev.Written[k].SHA256 == digest {
+			next.Written[k] = prev.Written[k] // unchanged since our last run
+			continue
+		}
+		if opts.Lease != nil {
+			if err := opts.Lease.Check(ctx); err != nil {
+				return nil, nil, err
+			}
+		}
+		obj, err := store.Put(ctx, k, bytes.NewReader(data), int64(len(data)), casOptions(cur, contentTypes[k]))
+		if err != nil {
+			return nil, nil, err
+		}
+		next.Written[k] = Written{ETag: obj.ETag, SHA256: digest}
+		sr.Wrote = append(sr.Wrote, k)
+	}
+	if len(sr.Wrote) > 0 || sr.Read > 0 || len(sr.Removed) > 0 || stateObj.ETag == "" {
+		if err := saveState(ctx, store, next, stateObj); err != nil {
+			return nil, nil, err
+		}
+	}
+	return sr, next, nil
+}
+
+// checkRecord warns about records conda would trip over.
+func checkRecord(subdir, file string, r Record) []string {
+	var w []string
+	want := fmt.Sprintf("%s-%s-%s", str(r["name"]), str(r["version"]), str(r["build"]))
+	if PackageStem(file) != want {
+		w = append(w, fmt.Sprintf("%s: its index.json says %s; conda installs it under the name in index.json", file, want))
+	}
+	if sd := str(r["subdir"]); sd != "" && sd != subdir {
+		w = append(w, fmt.Sprintf("%s: built for subdir %s but stored in %s", file, sd, subdir))
+	}
+	return w
+}

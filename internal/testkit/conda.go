@@ -1,0 +1,113 @@
+package testkit
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/condachan/condachan/pkgbuild/condapkg"
+)
+
+// PackageSpec describes a small .conda made directly with the writer, so tests control
+// info/index.json byte for byte.
+type PackageSpec struct {
+	Name, Version, Build string
+	Subdir               string // default linux-64
+	// IndexJSON replaces the generated info/index.json when set.
+	IndexJSON []byte
+	// Extra fields merged into the generated index.json.
+	Extra map[string]any
+	Files Tree
+	About map[string]any
+	Time  time.Time
+}
+
+// FileName is <name>-<version>-<build>.conda.
+func (p PackageSpec) FileName() string {
+	return fmt.Sprintf("%s-%s-%s.conda", p.Name, p.Version, p.Build)
+}
+
+// MakeConda writes the package into dir (dir/<file name>) and returns its path.
+func MakeConda(t testing.TB, dir string, p PackageSpec) string {
+	t.Helper()
+	if p.Subdir == "" {
+		p.Subdir = "linux-64"
+	}
+	if p.Time.IsZero() {
+		p.Time = time.Unix(1700000000, 0)
+	}
+	idx := p.IndexJSON
+	if idx == nil {
+		m := map[string]any{"name": p.Name, "version": p.Version, "build": p.Build, "build_number": 0, "depends": []string{}, "subdir": p.Subdir, "timestamp": p.Time.UnixMilli(), "license": "MIT"}
+		for k, v := range p.Extra {
+			m[k] = v
+		}
+		var err error
+		if idx, err = json.MarshalIndent(m, "", "  "); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := p.Files
+	if files == nil {
+		files = Tree{"share/" + p.Name + "/README": {Data: []byte(p.Name + " " + p.Version + "\n"), Mode: 0o644}}
+	}
+	path := filepath.Join(dir, p.FileName())
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := condapkg.NewWriter(f, fmt.Sprintf("%s-%s-%s", p.Name, p.Version, p.Build), condapkg.Options{Level: condapkg.LevelFast, ModTime: p.Time})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg, err := w.Pkg()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []map[string]any
+	for _, name := range files.Paths() {
+		n := files[name]
+		if n.Link != "" {
+			if err := pkg.WriteSymlink(name, n.Link, p.Time); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		res, err := pkg.WriteFile(name, n.Mode, int64(len(n.Data)), p.Time, bytes.NewReader(n.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, map[string]any{"_path": name, "path_type": "hardlink", "sha256": fmt.Sprintf("%x", res.SHA256), "size_in_bytes": res.Size})
+	}
+	if err := pkg.Close(); err != nil {
+		t.Fatal(err)
+	}
+	info, err := w.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pj, _ := json.Marshal(map[string]any{"paths": paths, "paths_version": 1})
+	infoFiles := map[string][]byte{"info/index.json": idx, "info/paths.json": pj}
+	if p.About != nil {
+		infoFiles["info/about.json"], _ = json.Marshal(p.About)
+	}
+	for _, name := range []string{"info/index.json", "info/paths.json", "info/about.json"} {
+		if data, ok := infoFiles[name]; ok {
+			if _, err := info.WriteBytes(name, 0o644, data); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := info.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
