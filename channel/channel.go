@@ -55,6 +55,9 @@ type Store interface {
 	Get(ctx context.Context, key string) (io.ReadCloser, Object, error)
 	// ReadRange reads length bytes at offset (fewer at the end of the object).
 	ReadRange(ctx context.Context, key string, offset, length int64) ([]byte, error)
+	// GetRange opens length bytes at offset (length -1: to the end) as a stream. The
+	// Object describes the whole object (its full Size).
+	GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, Object, error)
 	// Put writes an object from body, which holds size bytes (-1: unknown, small objects
 	// only). A lost condition returns ErrPreconditionFailed and leaves the object as it was.
 	Put(ctx context.Context, key string, body io.Reader, size int64, opts PutOptions) (Object, error)

@@ -99,6 +99,29 @@ func (l *Local) Get(ctx context.Context, key string) (io.ReadCloser, Object, err
 	return f, l.object(key, fi), nil
 }
 
+func (l *Local) GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, Object, error) {
+	rc, obj, err := l.Get(ctx, key)
+	if err != nil {
+		return nil, obj, err
+	}
+	f := rc.(*os.File)
+	if offset < 0 || offset > obj.Size {
+		f.Close()
+		return nil, obj, fmt.Errorf("%s: range starts at %d, past the end (%d bytes)", key, offset, obj.Size)
+	}
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		f.Close()
+		return nil, obj, err
+	}
+	if length < 0 || offset+length > obj.Size {
+		length = obj.Size - offset
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(f, length), f}, obj, nil
+}
+
 func (l *Local) ReadRange(ctx context.Context, key string, offset, length int64) ([]byte, error) {
 	p, err := l.Path(key)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -259,6 +260,34 @@ func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, Object, error)
 		return nil, Object{}, s.wrap("get", key, err)
 	}
 	return out.Body, Object{Key: key, Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag), Modified: aws.ToTime(out.LastModified), Metadata: out.Metadata}, nil
+}
+
+func (s *S3) GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, Object, error) {
+	if err := checkKey(key); err != nil {
+		return nil, Object{}, err
+	}
+	rng := fmt.Sprintf("bytes=%d-", offset)
+	if length >= 0 {
+		if length == 0 {
+			obj, err := s.Stat(ctx, key)
+			return io.NopCloser(strings.NewReader("")), obj, err
+		}
+		rng = fmt.Sprintf("bytes=%d-%d", offset, offset+length-1)
+	}
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: aws.String(s.FullKey(key)), ExpectedBucketOwner: s.owner, Range: aws.String(rng)})
+	if err != nil {
+		return nil, Object{}, s.wrap("read", key, err)
+	}
+	obj := Object{Key: key, Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag), Modified: aws.ToTime(out.LastModified), Metadata: out.Metadata}
+	// Content-Range: bytes a-b/total gives the whole object's size.
+	if cr := aws.ToString(out.ContentRange); cr != "" {
+		if i := strings.LastIndexByte(cr, '/'); i >= 0 {
+			if total, err := strconv.ParseInt(cr[i+1:], 10, 64); err == nil {
+				obj.Size = total
+			}
+		}
+	}
+	return out.Body, obj, nil
 }
 
 func (s *S3) ReadRange(ctx context.Context, key string, offset, length int64) ([]byte, error) {

@@ -17,7 +17,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/condachan/condachan/channel"
 	"github.com/condachan/condachan/index"
@@ -128,14 +131,31 @@ func Publish(ctx context.Context, store channel.Store, files []string, opts Opti
 		seen[key] = f
 		pkgs = append(pkgs, lp)
 	}
-	res := &Result{Channel: store.String()}
+	res := &Result{Channel: store.String(), Uploads: make([]Upload, len(pkgs))}
+	opts.Progress.Status(fmt.Sprintf("uploading %d package(s)", len(pkgs)))
+	var total, done int64
 	for _, lp := range pkgs {
-		opts.Progress.Status("uploading " + lp.name)
-		up, err := upload(ctx, store, lp, opts.Force)
-		if err != nil {
-			return res, err
-		}
-		res.Uploads = append(res.Uploads, up)
+		total += lp.size
+	}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, lp := range pkgs {
+		g.Go(func() error {
+			up, err := upload(gctx, store, lp, opts.Force)
+			if err != nil {
+				return err
+			}
+			res.Uploads[i] = up
+			mu.Lock()
+			done += lp.size
+			opts.Progress.Update(done, total)
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return res, err
 	}
 	faultpoint.Hit("publish:uploaded")
 	ir, group, err := IndexUnderLease(ctx, store, subdirsOf(res.Uploads), res.Uploads, opts)

@@ -105,7 +105,10 @@ queue behind one lease share its index run.`,
 			}
 			reportIndex(stderr, res.Index)
 			if asJSON {
-				return printJSON(stdout, res)
+				return printJSON(stdout, struct {
+					*publish.Result
+					Requests *requestCounts `json:"s3_requests,omitempty"`
+				}{res, s3Requests(store)})
 			}
 			for _, u := range res.Uploads {
 				fmt.Fprintf(stdout, "%s %s/%s\n", u.Status, res.Channel, u.Key)
@@ -174,7 +177,10 @@ valid is not replaced without --full, which also reads every package again.`,
 			}
 			reportIndex(stderr, res)
 			if asJSON {
-				return printJSON(stdout, res)
+				return printJSON(stdout, struct {
+					*index.Result
+					Requests *requestCounts `json:"s3_requests,omitempty"`
+				}{res, s3Requests(store)})
 			}
 			for _, sd := range res.Subdirs {
 				fmt.Fprintf(stdout, "%s: %d packages (%d added, %d replaced, %d removed, %d unreadable)\n",
@@ -292,6 +298,27 @@ A holder that is in fact alive cannot damage the index: its next repodata write 
 	brk.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
 	lock.AddCommand(status, brk)
 	return lock
+}
+
+// requestCounts are the HTTP requests an S3 channel sent, for --json output: what a run
+// costs, and proof that an incremental index run does not grow with the channel.
+type requestCounts struct {
+	Total  int64 `json:"total"`
+	List   int64 `json:"list"`
+	Head   int64 `json:"head"`
+	Get    int64 `json:"get"`
+	Put    int64 `json:"put"`
+	Delete int64 `json:"delete"`
+	Post   int64 `json:"post"`
+}
+
+func s3Requests(store channel.Store) *requestCounts {
+	s, ok := store.(*channel.S3)
+	if !ok {
+		return nil
+	}
+	st := s.Stats()
+	return &requestCounts{Total: st.Total.Load(), List: st.List.Load(), Head: st.Head.Load(), Get: st.Get.Load(), Put: st.Put.Load(), Delete: st.Delete.Load(), Post: st.Post.Load()}
 }
 
 func errString(err error) string {
