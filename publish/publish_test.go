@@ -1,0 +1,104 @@
+package publish
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/index"
+	"github.com/condachan/condachan/internal/testkit"
+)
+
+var fastLease = channel.LeaseOptions{TTL: 2 * time.Second, Poll: 20 * time.Millisecond}
+
+func TestPublishIsCreateIfAbsent(t *testing.T) {
+	ctx := context.Background()
+	store, err := channel.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := testkit.MakeConda(t, t.TempDir(), testkit.PackageSpec{Name: "tool", Version: "1.0", Build: "0"})
+	res, err := Publish(ctx, store, []string{pkg}, Options{Lease: fastLease})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Uploads[0].Status != "uploaded" || res.Uploads[0].Key != "linux-64/tool-1.0-0.conda" || res.Index == nil {
+		t.Errorf("first publish: %+v", res)
+	}
+	// The same bytes again: a no-op, and already indexed (group commit path).
+	res, err = Publish(ctx, store, []string{pkg}, Options{Lease: fastLease})
+	if err != nil || res.Uploads[0].Status != "unchanged" || !res.GroupCommit {
+		t.Errorf("same bytes again: %+v %v", res, err)
+	}
+	// Different bytes under the same name: refused without --force.
+	other := testkit.MakeConda(t, t.TempDir(), testkit.PackageSpec{Name: "tool", Version: "1.0", Build: "0", Extra: map[string]any{"depends": []string{"zlib"}}})
+	if _, err := Publish(ctx, store, []string{other}, Options{Lease: fastLease}); err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Errorf("different bytes: %v", err)
+	}
+	res, err = Publish(ctx, store, []string{other}, Options{Lease: fastLease, Force: true})
+	if err != nil || res.Uploads[0].Status != "replaced" {
+		t.Fatalf("--force: %+v %v", res, err)
+	}
+	problems, err := index.Check(ctx, store, true)
+	if err != nil || len(problems) > 0 {
+		t.Errorf("channel: %v %v", problems, err)
+	}
+}
+
+func TestPublishRejectsMisnamedPackages(t *testing.T) {
+	store, _ := channel.NewLocal(t.TempDir())
+	dir := t.TempDir()
+	pkg := testkit.MakeConda(t, dir, testkit.PackageSpec{Name: "tool", Version: "1.0", Build: "0"})
+	renamed := filepath.Join(dir, "tool-2.0-0.conda")
+	data, _ := os.ReadFile(pkg)
+	os.WriteFile(renamed, data, 0o644)
+	_, err := Publish(context.Background(), store, []string{renamed}, Options{Lease: fastLease})
+	if err == nil || !(strings.Contains(err.Error(), "renamed") || strings.Contains(err.Error(), "does not match")) {
+		t.Errorf("renamed package: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("x"), 0o644)
+	if _, err := Publish(context.Background(), store, []string{filepath.Join(dir, "notes.txt")}, Options{Lease: fastLease}); err == nil {
+		t.Error("published a text file")
+	}
+}
+
+func TestNextBuildNumberIsRaceFree(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, _ := channel.NewLocal(dir)
+	os.MkdirAll(filepath.Join(dir, "linux-64"), 0o755)
+	for _, b := range []string{"0", "3", "h1234abc_5"} {
+		testkit.MakeConda(t, filepath.Join(dir, "linux-64"), testkit.PackageSpec{Name: "tool", Version: "1.0", Build: b})
+	}
+	testkit.MakeConda(t, filepath.Join(dir, "linux-64"), testkit.PackageSpec{Name: "tool", Version: "1.01", Build: "9"})
+	var mu sync.Mutex
+	var got []int
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := NextBuildNumber(ctx, store, "linux-64", "tool", "1.0")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			got = append(got, n)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	sort.Ints(got)
+	for i, n := range got {
+		if n != 6+i {
+			t.Fatalf("reserved %v, want 6..13 each once", got)
+		}
+	}
+}
