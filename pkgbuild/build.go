@@ -37,6 +37,9 @@ type Options struct {
 	// SourceArchives are archives handed over on the command line; they are matched to the
 	// recipe's url sources by file name (or taken for the only one).
 	SourceArchives []string
+	// RemoteArchives are archives read through a file system, such as source archives
+	// staged in S3 (channel.FS): they stream into the package without a local copy.
+	RemoteArchives []RemoteArchive
 	// SearchDirs are folders where archives are looked up by file name.
 	SearchDirs []string
 	// OutputDir receives <subdir>/<name>-<version>-<build>.conda.
@@ -72,7 +75,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	if opts.Timestamp.IsZero() {
 		opts.Timestamp = time.Now()
 	}
-	sources, err := resolveSources(r, opts.SourceArchives, opts.SearchDirs)
+	sources, err := resolveSources(r, opts.SourceArchives, opts.RemoteArchives, opts.SearchDirs)
 	if err != nil {
 		return nil, err
 	}

@@ -42,6 +42,14 @@ func (e *MissingSourceError) Error() string {
 	return b.String()
 }
 
+// RemoteArchive is a source archive in a file system other than the local disk.
+type RemoteArchive struct {
+	FS   fs.FS
+	Name string // its path in FS; the base name is matched against the recipe's sources
+	// Display names it in messages (e.g. the s3:// URI).
+	Display string
+}
+
 // resolvedSource is a recipe source located on this machine.
 type resolvedSource struct {
 	recipe.Source
@@ -55,7 +63,7 @@ type resolvedSource struct {
 
 // resolveSources finds every source of r: path sources in the recipe folder, archives
 // among the --source-archive files or in the search folders.
-func resolveSources(r *recipe.Recipe, archives, searchDirs []string) ([]resolvedSource, error) {
+func resolveSources(r *recipe.Recipe, archives []string, remote []RemoteArchive, searchDirs []string) ([]resolvedSource, error) {
 	if len(r.Sources) == 0 {
 		return nil, fmt.Errorf("%s: no source for target platform %s (check the source: selectors)", r.File, r.TargetPlatform)
 	}
@@ -66,6 +74,7 @@ func resolveSources(r *recipe.Recipe, archives, searchDirs []string) ([]resolved
 		}
 	}
 	used := make([]bool, len(archives))
+	usedRemote := make([]bool, len(remote))
 	var out []resolvedSource
 	for _, s := range r.Sources {
 		rs := resolvedSource{Source: s, name: s.ArchiveName()}
@@ -77,6 +86,22 @@ func resolveSources(r *recipe.Recipe, archives, searchDirs []string) ([]resolved
 			}
 			if err := rs.stat(); err != nil {
 				return nil, fmt.Errorf("%s:%d: source path %s: %w", r.File, s.Line, s.Path, err)
+			}
+			out = append(out, rs)
+			continue
+		}
+		foundRemote := -1
+		for i, a := range remote {
+			if path.Base(a.Name) == rs.name || (urlSources == 1 && len(remote) == 1 && len(archives) == 0) {
+				foundRemote = i
+				break
+			}
+		}
+		if foundRemote >= 0 {
+			usedRemote[foundRemote] = true
+			rs.fsys, rs.fsName = remote[foundRemote].FS, remote[foundRemote].Name
+			if err := rs.stat(); err != nil {
+				return nil, fmt.Errorf("--source-archive %s: %w", remote[foundRemote].Display, err)
 			}
 			out = append(out, rs)
 			continue
@@ -119,6 +144,12 @@ func resolveSources(r *recipe.Recipe, archives, searchDirs []string) ([]resolved
 			return nil, err
 		}
 		out = append(out, rs)
+	}
+	for i, a := range remote {
+		if !usedRemote[i] {
+			archives = append(archives, a.Display)
+			used = append(used, false)
+		}
 	}
 	for i, a := range archives {
 		if !used[i] {

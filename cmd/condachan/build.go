@@ -124,10 +124,25 @@ func runBuild(cmd *cobra.Command, f buildFlags, stdout, stderr io.Writer) error 
 	if r.Dir != "" {
 		search = append(search, r.Dir)
 	}
+	var localArchives []string
+	var remote []pkgbuild.RemoteArchive
 	for _, a := range f.sourceArchives {
+		if strings.HasPrefix(strings.ToLower(a), "s3://") {
+			loc, err := channel.ParseLocation(a)
+			if err != nil || loc.Prefix == "" {
+				return usageError{fmt.Errorf("--source-archive %s: expected s3://bucket/key", a)}
+			}
+			s3store, err := channel.NewS3(cmd.Context(), loc.Bucket, "", f.channel.s3Options())
+			if err != nil {
+				return err
+			}
+			remote = append(remote, pkgbuild.RemoteArchive{FS: channel.FS(cmd.Context(), s3store), Name: loc.Prefix, Display: a})
+			continue
+		}
 		if _, err := os.Stat(a); err != nil {
 			return usageError{fmt.Errorf("--source-archive: %w", err)}
 		}
+		localArchives = append(localArchives, a)
 	}
 	var store channel.Store
 	if f.channel.url != "" {
@@ -148,7 +163,8 @@ func runBuild(cmd *cobra.Command, f buildFlags, stdout, stderr io.Writer) error 
 	rep := progress.New(mode, stdout, stderr)
 	res, err := pkgbuild.Build(cmd.Context(), pkgbuild.Options{
 		Recipe:         r,
-		SourceArchives: f.sourceArchives,
+		SourceArchives: localArchives,
+		RemoteArchives: remote,
 		SearchDirs:     search,
 		OutputDir:      f.outputDir,
 		BuildNumber:    buildNumber,

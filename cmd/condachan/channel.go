@@ -51,10 +51,14 @@ func (f *channelFlags) open(ctx context.Context) (channel.Store, error) {
 	if _, err := channel.ParseLocation(f.url); err != nil {
 		return nil, usageError{err}
 	}
-	return channel.Open(ctx, f.url, channel.Options{S3: channel.S3Options{
+	return channel.Open(ctx, f.url, channel.Options{S3: f.s3Options()})
+}
+
+func (f *channelFlags) s3Options() channel.S3Options {
+	return channel.S3Options{
 		Region: f.region, EndpointURL: f.endpointURL, PathStyle: f.pathStyle,
 		ExpectedBucketOwner: f.expectedOwner, Profile: f.profile,
-	}})
+	}
 }
 
 func (f *channelFlags) leaseOptions(command string) channel.LeaseOptions {
