@@ -2,10 +2,11 @@ package recipe
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
-	"unicode"
+	"unicode/utf8"
 )
 
 // The expression language is the subset of Jinja that v1 recipes use inside ${{ ... }}
@@ -44,6 +45,11 @@ func (e *UndefinedError) Error() string {
 	return fmt.Sprintf("unknown variable %q (known: %s)", e.Name, strings.Join(e.Known, ", "))
 }
 
+// maxDepth bounds the nesting of an expression (parentheses, `not not ...`, `- - ...`)
+// and of its evaluation, so that hostile input gets an error instead of exhausting the
+// stack (a Go stack overflow is fatal, not a recoverable panic).
+const maxDepth = 200
+
 type tokKind int
 
 const (
@@ -68,9 +74,12 @@ func lex(src string) ([]token, error) {
 		switch {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
 			i++
-		case c == '_' || unicode.IsLetter(rune(c)):
+		case isIdentStart(c):
+			// Identifiers are ASCII, as in Jinja. (Bytes were once tested with
+			// unicode.IsLetter(rune(b)), which took the lead byte of a UTF-8 sequence
+			// for a Latin-1 letter and cut identifiers in the middle of a character.)
 			j := i
-			for j < len(src) && (src[j] == '_' || unicode.IsLetter(rune(src[j])) || unicode.IsDigit(rune(src[j]))) {
+			for j < len(src) && (isIdentStart(src[j]) || src[j] >= '0' && src[j] <= '9') {
 				j++
 			}
 			toks = append(toks, token{tIdent, src[i:j], i})
@@ -111,7 +120,7 @@ func lex(src string) ([]token, error) {
 				two = src[i : i+2]
 			}
 			switch two {
-			case "==", "!=", "<=", ">=":
+			case "==", "!=", "<=", ">=", "//":
 				toks = append(toks, token{tOp, two, i})
 				i += 2
 				continue
@@ -121,10 +130,15 @@ func lex(src string) ([]token, error) {
 				i++
 				continue
 			}
-			return nil, &exprError{src, i, fmt.Sprintf("unexpected character %q", c)}
+			r, _ := utf8.DecodeRuneInString(src[i:])
+			return nil, &exprError{src, i, fmt.Sprintf("unexpected character %q", r)}
 		}
 	}
 	return append(toks, token{tEOF, "", len(src)}), nil
+}
+
+func isIdentStart(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
 // node is a parsed expression.
@@ -175,9 +189,10 @@ type (
 )
 
 type parser struct {
-	src  string
-	toks []token
-	i    int
+	src   string
+	toks  []token
+	i     int
+	depth int
 }
 
 // parseExpr parses a whole expression.
@@ -226,7 +241,21 @@ func (p *parser) expectOp(s string) error {
 	return nil
 }
 
+// enter counts one level of recursion; every recursive path of the grammar goes through
+// ternary, not or unary, which call it.
+func (p *parser) enter() error {
+	p.depth++
+	if p.depth > maxDepth {
+		return p.errAt(p.peek(), "expression nested too deeply")
+	}
+	return nil
+}
+
 func (p *parser) ternary() (node, error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer func() { p.depth-- }()
 	x, err := p.or()
 	if err != nil {
 		return nil, err
@@ -282,6 +311,10 @@ func (p *parser) and() (node, error) {
 }
 
 func (p *parser) not() (node, error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer func() { p.depth-- }()
 	if p.isKw("not") {
 		p.next()
 		x, err := p.not()
@@ -360,7 +393,7 @@ func (p *parser) mul() (node, error) {
 	if err != nil {
 		return nil, err
 	}
-	for p.isOp("*") || p.isOp("/") || p.isOp("%") {
+	for p.isOp("*") || p.isOp("/") || p.isOp("//") || p.isOp("%") {
 		t := p.next()
 		r, err := p.unary()
 		if err != nil {
@@ -372,6 +405,10 @@ func (p *parser) mul() (node, error) {
 }
 
 func (p *parser) unary() (node, error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer func() { p.depth-- }()
 	if p.isOp("-") {
 		p.next()
 		x, err := p.unary()
@@ -534,6 +571,7 @@ func (p *parser) primary() (node, error) {
 type evaluator struct {
 	src   string
 	scope Scope
+	depth int
 }
 
 // Eval parses and evaluates src in scope.
@@ -542,7 +580,7 @@ func Eval(src string, scope Scope) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	return (&evaluator{src, scope}).eval(n)
+	return (&evaluator{src: src, scope: scope}).eval(n)
 }
 
 func (ev *evaluator) errf(pos int, format string, args ...any) error {
@@ -550,6 +588,12 @@ func (ev *evaluator) errf(pos int, format string, args ...any) error {
 }
 
 func (ev *evaluator) eval(n node) (Value, error) {
+	// Left-associative chains (a ~ a ~ a ...) nest without recursing in the parser.
+	ev.depth++
+	defer func() { ev.depth-- }()
+	if ev.depth > 4*maxDepth {
+		return nil, ev.errf(-1, "expression nested too deeply")
+	}
 	switch n := n.(type) {
 	case litNode:
 		return n.v, nil
@@ -621,13 +665,16 @@ func (ev *evaluator) eval(n node) (Value, error) {
 			}
 			return x[i], nil
 		case string:
+			// Strings index by character, as in Jinja, not by byte (a byte of a
+			// multi-byte character turned into a different character).
+			rs := []rune(x)
 			if i < 0 {
-				i += int64(len(x))
+				i += int64(len(rs))
 			}
-			if i < 0 || i >= int64(len(x)) {
-				return nil, ev.errf(n.pos, "index %d out of range for a string of %d", i, len(x))
+			if i < 0 || i >= int64(len(rs)) {
+				return nil, ev.errf(n.pos, "index %d out of range for a string of %d", i, len(rs))
 			}
-			return string(x[i]), nil
+			return string(rs[i]), nil
 		}
 		return nil, ev.errf(n.pos, "cannot index %s", typeName(x))
 	case sliceNode:
@@ -640,7 +687,7 @@ func (ev *evaluator) eval(n node) (Value, error) {
 		case []Value:
 			length = len(x)
 		case string:
-			length = len(x)
+			length = utf8.RuneCountInString(x) // by character, like indexing
 		default:
 			return nil, ev.errf(n.pos, "cannot slice %s", typeName(x))
 		}
@@ -673,13 +720,19 @@ func (ev *evaluator) eval(n node) (Value, error) {
 			hi = lo
 		}
 		if s, ok := x.(string); ok {
-			return s[lo:hi], nil
+			return string([]rune(s)[lo:hi]), nil
 		}
-		return append([]Value(nil), x.([]Value)[lo:hi]...), nil
+		return append([]Value{}, x.([]Value)[lo:hi]...), nil
 	case filterNode:
 		x, err := ev.eval(n.x)
 		if err != nil {
-			return nil, err
+			// `name | default(...)` is how a recipe tests for an unset variable: in
+			// Jinja (strict undefined included) it yields the default instead of failing.
+			var u *UndefinedError
+			if _, isVar := n.x.(varNode); !(isVar && n.name == "default" && asUndefined(err, &u)) {
+				return nil, err
+			}
+			x = undefined{}
 		}
 		args := make([]Value, len(n.args))
 		for i, a := range n.args {
@@ -809,7 +862,7 @@ func (ev *evaluator) binary(n binNode) (Value, error) {
 			}
 		}
 		fallthrough
-	case "-", "*", "/", "%":
+	case "-", "*", "/", "//", "%":
 		li, lok := l.(int64)
 		ri, rok := r.(int64)
 		if !lok || !rok {
@@ -826,10 +879,22 @@ func (ev *evaluator) binary(n binNode) (Value, error) {
 		if ri == 0 {
 			return nil, ev.errf(n.pos, "division by zero")
 		}
-		if n.op == "/" {
-			return li / ri, nil
+		// Jinja's / gives a float and its // and % round toward minus infinity (Python);
+		// Go's / and % truncate. There are no floats here: / is exact or an error.
+		q, m := li/ri, li%ri
+		if m != 0 && (m < 0) != (ri < 0) {
+			q, m = q-1, m+ri
 		}
-		return li % ri, nil
+		switch n.op {
+		case "/":
+			if m != 0 {
+				return nil, ev.errf(n.pos, "%d / %d is not a whole number; use // for integer division", li, ri)
+			}
+			return q, nil
+		case "//":
+			return q, nil
+		}
+		return m, nil
 	}
 	return nil, ev.errf(n.pos, "unknown operator %s", n.op)
 }
@@ -938,16 +1003,27 @@ func (ev *evaluator) filter(n filterNode, x Value, args []Value) (Value, error) 
 			}
 			return int64(0), nil
 		}
-		i, err := strconv.ParseInt(strings.TrimSpace(ToString(x)), 10, 64)
-		if err != nil {
-			return int64(0), nil
+		s := strings.TrimSpace(ToString(x))
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return i, nil
 		}
-		return i, nil
+		// "4.1" | int is 4 in Jinja; what is no number at all is 0
+		if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) && math.Abs(f) < 1<<62 {
+			return int64(f), nil
+		}
+		return int64(0), nil
 	case "string":
 		return ToString(x), nil
 	case "default":
-		if x == nil && len(args) > 0 {
-			return args[0], nil
+		// default(value='', boolean=false): the value when x is undefined or none (or,
+		// with boolean true, falsy).
+		def := Value("")
+		if len(args) > 0 {
+			def = args[0]
+		}
+		_, undef := x.(undefined)
+		if undef || x == nil || len(args) > 1 && Truthy(args[1]) && !Truthy(x) {
+			return def, nil
 		}
 		return x, nil
 	case "version_to_buildstring":
@@ -963,6 +1039,9 @@ func (ev *evaluator) filter(n filterNode, x Value, args []Value) (Value, error) 
 	}
 	return nil, ev.errf(n.pos, "unknown filter %q (supported: lower, upper, trim, replace, split, join, first, last, length, list, int, string, default, version_to_buildstring)", n.name)
 }
+
+// undefined stands for an unset variable inside the default filter; it never leaves it.
+type undefined struct{}
 
 // Truthy is Jinja truthiness.
 func Truthy(v Value) bool {
@@ -996,9 +1075,17 @@ func ToString(v Value) string {
 	case string:
 		return v
 	case []Value:
+		// like minijinja prints a list: strings quoted, numbers and booleans bare
 		parts := make([]string, len(v))
 		for i, it := range v {
-			parts[i] = fmt.Sprintf("%q", ToString(it))
+			switch it := it.(type) {
+			case string:
+				parts[i] = strconv.Quote(it)
+			case nil:
+				parts[i] = "none"
+			default:
+				parts[i] = ToString(it)
+			}
 		}
 		return "[" + strings.Join(parts, ", ") + "]"
 	}

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -22,7 +24,15 @@ type Error struct {
 	Line  int
 	Field string
 	Msg   string
+
+	err error // what errors.Is sees, e.g. ErrSkipped
 }
+
+// ErrSkipped is wrapped by the error of a recipe whose build.skip excludes the target
+// platform (test it with errors.Is).
+var ErrSkipped = errors.New("the recipe skips this target platform")
+
+func (e *Error) Unwrap() error { return e.err }
 
 func (e *Error) Error() string {
 	var b strings.Builder
@@ -46,6 +56,15 @@ func (l ErrorList) Error() string {
 		msgs[i] = e.Error()
 	}
 	return strings.Join(msgs, "\n")
+}
+
+// Unwrap lets errors.Is and errors.As look at every entry.
+func (l ErrorList) Unwrap() []error {
+	out := make([]error, len(l))
+	for i, e := range l {
+		out[i] = e
+	}
+	return out
 }
 
 // LoadDir reads and renders the recipe in a folder on disk.
@@ -85,25 +104,161 @@ func Parse(file string, data []byte, folder fs.FS, targetPlatform string) (*Reci
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &Error{File: file, Msg: "YAML syntax error: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		return nil, yamlError(file, data, err)
 	}
-	p := &parse{file: file, scope: scope}
+	p := &parse{file: file, scope: scope, keyOf: map[*yaml.Node]*yaml.Node{}}
 	r := &Recipe{File: file, Folder: folder, Source: data, TargetPlatform: targetPlatform}
 	if len(doc.Content) == 0 {
 		return nil, &Error{File: file, Msg: "the recipe is empty"}
 	}
 	root := doc.Content[0]
+	if !p.checkAliases(root) {
+		return nil, p.errs
+	}
 	p.decode(r, root)
+	if p.skipped != nil {
+		// Other problems on a platform the recipe does not build for are noise (a
+		// source selector may, say, leave that platform without a sha256).
+		return nil, ErrorList{p.skipped}
+	}
 	if len(p.errs) > 0 {
 		return nil, p.errs
 	}
 	return r, nil
 }
 
+// yaml.v3 problems reported by its parser: it prints the 0-based line of the construct
+// for those (1-based for its scanner's), and no line at all when that is 0.
+var yamlParserProblems = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected <document start>": true,
+	"did not find expected <stream-start>":   true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"found duplicate %TAG directive":         true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
+}
+
+// yaml.v3 problems reported by its scanner, which has no line in the message when the
+// problem is on the first line.
+var yamlScannerProblems = map[string]bool{
+	"block sequence entries are not allowed in this context":       true,
+	"could not find expected ':'":                                  true,
+	"could not find expected directive name":                       true,
+	"did not find expected alphabetic or numeric character":        true,
+	"did not find expected comment or line break":                  true,
+	"did not find expected digit or '.' character":                 true,
+	"did not find expected hexdecimal number":                      true,
+	"did not find expected version number":                         true,
+	"did not find expected whitespace or line break":               true,
+	"did not find expected whitespace":                             true,
+	"did not find the expected '>'":                                true,
+	"found a tab character that violates indentation":              true,
+	"found a tab character where an indentation space is expected": true,
+	"found an indentation indicator equal to 0":                    true,
+	"found character that cannot start any token":                  true,
+	"found extremely long version number":                          true,
+	"found invalid Unicode character escape code":                  true,
+	"found unexpected document indicator":                          true,
+	"found unexpected end of stream":                               true,
+	"found unexpected non-alphabetical character":                  true,
+	"found unknown directive name":                                 true,
+	"found unknown escape character":                               true,
+	"mapping keys are not allowed in this context":                 true,
+	"mapping values are not allowed in this context":               true,
+}
+
+var (
+	yamlLineRe   = regexp.MustCompile(`(?s)^line (\d+): (.*)$`)
+	yamlAnchorRe = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+)
+
+// yamlError turns a yaml.v3 error into an Error with the right 1-based line. (The
+// message used to be passed on as is, without Line, and with a line one too small for
+// parser problems.)
+func yamlError(file string, data []byte, err error) *Error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+		if yamlParserProblems[msg] {
+			line++
+		}
+	} else if yamlParserProblems[msg] || yamlScannerProblems[msg] {
+		line = 1
+	} else if m := yamlAnchorRe.FindStringSubmatch(msg); m != nil {
+		if i := strings.Index(string(data), "*"+m[1]); i >= 0 {
+			line = 1 + strings.Count(string(data[:i]), "\n")
+		}
+	}
+	return &Error{File: file, Line: line, Msg: "YAML syntax error: " + msg}
+}
+
+// maxNodes bounds the size of the document once its aliases are expanded.
+const maxNodes = 100000
+
+// checkAliases walks the document as render will, following aliases. yaml.v3 lets an
+// anchor's content refer to the anchor itself (`a: &x {b: *x}`) when it decodes into a
+// Node tree (it only refuses that for Go values): rendering such a tree would recurse
+// until the stack overflows, which kills the process. Expanding aliases of aliases can
+// also blow a small file up exponentially ("billion laughs").
+func (p *parse) checkAliases(root *yaml.Node) bool {
+	budget := maxNodes
+	onPath := map[*yaml.Node]bool{}
+	// via is the outermost alias being expanded: where a too large expansion is reported
+	var walk func(n, via *yaml.Node) bool
+	walk = func(n, via *yaml.Node) bool {
+		if n.Kind == yaml.AliasNode {
+			switch {
+			case n.Alias == nil:
+				p.errorf(n, "", "YAML alias *%s names no anchor", n.Value)
+				return false
+			case onPath[n.Alias]:
+				p.errorf(n, "", "YAML alias *%s is used inside its own anchor's value", n.Value)
+				return false
+			}
+			if via == nil {
+				via = n
+			}
+			return walk(n.Alias, via)
+		}
+		if budget--; budget < 0 {
+			p.errorf(via, "", "the recipe expands to more than %d YAML nodes through its aliases", maxNodes)
+			return false
+		}
+		onPath[n] = true
+		for _, c := range n.Content {
+			if !walk(c, via) {
+				return false
+			}
+		}
+		delete(onPath, n)
+		return true
+	}
+	return walk(root, nil)
+}
+
 type parse struct {
 	file  string
 	scope Scope
 	errs  ErrorList
+	// keyOf maps a mapping value to its key, for errors about a whole block value,
+	// which belong on the key's line rather than on the block's first line.
+	keyOf   map[*yaml.Node]*yaml.Node
+	skipped *Error
+}
+
+// at is the node an error about the value v of a mapping is reported at: its key.
+func (p *parse) at(v *yaml.Node) *yaml.Node {
+	if k, ok := p.keyOf[v]; ok {
+		return k
+	}
+	return v
 }
 
 func (p *parse) errorf(n *yaml.Node, field, format string, args ...any) {
@@ -127,7 +282,7 @@ func (p *parse) decode(r *Recipe, root *yaml.Node) {
 	sections := p.mapping(root, "", append([]string{"$schema", "outputs", "recipe", "cache"}, topLevelKeys...), topLevelKeys)
 	for _, k := range []string{"outputs", "recipe", "cache"} {
 		if n, ok := sections[k]; ok {
-			p.errorf(n, k, "multi-output recipes are not supported: write one recipe per package")
+			p.errorf(p.at(n), k, "multi-output recipes are not supported: write one recipe per package")
 		}
 	}
 	if n, ok := sections["schema_version"]; ok {
@@ -136,10 +291,13 @@ func (p *parse) decode(r *Recipe, root *yaml.Node) {
 		}
 	}
 	if n, ok := sections["context"]; ok {
+		before := len(p.errs)
 		p.context(r, n)
-	}
-	if len(p.errs) > 0 {
-		return // every later expression may depend on the context
+		if len(p.errs) > before {
+			// Every later expression may depend on the context. (Other errors, like an
+			// unknown top-level key, used to stop here too and hide every later problem.)
+			return
+		}
 	}
 	if n, ok := sections["package"]; ok {
 		p.pkg(r, p.render(n, "package"))
@@ -158,14 +316,10 @@ func (p *parse) decode(r *Recipe, root *yaml.Node) {
 	if n, ok := sections["tests"]; ok {
 		t := p.render(n, "tests")
 		if t.Kind != yaml.SequenceNode {
-			p.errorf(t, "tests", "expected a list of tests")
+			p.errorf(p.at(n), "tests", "expected a list of tests, got %s", kindName(t))
 		} else {
-			for _, item := range t.Content {
-				var v any
-				if err := item.Decode(&v); err != nil {
-					p.errorf(item, "tests", "%v", err)
-				}
-				r.Tests = append(r.Tests, v)
+			for i, item := range t.Content {
+				r.Tests = append(r.Tests, p.plain(item, fmt.Sprintf("tests[%d]", i)))
 			}
 		}
 	}
@@ -175,11 +329,59 @@ func (p *parse) decode(r *Recipe, root *yaml.Node) {
 	if n, ok := sections["extra"]; ok {
 		e := p.render(n, "extra")
 		if e.Kind != yaml.MappingNode {
-			p.errorf(e, "extra", "expected a mapping")
-		} else if err := e.Decode(&r.Extra); err != nil {
-			p.errorf(e, "extra", "%v", err)
+			p.errorf(p.at(n), "extra", "expected a mapping, got %s", kindName(e))
+		} else {
+			r.Extra, _ = p.plain(e, "extra").(map[string]any)
 		}
 	}
+}
+
+// plain converts a rendered tree into the JSON-friendly values about.json and the tests
+// are written from: maps with string keys, []any, strings, numbers, booleans, nil.
+// (Decoding into any gave map[any]any for non-string keys and NaN for `.nan`, which
+// the JSON encoder then refused with a panic.)
+func (p *parse) plain(n *yaml.Node, field string) any {
+	n = deref(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := deref(n.Content[i])
+			name := join(field, k.Value)
+			if k.Kind != yaml.ScalarNode {
+				p.errorf(k, field, "keys must be plain text, got %s", kindName(k))
+				continue
+			}
+			if _, dup := m[k.Value]; dup {
+				p.errorf(k, name, "key appears twice")
+				continue
+			}
+			m[k.Value] = p.plain(n.Content[i+1], name)
+		}
+		return m
+	case yaml.SequenceNode:
+		l := make([]any, len(n.Content))
+		for i, it := range n.Content {
+			l[i] = p.plain(it, fmt.Sprintf("%s[%d]", field, i))
+		}
+		return l
+	case yaml.ScalarNode:
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return n.Value
+		}
+		switch x := v.(type) {
+		case float64:
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return n.Value
+			}
+		case nil, bool, int, int64, uint64, string:
+		default: // !!binary, !!timestamp and such: keep the text
+			return n.Value
+		}
+		return v
+	}
+	return nil
 }
 
 // mapping returns the keys of a mapping node, reporting keys that are not allowed or
@@ -198,6 +400,7 @@ func (p *parse) mapping(n *yaml.Node, field string, allowed []string, known []st
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		name := join(field, k.Value)
+		p.keyOf[v] = k
 		if !ok[k.Value] {
 			hint := ""
 			if s := suggest(k.Value, known); s != "" {
@@ -290,8 +493,10 @@ func (p *parse) scalarValue(n *yaml.Node, field string) Value {
 // interpolate renders a string holding ${{ expr }} parts.
 func interpolate(s string, scope Scope) (Value, error) {
 	trimmed := strings.TrimSpace(s)
-	if strings.HasPrefix(trimmed, "${{") && strings.HasSuffix(trimmed, "}}") && strings.Count(trimmed, "${{") == 1 {
-		return Eval(strings.TrimSpace(trimmed[3:len(trimmed)-2]), scope)
+	if strings.HasPrefix(trimmed, "${{") {
+		if end := exprEnd(trimmed[3:]); end >= 0 && 3+end+2 == len(trimmed) {
+			return Eval(strings.TrimSpace(trimmed[3:3+end]), scope)
+		}
 	}
 	var b strings.Builder
 	rest := s
@@ -302,18 +507,46 @@ func interpolate(s string, scope Scope) (Value, error) {
 			break
 		}
 		b.WriteString(rest[:i])
-		j := strings.Index(rest[i:], "}}")
+		rest = rest[i+3:]
+		j := exprEnd(rest)
 		if j < 0 {
 			return nil, fmt.Errorf("unterminated ${{ in %q", s)
 		}
-		v, err := Eval(strings.TrimSpace(rest[i+3:i+j]), scope)
+		v, err := Eval(strings.TrimSpace(rest[:j]), scope)
 		if err != nil {
 			return nil, err
 		}
 		b.WriteString(ToString(v))
-		rest = rest[i+j+2:]
+		rest = rest[j+2:]
 	}
 	return b.String(), nil
+}
+
+// exprEnd returns the index of the "}}" that closes an expression starting at s[0], or
+// -1. A "}}" inside a string literal does not close it (searching for the first "}}"
+// cut `${{ "}}" }}` in two, and `${{ a }} b }}` was taken for one expression).
+func exprEnd(s string) int {
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == '\\' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '}' && i+1 < len(s) && s[i+1] == '}':
+			return i
+		}
+	}
+	if quote != 0 {
+		// an unterminated string: end at the first "}}" so that the lexer reports it
+		return strings.Index(s, "}}")
+	}
+	return -1
 }
 
 // render resolves selectors and expressions below n, returning a new tree.
@@ -497,9 +730,25 @@ func (p *parse) bool(n *yaml.Node, field string) (bool, bool) {
 
 // strList reads a list of strings; a single string is taken as a one-item list.
 func (p *parse) strList(n *yaml.Node, field string) []string {
+	var out []string
+	for _, it := range p.strItems(n, field) {
+		out = append(out, it.s)
+	}
+	return out
+}
+
+// strItem is a string of a list with its node, so that a problem with one item is
+// reported on that item's line rather than the list's.
+type strItem struct {
+	s     string
+	n     *yaml.Node
+	field string
+}
+
+func (p *parse) strItems(n *yaml.Node, field string) []strItem {
 	n = deref(n)
 	if n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
-		return []string{n.Value}
+		return []strItem{{n.Value, n, field}}
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return nil
@@ -508,10 +757,11 @@ func (p *parse) strList(n *yaml.Node, field string) []string {
 		p.errorf(n, field, "expected a list of strings, got %s", kindName(n))
 		return nil
 	}
-	var out []string
+	var out []strItem
 	for i, it := range n.Content {
-		if s, ok := p.str(it, fmt.Sprintf("%s[%d]", field, i)); ok {
-			out = append(out, s)
+		f := fmt.Sprintf("%s[%d]", field, i)
+		if s, ok := p.str(it, f); ok {
+			out = append(out, strItem{s, deref(it), f})
 		}
 	}
 	return out
@@ -554,17 +804,17 @@ func (p *parse) sources(r *Recipe, n *yaml.Node) {
 		keys := p.mapping(item, field, sourceKeys, sourceKeys)
 		s := Source{Line: item.Line, StripComponents: -1}
 		if v, ok := keys["git"]; ok {
-			p.errorf(v, field+".git", "git sources are not supported: point url: at a release archive")
+			p.errorf(p.at(v), field+".git", "git sources are not supported: point url: at a release archive")
 		}
 		if v, ok := keys["patches"]; ok && len(p.strList(v, field+".patches")) > 0 {
-			p.errorf(v, field+".patches", "patches are not supported: condachan repacks upstream archives as they are")
+			p.errorf(p.at(v), field+".patches", "patches are not supported: condachan repacks upstream archives as they are")
 		}
 		if v, ok := keys["url"]; ok {
-			s.URLs = p.strList(v, field+".url")
-			for _, u := range s.URLs {
-				if !strings.Contains(u, "://") {
-					p.errorf(v, field+".url", "%q is not a URL", u)
+			for _, u := range p.strItems(v, field+".url") {
+				if !strings.Contains(u.s, "://") {
+					p.errorf(u.n, u.field, "%q is not a URL", u.s)
 				}
+				s.URLs = append(s.URLs, u.s)
 			}
 		}
 		if v, ok := keys["path"]; ok {
@@ -596,9 +846,13 @@ func (p *parse) sources(r *Recipe, n *yaml.Node) {
 			p.errorf(item, field+".sha256", "missing required field: a downloaded archive must be pinned by its sha256")
 		}
 		if v, ok := keys["file_name"]; ok {
-			if s.FileName, ok = p.str(v, field+".file_name"); ok && (s.FileName == "" || strings.ContainsAny(s.FileName, "/\\")) {
+			if s.FileName, ok = p.str(v, field+".file_name"); ok && !plainFileName(s.FileName) {
 				p.errorf(v, field+".file_name", "must be a plain file name")
 			}
+		} else if len(s.URLs) > 0 && !plainFileName(urlFileName(s.URLs[0])) {
+			// The archive is looked up under this name (ArchiveName): "..", say, would
+			// name the folder above the source cache.
+			p.errorf(keys["url"], field+".url", "%q does not end in a file name; set file_name:", s.URLs[0])
 		}
 		if v, ok := keys["target_directory"]; ok {
 			if s.TargetDirectory, ok = p.str(v, field+".target_directory"); ok {
@@ -621,6 +875,25 @@ func (p *parse) sources(r *Recipe, n *yaml.Node) {
 		}
 		r.Sources = append(r.Sources, s)
 	}
+}
+
+// urlFileName is the last path segment of a URL, "" when it has none.
+func urlFileName(u string) string {
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		u = u[:i]
+	}
+	if i := strings.Index(u, "://"); i >= 0 {
+		u = u[i+3:]
+	}
+	i := strings.IndexByte(u, '/')
+	if i < 0 {
+		return "" // only a host
+	}
+	return u[strings.LastIndexByte(u, '/')+1:]
+}
+
+func plainFileName(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "/\\")
 }
 
 // Keys of build: that only matter to compiling builds; a repack has nothing to relocate
@@ -661,19 +934,24 @@ func (p *parse) build(r *Recipe, n *yaml.Node) {
 		}
 	}
 	if v, ok := keys["skip"]; ok {
-		for _, expr := range p.strList(v, "build.skip") {
-			res, err := Eval(expr, p.scope)
-			if err != nil {
-				p.errorf(v, "build.skip", "%v", err)
-			} else if Truthy(res) {
-				p.errorf(v, "build.skip", "the recipe skips target platform %s (%s)", r.TargetPlatform, expr)
+		// a list of conditions, any of which skips the platform
+		for _, it := range p.strItems(v, "build.skip") {
+			res, err := Eval(it.s, p.scope)
+			var u *UndefinedError
+			switch {
+			case errors.As(err, &u):
+				p.errorf(it.n, it.field, "unknown selector variable %q (known: %s)", u.Name, strings.Join(u.Known, ", "))
+			case err != nil:
+				p.errorf(it.n, it.field, "%v", err)
+			case Truthy(res) && p.skipped == nil:
+				p.skipped = &Error{File: p.file, Line: it.n.Line, Field: "build.skip", err: ErrSkipped,
+					Msg: fmt.Sprintf("the recipe skips target platform %s (%s)", r.TargetPlatform, it.s)}
 			}
 		}
 	}
 	if v, ok := keys["script"]; ok {
-		v = deref(v)
-		if !(v.Kind == yaml.ScalarNode && strings.TrimSpace(v.Value) == "") {
-			p.errorf(v, "build.script", "build scripts are not run: describe the install with build.files, build.links and build.activation")
+		if d := deref(v); !(d.Kind == yaml.ScalarNode && strings.TrimSpace(d.Value) == "") {
+			p.errorf(p.at(v), "build.script", "build scripts are not run: describe the install with build.files, build.links and build.activation")
 		}
 	}
 	if v, ok := keys["files"]; ok {
@@ -733,11 +1011,12 @@ func (p *parse) files(r *Recipe, n *yaml.Node) {
 }
 
 func (p *parse) globs(n *yaml.Node, field string) []string {
-	gs := p.strList(n, field)
-	for _, g := range gs {
-		if err := checkGlob(g); err != nil {
-			p.errorf(n, field, "%v", err)
+	var gs []string
+	for _, g := range p.strItems(n, field) {
+		if err := checkGlob(g.s); err != nil {
+			p.errorf(g.n, g.field, "%v", err)
 		}
+		gs = append(gs, g.s)
 	}
 	return gs
 }
@@ -749,6 +1028,7 @@ func (p *parse) links(r *Recipe, n *yaml.Node) {
 		return
 	}
 	keys := []string{"path", "target"}
+	seen := map[string]int{} // link path -> line
 	for i, item := range n.Content {
 		field := fmt.Sprintf("build.links[%d]", i)
 		m := p.mapping(item, field, keys, keys)
@@ -758,14 +1038,27 @@ func (p *parse) links(r *Recipe, n *yaml.Node) {
 		} else if l.Path, ok = p.str(v, field+".path"); ok {
 			if err := checkRelPath(l.Path, false); err != nil {
 				p.errorf(v, field+".path", "%v", err)
+				l.Path = ""
+			} else {
+				l.Path = path.Clean(l.Path)
+				if line, dup := seen[l.Path]; dup {
+					p.errorf(v, field+".path", "%q is already a link (line %d)", l.Path, line)
+				}
+				seen[l.Path] = v.Line
 			}
-			l.Path = path.Clean(l.Path)
 		}
 		if v, ok := m["target"]; !ok {
 			p.errorf(item, field+".target", "missing required field")
 		} else if l.Target, ok = p.str(v, field+".target"); ok {
-			if strings.HasPrefix(l.Target, "/") || strings.Contains(l.Target, "\\") {
+			switch {
+			case l.Target == "" || strings.HasPrefix(l.Target, "/") || strings.Contains(l.Target, "\\") || len(l.Target) >= 2 && l.Target[1] == ':':
 				p.errorf(v, field+".target", "must be a relative path with / separators, like ../opt/app/app")
+			case l.Path != "":
+				// The target is resolved from the link's folder; it must stay in the
+				// prefix (bin/x -> ../../etc/passwd was accepted).
+				if to := path.Join(path.Dir(l.Path), l.Target); to == ".." || strings.HasPrefix(to, "../") {
+					p.errorf(v, field+".target", "%q from %s points outside the prefix", l.Target, l.Path)
+				}
 			}
 		}
 		r.Build.Links = append(r.Build.Links, l)
@@ -783,8 +1076,10 @@ func (p *parse) activation(r *Recipe, n *yaml.Node) {
 		case yaml.SequenceNode: // - NAME: value items, which may use selectors
 			for i, it := range v.Content {
 				it = deref(it)
-				if it.Kind != yaml.MappingNode || len(it.Content) != 2 {
-					p.errorf(it, fmt.Sprintf("build.activation.env[%d]", i), "expected a single NAME: value mapping")
+				// A selector's then: may set several variables at once, so any
+				// mapping is taken, in its order.
+				if it.Kind != yaml.MappingNode || len(it.Content) == 0 {
+					p.errorf(it, fmt.Sprintf("build.activation.env[%d]", i), "expected a NAME: value mapping, got %s", kindName(it))
 					continue
 				}
 				pairs = append(pairs, it.Content...)
@@ -820,11 +1115,11 @@ func (p *parse) activation(r *Recipe, n *yaml.Node) {
 		}
 	}
 	if v, ok := keys["path_prepend"]; ok {
-		for _, d := range p.strList(v, "build.activation.path_prepend") {
-			if err := checkRelPath(d, true); err != nil {
-				p.errorf(v, "build.activation.path_prepend", "%v", err)
+		for _, d := range p.strItems(v, "build.activation.path_prepend") {
+			if err := checkRelPath(d.s, true); err != nil {
+				p.errorf(d.n, d.field, "%v", err)
 			}
-			r.Build.Activation.PathPrepend = append(r.Build.Activation.PathPrepend, path.Clean(d))
+			r.Build.Activation.PathPrepend = append(r.Build.Activation.PathPrepend, path.Clean(d.s))
 		}
 	}
 }
@@ -835,7 +1130,7 @@ func (p *parse) requirements(r *Recipe, n *yaml.Node) {
 	keys := p.mapping(n, "requirements", requirementKeys, requirementKeys)
 	for _, k := range []string{"build", "host"} {
 		if v, ok := keys[k]; ok && len(p.strList(v, "requirements."+k)) > 0 {
-			p.errorf(v, "requirements."+k, "condachan repacks without a build environment; move what the package needs at run time to requirements.run")
+			p.errorf(p.at(v), "requirements."+k, "condachan repacks without a build environment; move what the package needs at run time to requirements.run")
 		}
 	}
 	if v, ok := keys["run"]; ok {
@@ -868,11 +1163,12 @@ func (p *parse) requirements(r *Recipe, n *yaml.Node) {
 }
 
 func (p *parse) specs(n *yaml.Node, field string) []string {
-	list := p.strList(n, field)
-	for _, s := range list {
-		if err := checkMatchSpec(s); err != nil {
-			p.errorf(n, field, "%v", err)
+	var list []string
+	for _, s := range p.strItems(n, field) {
+		if err := checkMatchSpec(s.s); err != nil {
+			p.errorf(s.n, s.field, "%v", err)
 		}
+		list = append(list, s.s)
 	}
 	return list
 }
@@ -880,29 +1176,33 @@ func (p *parse) specs(n *yaml.Node, field string) []string {
 var aboutKeys = []string{"homepage", "repository", "documentation", "license", "license_file", "license_family", "summary", "description"}
 
 func (p *parse) about(r *Recipe, n *yaml.Node) {
-	old := map[string]string{"home": "homepage", "dev_url": "repository", "doc_url": "documentation"}
+	// Slices, not maps: ranging over a map reported the errors in random order.
+	old := [][2]string{{"home", "homepage"}, {"dev_url", "repository"}, {"doc_url", "documentation"}}
 	allowed := append(append([]string{}, aboutKeys...), "home", "dev_url", "doc_url")
 	keys := p.mapping(n, "about", allowed, aboutKeys)
-	for o, nw := range old {
-		if v, ok := keys[o]; ok {
-			p.errorf(v, "about."+o, "this is the old meta.yaml name; v1 recipes use %s:", nw)
+	for _, o := range old {
+		if v, ok := keys[o[0]]; ok {
+			p.errorf(p.at(v), "about."+o[0], "this is the old meta.yaml name; v1 recipes use %s:", o[1])
 		}
 	}
 	a := &r.About
-	for k, dst := range map[string]*string{"homepage": &a.Homepage, "repository": &a.Repository, "documentation": &a.Documentation,
-		"license": &a.License, "license_family": &a.LicenseFamily, "summary": &a.Summary, "description": &a.Description} {
-		if v, ok := keys[k]; ok {
-			if s, ok := p.str(v, "about."+k); ok {
-				*dst = strings.TrimSpace(s)
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{{"homepage", &a.Homepage}, {"repository", &a.Repository}, {"documentation", &a.Documentation},
+		{"license", &a.License}, {"license_family", &a.LicenseFamily}, {"summary", &a.Summary}, {"description", &a.Description}} {
+		if v, ok := keys[f.key]; ok {
+			if s, ok := p.str(v, "about."+f.key); ok {
+				*f.dst = strings.TrimSpace(s)
 			}
 		}
 	}
 	if v, ok := keys["license_file"]; ok {
-		for _, f := range p.strList(v, "about.license_file") {
-			if err := checkRelPath(f, false); err != nil {
-				p.errorf(v, "about.license_file", "%v", err)
+		for _, f := range p.strItems(v, "about.license_file") {
+			if err := checkRelPath(f.s, false); err != nil {
+				p.errorf(f.n, f.field, "%v", err)
 			}
-			a.LicenseFile = append(a.LicenseFile, path.Clean(f))
+			a.LicenseFile = append(a.LicenseFile, path.Clean(f.s))
 		}
 	}
 }

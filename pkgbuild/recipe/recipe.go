@@ -235,6 +235,7 @@ func PlatformScope(target string) (Scope, error) {
 		s[a] = false
 	}
 	switch arch {
+	case "": // noarch: no architecture (this once defined a variable named "")
 	case "64":
 		s["x86_64"] = true
 	case "32":
