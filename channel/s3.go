@@ -276,6 +276,14 @@ func (s *S3) GetRange(ctx context.Context, key string, offset, length int64) (io
 	}
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: aws.String(s.FullKey(key)), ExpectedBucketOwner: s.owner, Range: aws.String(rng)})
 	if err != nil {
+		var ae smithy.APIError
+		if errors.As(err, &ae) && ae.ErrorCode() == "InvalidRange" {
+			// S3 refuses a range starting at the end (so every range of an empty
+			// object); the contract, like Local, gives an empty stream.
+			if obj, serr := s.Stat(ctx, key); serr == nil && offset == obj.Size {
+				return io.NopCloser(strings.NewReader("")), obj, nil
+			}
+		}
 		return nil, Object{}, s.wrap("read", key, err)
 	}
 	obj := Object{Key: key, Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag), Modified: aws.ToTime(out.LastModified), Metadata: out.Metadata}
@@ -340,9 +348,19 @@ func (s *S3) Put(ctx context.Context, key string, body io.Reader, size int64, op
 		return err
 	})
 	if err != nil {
-		return Object{}, s.wrap("put", key, err)
+		return Object{}, s.wrapPut("put", key, opts, err)
 	}
 	return Object{Key: key, Size: size, ETag: aws.ToString(out.ETag), Modified: time.Now(), Metadata: opts.Metadata}, nil
+}
+
+// wrapPut is wrap for conditional writes: S3 answers an If-Match write to a key that no
+// longer exists with 404 NoSuchKey, which for the Store contract is a lost condition.
+func (s *S3) wrapPut(op, key string, opts PutOptions, err error) error {
+	var ae smithy.APIError
+	if opts.IfMatch != "" && errors.As(err, &ae) && ae.ErrorCode() == "NoSuchKey" {
+		return fmt.Errorf("%s %s: %w (it is gone)", op, s.uri(key), ErrPreconditionFailed)
+	}
+	return s.wrap(op, key, err)
 }
 
 func (s *S3) applyPut(opts PutOptions, ifNoneMatch, ifMatch, contentType, cacheControl **string) {
@@ -455,7 +473,7 @@ func (s *S3) putMultipart(ctx context.Context, key string, f *os.File, size int6
 		return err
 	})
 	if err != nil {
-		return Object{}, s.wrap("complete upload of", key, err)
+		return Object{}, s.wrapPut("complete upload of", key, opts, err)
 	}
 	completed = true
 	return Object{Key: key, Size: size, ETag: aws.ToString(out.ETag), Modified: time.Now(), Metadata: opts.Metadata}, nil

@@ -1,0 +1,210 @@
+package s3test_test
+
+import (
+	"crypto/sha256"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/internal/s3test"
+)
+
+// oddKey has characters that SigV4 path canonicalization and URL escaping care about.
+const oddKey = "linux-64/a b+c=d&e;f,g@h$i!j'k(l)m*n~o%p ü.conda"
+
+func TestProxyForwards(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Start(t)
+	bucket := srv.NewBucket(t)
+	p := srv.NewProxy(t)
+	o := srv.Options()
+	o.EndpointURL = p.URL
+	o.MultipartThreshold = 5 << 20
+	o.PartSize = 5 << 20
+	st := srv.StoreWith(t, bucket, "Conda/Default", o)
+	direct := srv.Store(t, bucket, "Conda/Default")
+	ctx := testContext(t)
+
+	first := mustPut(t, st, oddKey, "hello", channel.PutOptions{IfAbsent: true, Metadata: map[string]string{"sha256": "x"}})
+	_, err := put(t, st, oddKey, "again", channel.PutOptions{IfAbsent: true})
+	wantPrecondition(t, "IfAbsent through the proxy", err)
+	if obj, err := direct.Stat(ctx, oddKey); err != nil || obj.ETag != first.ETag || obj.Metadata["sha256"] != "x" {
+		t.Fatalf("direct stat: %+v %v", obj, err)
+	}
+	if body, obj := read(t, st, oddKey); body != "hello" || obj.ETag != first.ETag {
+		t.Fatalf("get through the proxy: %q %+v", body, obj)
+	}
+	if data, err := st.ReadRange(ctx, oddKey, 1, 3); err != nil || string(data) != "ell" {
+		t.Fatalf("range through the proxy: %q %v", data, err)
+	}
+	var keys []string
+	if err := st.List(ctx, "linux-64/a b", func(o channel.Object) error { keys = append(keys, o.Key); return nil }); err != nil || len(keys) != 1 || keys[0] != oddKey {
+		t.Fatalf("list through the proxy: %q %v", keys, err)
+	}
+	wantPrecondition(t, "stale conditional delete through the proxy", st.Delete(ctx, oddKey, `"0123"`))
+
+	path, sum := writeRandomFile(t, 6<<20)
+	big, err := st.PutFile(ctx, "linux-64/big.conda", path, channel.PutOptions{IfAbsent: true})
+	if err != nil {
+		t.Fatalf("multipart upload through the proxy: %v", err)
+	}
+	rc, _, err := direct.Get(ctx, "linux-64/big.conda")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	io.Copy(h, rc)
+	rc.Close()
+	if string(h.Sum(nil)) != string(sum[:]) {
+		t.Fatal("multipart upload through the proxy stored other bytes")
+	}
+	if err := st.Delete(ctx, "linux-64/big.conda", big.ETag); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Delete(ctx, oddKey, first.ETag); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := direct.Stat(ctx, oddKey); !errors.Is(err, channel.ErrNotFound) {
+		t.Fatalf("stat after delete through the proxy: %v", err)
+	}
+	if got, want := int64(p.Requests()), st.Stats().Total.Load(); got != want {
+		t.Errorf("proxy saw %d requests, the client sent %d", got, want)
+	}
+	if p.Dropped() != 0 || p.Stripped() != 0 {
+		t.Errorf("dropped %d, stripped %d without rules", p.Dropped(), p.Stripped())
+	}
+}
+
+// TestSDKSignsConditionalHeaders records what the SDK's SigV4 signature covers: the
+// conditional headers are signed, which is why StripHeader must sign again.
+func TestSDKSignsConditionalHeaders(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Start(t)
+	p := srv.NewProxy(t)
+	st := srv.StoreVia(t, p, srv.NewBucket(t), "")
+	var mu sync.Mutex
+	signed := map[string]string{}
+	p.DropResponseOnce(func(r *http.Request) bool { // records, never matches
+		mu.Lock()
+		defer mu.Unlock()
+		_, sh, _ := strings.Cut(r.Header.Get("Authorization"), "SignedHeaders=")
+		sh, _, _ = strings.Cut(sh, ",")
+		signed[r.Method+" "+r.Header.Get("If-Match")+r.Header.Get("If-None-Match")] = sh
+		return false
+	})
+	obj := mustPut(t, st, "k", "v", channel.PutOptions{IfAbsent: true})
+	mustPut(t, st, "k", "w", channel.PutOptions{IfMatch: obj.ETag})
+	wantPrecondition(t, "stale delete", st.Delete(testContext(t), "k", obj.ETag))
+	mu.Lock()
+	defer mu.Unlock()
+	for req, header := range map[string]string{"PUT *": "if-none-match", "PUT " + obj.ETag: "if-match", "DELETE " + obj.ETag: "if-match"} {
+		sh, ok := signed[req]
+		if !ok {
+			t.Fatalf("no %s request seen: %v", req, signed)
+		}
+		if !strings.Contains(";"+sh+";", ";"+header+";") {
+			t.Errorf("%s: %s is not signed: SignedHeaders=%s", req, header, sh)
+		}
+		t.Logf("%s: SignedHeaders=%s", req, sh)
+	}
+}
+
+// TestProxyDropResponse is the scenario the lease code must disambiguate: a conditional
+// write takes effect, its response is lost, the SDK retries, and the retry loses to the
+// write itself.
+func TestProxyDropResponse(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Start(t)
+	bucket := srv.NewBucket(t)
+	p := srv.NewProxy(t)
+	st := srv.StoreVia(t, p, bucket, "ch")
+	direct := srv.Store(t, bucket, "ch")
+	ctx := testContext(t)
+	const key = ".condachan/lock.json"
+
+	p.DropResponseOnce(s3test.Match("PUT", "/ch/"+key))
+	_, err := put(t, st, key, `{"nonce":"n1"}`, channel.PutOptions{IfAbsent: true})
+	wantPrecondition(t, "IfAbsent put whose response was dropped", err)
+	if p.Dropped() != 1 || p.Requests() != 2 {
+		t.Fatalf("dropped %d of %d requests, want 1 of 2 (the put and the SDK's retry)", p.Dropped(), p.Requests())
+	}
+	body, created := read(t, direct, key)
+	if body != `{"nonce":"n1"}` {
+		t.Fatalf("the dropped put did not take effect: %q", body)
+	}
+
+	// The same for a compare-and-swap (a heartbeat).
+	p.DropResponseOnce(s3test.Match("PUT", "/ch/"+key))
+	_, err = put(t, st, key, `{"nonce":"n2"}`, channel.PutOptions{IfMatch: created.ETag})
+	wantPrecondition(t, "IfMatch put whose response was dropped", err)
+	body, swapped := read(t, direct, key)
+	if body != `{"nonce":"n2"}` || swapped.ETag == created.ETag {
+		t.Fatalf("the dropped swap did not take effect: %q", body)
+	}
+
+	// And for a conditional delete (a release): the retry finds nothing to delete.
+	p.DropResponseOnce(s3test.Match("DELETE", "/ch/"+key))
+	err = st.Delete(ctx, key, swapped.ETag)
+	t.Logf("conditional delete whose response was dropped: %v", err)
+	if err != nil {
+		t.Fatalf("conditional delete whose response was dropped: %v", err)
+	}
+	if _, err := direct.Stat(ctx, key); !errors.Is(err, channel.ErrNotFound) {
+		t.Fatalf("the dropped delete did not take effect: %v", err)
+	}
+
+	// Rules are used once: the next put goes through untouched.
+	before := p.Requests()
+	mustPut(t, st, key, "x", channel.PutOptions{IfAbsent: true})
+	if p.Requests()-before != 1 || p.Dropped() != 3 {
+		t.Fatalf("after the rules were used: %d requests, %d dropped", p.Requests()-before, p.Dropped())
+	}
+}
+
+func TestProxyStripHeader(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Start(t)
+	bucket := srv.NewBucket(t)
+	p := srv.NewProxy(t)
+	st := srv.StoreVia(t, p, bucket, "")
+	direct := srv.Store(t, bucket, "")
+	ctx := testContext(t)
+
+	p.StripHeader(s3test.Match("DELETE", "/"+oddKey), "If-Match")
+	old := mustPut(t, st, oddKey, "a", channel.PutOptions{IfAbsent: true})
+	mustPut(t, st, oddKey, "b", channel.PutOptions{IfMatch: old.ETag})
+	if err := st.Delete(ctx, oddKey, old.ETag); err != nil {
+		t.Fatalf("stale conditional delete with If-Match stripped: %v", err)
+	}
+	if _, err := direct.Stat(ctx, oddKey); !errors.Is(err, channel.ErrNotFound) {
+		t.Fatalf("the object survived a delete whose If-Match was stripped: %v", err)
+	}
+	if p.Stripped() != 1 {
+		t.Fatalf("stripped %d requests, want 1", p.Stripped())
+	}
+
+	// Other requests keep their conditions.
+	obj := mustPut(t, st, "other", "a", channel.PutOptions{})
+	wantPrecondition(t, "stale delete of a key no rule matches", st.Delete(ctx, "other", `"stale"`))
+	if err := st.Delete(ctx, "other", obj.ETag); err != nil {
+		t.Fatal(err)
+	}
+
+	// A server that ignores If-None-Match overwrites.
+	p.StripHeader(s3test.Match("PUT", "/pkg.conda"), "If-None-Match")
+	mustPut(t, st, "pkg.conda", "one", channel.PutOptions{IfAbsent: true})
+	mustPut(t, st, "pkg.conda", "two", channel.PutOptions{IfAbsent: true})
+	if body, _ := read(t, direct, "pkg.conda"); body != "two" {
+		t.Fatalf("If-None-Match stripped, yet the second put did not overwrite: %q", body)
+	}
+
+	// An unsigned header is removed without signing again.
+	p.StripHeader(s3test.Match("GET", "/pkg.conda"), "User-Agent")
+	if body, _ := read(t, st, "pkg.conda"); body != "two" {
+		t.Fatalf("get with User-Agent stripped: %q", body)
+	}
+}
