@@ -78,26 +78,37 @@ func CheckPath(p string) error {
 }
 
 // CheckLinkTarget rejects a symlink at linkPath (a checked, prefix-relative path) whose
-// target is absolute or resolves outside the prefix.
+// target is absolute or resolves outside the prefix. Backslashes count as separators (they
+// are on Windows). A ".." after a name component is refused too: the lexical result may be
+// inside, but the name can itself be a symlink (a/c -> .), and the system resolves ".."
+// from where that link points, so a/b -> c/../../x would land outside. Leading ".."
+// components followed by names are what relative links in packages look like.
 func CheckLinkTarget(linkPath, target string) error {
 	switch {
 	case target == "":
 		return fmt.Errorf("symlink %s has an empty target", linkPath)
+	case !utf8.ValidString(target):
+		return fmt.Errorf("symlink %s: target %q is not valid UTF-8", linkPath, target)
 	case strings.ContainsRune(target, 0):
 		return fmt.Errorf("symlink %s: target contains a NUL byte", linkPath)
 	case strings.HasPrefix(target, "/") || strings.HasPrefix(target, "\\") || (len(target) >= 2 && target[1] == ':'):
 		return fmt.Errorf("symlink %s -> %s is absolute: it would point outside the prefix; make it relative", linkPath, target)
 	}
 	depth := strings.Count(linkPath, "/") // directories above the link inside the prefix
+	named := false
 	for _, c := range strings.Split(strings.ReplaceAll(target, "\\", "/"), "/") {
 		switch c {
 		case "", ".":
 		case "..":
+			if named {
+				return fmt.Errorf("symlink %s -> %s has \"..\" after a name, which may resolve outside the prefix through another link; simplify the target", linkPath, target)
+			}
 			depth--
 			if depth < 0 {
 				return fmt.Errorf("symlink %s -> %s resolves outside the prefix", linkPath, target)
 			}
 		default:
+			named = true
 			depth++
 		}
 	}

@@ -18,6 +18,11 @@ const (
 	maxInfoFile = 64 << 20 // one file under info/ held in memory
 )
 
+// maxInfoTar caps the decompressed size of the whole info member: InfoFiles skips through
+// every entry before the ones it wants, so a small zstd bomb there could otherwise keep an
+// index run busy for hours. Real info/ trees are a few MiB. A variable for tests only.
+var maxInfoTar int64 = 1 << 30
+
 // Reader gives access to the members of a .conda through an io.ReaderAt, so that only the
 // bytes needed are read: on S3 the info member is fetched with ranged GETs, never the
 // whole package.
@@ -92,11 +97,12 @@ func (r *Reader) Metadata() (Metadata, error) {
 	return md, nil
 }
 
-// InfoTar opens the info member as a tar stream.
-func (r *Reader) InfoTar() (*TarReader, error) { return openTarMember(r.info) }
+// InfoTar opens the info member as a tar stream. Reading more than 1 GiB of decompressed
+// tar from it is an error.
+func (r *Reader) InfoTar() (*TarReader, error) { return openTarMember(r.info, maxInfoTar) }
 
 // PkgTar opens the pkg member as a tar stream.
-func (r *Reader) PkgTar() (*TarReader, error) { return openTarMember(r.pkg) }
+func (r *Reader) PkgTar() (*TarReader, error) { return openTarMember(r.pkg, 0) }
 
 // InfoFiles reads the named files of info/ (e.g. "info/index.json") into memory. Missing
 // files are absent from the result.
@@ -155,8 +161,35 @@ func (r *Reader) IndexJSON() (map[string]any, error) {
 // TarReader reads the tar inside a member's zstd stream.
 type TarReader struct {
 	*tar.Reader
-	dec *zstd.Decoder
-	rc  io.ReadCloser
+	dec  *zstd.Decoder
+	rc   io.ReadCloser
+	name string
+	err  error
+}
+
+// Next advances to the next entry. Sparse entries are an error: packages never hold them,
+// and a sparse header can declare terabytes of zeros in a few hundred bytes, which a
+// reader that hashes or extracts the entry would then produce (a tar bomb that no
+// decompression ratio bounds).
+func (t *TarReader) Next() (*tar.Header, error) {
+	if t.err != nil {
+		return nil, t.err
+	}
+	hdr, err := t.Reader.Next()
+	if err != nil {
+		return hdr, err
+	}
+	sparse := hdr.Typeflag == tar.TypeGNUSparse
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			sparse = true
+		}
+	}
+	if sparse {
+		t.err = fmt.Errorf("%s: entry %s is a sparse file, which packages never contain", t.name, hdr.Name)
+		return nil, t.err
+	}
+	return hdr, nil
 }
 
 // Close releases the decoder.
@@ -165,7 +198,11 @@ func (t *TarReader) Close() error {
 	return t.rc.Close()
 }
 
-func openTarMember(f *zip.File) (*TarReader, error) {
+// openTarMember opens a member as tar in zstd; limit > 0 caps the decompressed bytes.
+// Windows above MaxWindow are refused, as zstd's own decoder does by default (and with
+// it every conda client): accepting them would only let a hostile package make the
+// decoder allocate up to that much memory.
+func openTarMember(f *zip.File, limit int64) (*TarReader, error) {
 	if f.Method != zip.Store {
 		return nil, fmt.Errorf("%s: member is compressed (method %d); .conda members must be stored", f.Name, f.Method)
 	}
@@ -173,12 +210,48 @@ func openTarMember(f *zip.File) (*TarReader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name, err)
 	}
-	dec, err := zstd.NewReader(rc, zstd.WithDecoderMaxWindow(1<<31), zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+	dec, err := zstd.NewReader(rc, zstd.WithDecoderMaxWindow(MaxWindow), zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 	if err != nil {
 		rc.Close()
 		return nil, fmt.Errorf("%s: %w", f.Name, err)
 	}
-	return &TarReader{Reader: tar.NewReader(dec), dec: dec, rc: rc}, nil
+	var src io.Reader = dec
+	if limit > 0 {
+		src = &cappedReader{r: dec, left: limit, limit: limit, name: f.Name}
+	}
+	return &TarReader{Reader: tar.NewReader(src), dec: dec, rc: rc, name: f.Name}, nil
+}
+
+// cappedReader fails once more than a fixed number of bytes were read, rather than
+// ending quietly as io.LimitReader would (which would pass for a truncated tar).
+type cappedReader struct {
+	r           io.Reader
+	left, limit int64
+	name        string
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if c.left <= 0 {
+		// Exactly at the limit is fine if the stream ends here.
+		var probe [1]byte
+		n, err := io.ReadFull(c.r, probe[:])
+		if n == 0 && (err == io.EOF || err == io.ErrUnexpectedEOF) {
+			return 0, io.EOF
+		}
+		if n == 0 && err != nil {
+			return 0, err
+		}
+		return 0, fmt.Errorf("%s: decompresses to more than %d bytes, more than this reader accepts", c.name, c.limit)
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 func readZipFile(f *zip.File, limit int64) ([]byte, error) {

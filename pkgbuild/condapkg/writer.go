@@ -183,6 +183,7 @@ type TarWriter struct {
 	copyBuf []byte
 	closed  bool
 	written int64
+	links   map[string]bool // symlinks written so far, to refuse entries beneath them
 }
 
 // FileResult describes a written regular file for paths.json.
@@ -191,11 +192,25 @@ type FileResult struct {
 	Size   int64
 }
 
+// checkEntry checks an entry's path and refuses paths beneath a symlink of this member:
+// extracting one writes through the link, wherever it points.
+func (t *TarWriter) checkEntry(p string) error {
+	if err := CheckPath(p); err != nil {
+		return err
+	}
+	for i := len(p) - 1; i > 0; i-- {
+		if p[i] == '/' && t.links[p[:i]] {
+			return fmt.Errorf("entry %s lies beneath the symlink %s; refusing to write through a link", p, p[:i])
+		}
+	}
+	return nil
+}
+
 // WriteFile streams exactly size bytes from r as a regular file at path. Any execute bit in
 // mode makes the file 0755, otherwise it is 0644.
 func (t *TarWriter) WriteFile(path string, mode fs.FileMode, size int64, modTime time.Time, r io.Reader) (FileResult, error) {
 	var res FileResult
-	if err := CheckPath(path); err != nil {
+	if err := t.checkEntry(path); err != nil {
 		return res, err
 	}
 	perm := int64(0o644)
@@ -235,7 +250,7 @@ func (t *TarWriter) WriteBytes(path string, mode fs.FileMode, data []byte) (File
 // WriteSymlink writes a symbolic link at path pointing to target, which must be relative
 // and resolve inside the prefix.
 func (t *TarWriter) WriteSymlink(path, target string, modTime time.Time) error {
-	if err := CheckPath(path); err != nil {
+	if err := t.checkEntry(path); err != nil {
 		return err
 	}
 	if err := CheckLinkTarget(path, target); err != nil {
@@ -252,13 +267,17 @@ func (t *TarWriter) WriteSymlink(path, target string, modTime time.Time) error {
 	if err := t.tw.WriteHeader(hdr); err != nil {
 		return fmt.Errorf("%s: entry %s: %w", t.name, path, err)
 	}
+	if t.links == nil {
+		t.links = map[string]bool{}
+	}
+	t.links[path] = true
 	return nil
 }
 
 // WriteDir writes a directory entry; only needed for directories that stay empty, since
 // every extractor creates parents of files on its own.
 func (t *TarWriter) WriteDir(path string, modTime time.Time) error {
-	if err := CheckPath(path); err != nil {
+	if err := t.checkEntry(path); err != nil {
 		return err
 	}
 	hdr := &tar.Header{
@@ -309,9 +328,11 @@ func (t *TarWriter) Close() error {
 }
 
 // Abort releases the encoder without finishing the member; the archive is unusable after.
+// Nothing more is written to the output (it may be what failed).
 func (t *TarWriter) Abort() {
 	if !t.closed {
 		t.closed = true
+		t.enc.Reset(io.Discard)
 		t.enc.Close()
 	}
 }

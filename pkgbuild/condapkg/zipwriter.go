@@ -43,7 +43,37 @@ const (
 
 	max32 = 0xffffffff
 	max16 = 0xffff
+
+	flagUTF8 = 0x800 // general purpose bit 11: name is UTF-8
 )
+
+// zip64Threshold is the size or offset from which a field no longer fits its 32-bit slot
+// and moves to a zip64 extra field (the slot then holds max32). It is a variable only so
+// that tests can exercise the zip64 paths with small archives; production never changes it.
+var zip64Threshold int64 = max32
+
+// needsZip64 reports whether a size or offset must be stored in a zip64 field.
+func needsZip64(v int64) bool { return v >= zip64Threshold }
+
+// field32 is the value of a 32-bit size or offset slot: v itself, or max32 when v lives in
+// a zip64 extra field.
+func field32(v int64) uint32 {
+	if needsZip64(v) {
+		return max32
+	}
+	return uint32(v)
+}
+
+// nameFlags sets the UTF-8 flag for names that are not plain ASCII, so that readers do not
+// decode them as code page 437.
+func nameFlags(name string) uint16 {
+	for i := 0; i < len(name); i++ {
+		if name[i] >= 0x80 {
+			return flagUTF8
+		}
+	}
+	return 0
+}
 
 // zipWriter writes a ZIP archive of STORED members, one member at a time.
 type zipWriter struct {
@@ -113,15 +143,14 @@ func (z *zipWriter) close() error {
 	dosTime, dosDate := msdosTimeDate(z.modTime)
 	cdStart := z.offset
 	for _, m := range z.members {
+		// The zip64 extra holds, in this order, exactly the fields whose slot is max32.
 		var extra []byte
-		usize, csize, off := uint32(m.size), uint32(m.size), uint32(m.headerOffset)
-		if m.size >= max32 {
-			usize, csize = max32, max32
+		size32, off32 := field32(m.size), field32(m.headerOffset)
+		if needsZip64(m.size) {
 			extra = binary.LittleEndian.AppendUint64(extra, uint64(m.size))
 			extra = binary.LittleEndian.AppendUint64(extra, uint64(m.size))
 		}
-		if m.headerOffset >= max32 {
-			off = max32
+		if needsZip64(m.headerOffset) {
 			extra = binary.LittleEndian.AppendUint64(extra, uint64(m.headerOffset))
 		}
 		needed := uint16(versionPlain)
@@ -133,20 +162,20 @@ func (z *zipWriter) close() error {
 		h = binary.LittleEndian.AppendUint32(h, sigCentralHeader)
 		h = binary.LittleEndian.AppendUint16(h, hostUnix<<8|versionZip64)
 		h = binary.LittleEndian.AppendUint16(h, needed)
-		h = binary.LittleEndian.AppendUint16(h, 0) // flags
-		h = binary.LittleEndian.AppendUint16(h, 0) // method: stored
+		h = binary.LittleEndian.AppendUint16(h, nameFlags(m.name)) // flags: never a data descriptor
+		h = binary.LittleEndian.AppendUint16(h, 0)                 // method: stored
 		h = binary.LittleEndian.AppendUint16(h, dosTime)
 		h = binary.LittleEndian.AppendUint16(h, dosDate)
 		h = binary.LittleEndian.AppendUint32(h, m.crc)
-		h = binary.LittleEndian.AppendUint32(h, csize)
-		h = binary.LittleEndian.AppendUint32(h, usize)
+		h = binary.LittleEndian.AppendUint32(h, size32) // compressed
+		h = binary.LittleEndian.AppendUint32(h, size32) // uncompressed
 		h = binary.LittleEndian.AppendUint16(h, uint16(len(m.name)))
 		h = binary.LittleEndian.AppendUint16(h, uint16(len(extra)))
 		h = binary.LittleEndian.AppendUint16(h, 0)            // comment length
 		h = binary.LittleEndian.AppendUint16(h, 0)            // disk number
 		h = binary.LittleEndian.AppendUint16(h, 0)            // internal attributes
 		h = binary.LittleEndian.AppendUint32(h, 0o100644<<16) // external: regular file, rw-r--r--
-		h = binary.LittleEndian.AppendUint32(h, off)
+		h = binary.LittleEndian.AppendUint32(h, off32)
 		h = append(h, m.name...)
 		h = append(h, extra...)
 		if _, err := z.write(h); err != nil {
@@ -155,7 +184,8 @@ func (z *zipWriter) close() error {
 	}
 	cdSize := z.offset - cdStart
 	count := len(z.members)
-	if cdStart >= max32 || cdSize >= max32 || count >= max16 {
+	zip64End := needsZip64(cdStart) || needsZip64(cdSize) || count >= max16
+	if zip64End {
 		recOffset := z.offset
 		r := make([]byte, 0, zip64EndLen+zip64LocatorLen)
 		r = binary.LittleEndian.AppendUint32(r, sigZip64EndRecord)
@@ -182,8 +212,8 @@ func (z *zipWriter) close() error {
 	e = binary.LittleEndian.AppendUint16(e, 0)
 	e = binary.LittleEndian.AppendUint16(e, uint16(min(count, max16)))
 	e = binary.LittleEndian.AppendUint16(e, uint16(min(count, max16)))
-	e = binary.LittleEndian.AppendUint32(e, uint32(min(cdSize, max32)))
-	e = binary.LittleEndian.AppendUint32(e, uint32(min(cdStart, max32)))
+	e = binary.LittleEndian.AppendUint32(e, field32(cdSize))
+	e = binary.LittleEndian.AppendUint32(e, field32(cdStart))
 	e = binary.LittleEndian.AppendUint16(e, 0) // comment length
 	if _, err := z.write(e); err != nil {
 		return fmt.Errorf("zip end record: %w", err)
@@ -205,7 +235,7 @@ func (m *memberWriter) Write(p []byte) (int, error) {
 	if m.closed {
 		return 0, fmt.Errorf("zip member %s: write after close", m.member.name)
 	}
-	if !m.large && m.member.size+int64(len(p)) >= max32 {
+	if !m.large && needsZip64(m.member.size+int64(len(p))) {
 		return 0, fmt.Errorf("zip member %s: passes 4 GiB but was not opened for zip64", m.member.name)
 	}
 	n, err := m.z.write(p)
@@ -222,15 +252,20 @@ func (m *memberWriter) localHeader(crc uint32, size int64, zip64 bool) []byte {
 	if m.large {
 		extraLen = zip64LocalExtraLen
 	}
+	// Version needed matches the central directory's: 4.5 as soon as the member uses any
+	// zip64 field, including an offset that only the central directory records.
 	needed, size32 := uint16(versionPlain), uint32(size)
 	if zip64 {
-		needed, size32 = versionZip64, max32
+		size32 = max32
+	}
+	if zip64 || needsZip64(m.member.headerOffset) {
+		needed = versionZip64
 	}
 	h := make([]byte, 0, localHeaderLen+len(name)+extraLen)
 	h = binary.LittleEndian.AppendUint32(h, sigLocalHeader)
 	h = binary.LittleEndian.AppendUint16(h, needed)
-	h = binary.LittleEndian.AppendUint16(h, 0) // flags: no data descriptor
-	h = binary.LittleEndian.AppendUint16(h, 0) // method: stored
+	h = binary.LittleEndian.AppendUint16(h, nameFlags(name)) // flags: no data descriptor
+	h = binary.LittleEndian.AppendUint16(h, 0)               // method: stored
 	h = binary.LittleEndian.AppendUint16(h, dosTime)
 	h = binary.LittleEndian.AppendUint16(h, dosDate)
 	h = binary.LittleEndian.AppendUint32(h, crc)
@@ -268,7 +303,7 @@ func (m *memberWriter) Close() error {
 	if err := z.buf.Flush(); err != nil {
 		return fmt.Errorf("zip member %s: %w", m.member.name, err)
 	}
-	hdr := m.localHeader(m.member.crc, m.member.size, m.member.size >= max32)
+	hdr := m.localHeader(m.member.crc, m.member.size, needsZip64(m.member.size))
 	if _, err := z.out.Seek(m.member.headerOffset, io.SeekStart); err != nil {
 		return fmt.Errorf("zip member %s: seek to local header: %w", m.member.name, err)
 	}
