@@ -205,3 +205,23 @@ func TestRecordFieldsFollowCondaIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A publish trusts the state about the output files; a hand edit makes its write fail
+// and the run falls back to looking, which finds the broken file.
+func TestQuickRunNoticesHandEdits(t *testing.T) {
+	ctx := context.Background()
+	store, dir := newLocal(t)
+	sub := filepath.Join(dir, "linux-64")
+	os.MkdirAll(sub, 0o755)
+	testkit.MakeConda(t, sub, testkit.PackageSpec{Name: "good", Version: "1.0", Build: "0"})
+	if _, err := Run(ctx, store, Options{Quick: true}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WriteFile(t, sub, "repodata.json", []byte(`{"broken`))
+	testkit.MakeConda(t, sub, testkit.PackageSpec{Name: "other", Version: "1.0", Build: "0"})
+	_, err := Run(ctx, store, Options{Quick: true})
+	var cre *CorruptRepodataError
+	if !errors.As(err, &cre) {
+		t.Fatalf("quick run over a broken repodata.json: %v", err)
+	}
+}

@@ -116,6 +116,11 @@ type Options struct {
 	Full bool
 	// Concurrency is how many packages are read at once (default 16).
 	Concurrency int
+	// Quick trusts the index state about the current output files (their ETags) instead of
+	// looking at them: a publish, which only adds packages, saves a request per file. A
+	// refused write still falls back to looking. Hand-run index runs look, so that a
+	// repodata.json edited or broken by hand is noticed.
+	Quick bool
 	// Lease, when set, is checked before writing, and its loss stops the run.
 	Lease    *channel.Lease
 	Progress progress.Reporter
@@ -198,55 +203,94 @@ func Run(ctx context.Context, store channel.Store, opts Options) (*Result, error
 			return nil, fmt.Errorf("%q is not a conda subdir (known: %s)", d, strings.Join(channel.KnownSubdirs, ", "))
 		}
 	}
-	if !contains(subdirs, "noarch") {
-		subdirs = append(subdirs, "noarch") // clients always fetch noarch/repodata.json
-	}
 	sort.Strings(subdirs)
+	if !contains(subdirs, "noarch") {
+		// Clients always fetch noarch/repodata.json: make sure there is one.
+		_, err := store.Stat(ctx, "noarch/repodata.json")
+		if errors.Is(err, channel.ErrNotFound) {
+			subdirs = append(subdirs, "noarch")
+		} else if err != nil {
+			return nil, err
+		}
+	}
 	res := &Result{}
 	states := map[string]*SubdirState{}
+	type pendingSave struct {
+		st  *SubdirState
+		obj channel.Object
+	}
+	var saves []pendingSave
+	changed := opts.Full
 	for _, sd := range subdirs {
 		var sr *SubdirResult
 		var st *SubdirState
+		var stObj channel.Object
+		var dirty bool
 		var err error
 		for attempt := 0; ; attempt++ {
 			listing, listed := listings[sd]
 			if attempt > 0 {
 				listed = false
 			}
-			sr, st, err = runSubdir(ctx, store, sd, listing, listed, opts)
+			sr, st, stObj, dirty, err = runSubdir(ctx, store, sd, listing, listed, attempt > 0, opts)
 			if !errors.Is(err, channel.ErrPreconditionFailed) {
 				break
 			}
-			// Someone wrote the index after we read it. With the lease still ours that was
-			// a holder that lost its lease before us: redo this subdir on top of its write.
-			if opts.Lease == nil {
-				return nil, fmt.Errorf("index %s: %w (another index run wrote it at the same time; run again, or use publish/index with the channel lease)", sd, err)
+			// A file changed since we looked (or since the state said): a holder that lost
+			// its lease before us, a hand edit, or a run without the lease. With the lease
+			// still ours, redo this subdir on top of what is there now.
+			if opts.Lease != nil {
+				if lerr := opts.Lease.Check(ctx); lerr != nil {
+					return nil, fmt.Errorf("index %s: %w", sd, ErrFenced)
+				}
 			}
-			if lerr := opts.Lease.Check(ctx); lerr != nil || attempt >= 3 {
+			if attempt >= 3 {
+				if opts.Lease == nil {
+					return nil, fmt.Errorf("index %s: %w (another index run keeps writing it; use publish/index, which take the channel lease)", sd, err)
+				}
 				return nil, fmt.Errorf("index %s: %w", sd, ErrFenced)
 			}
 		}
 		if err != nil {
-			if cause := context.Cause(ctx); cause != nil && errors.Is(cause, channel.ErrLeaseLost) {
-				return nil, fmt.Errorf("index %s: %w", sd, ErrFenced)
-			}
-			return nil, fmt.Errorf("index %s: %w", sd, err)
+			return nil, fenced(ctx, "index "+sd, err)
 		}
 		states[sd] = st
 		res.Subdirs = append(res.Subdirs, *sr)
 		if len(sr.Wrote) > 0 {
 			res.Wrote = true
 		}
-	}
-	wrote, err := writeChannelFiles(ctx, store, states, opts)
-	if err != nil {
-		if errors.Is(err, channel.ErrPreconditionFailed) && opts.Lease != nil && opts.Lease.Check(ctx) != nil {
-			return nil, fmt.Errorf("channeldata: %w", ErrFenced)
+		if dirty {
+			saves = append(saves, pendingSave{st, stObj})
+			changed = true
 		}
-		return nil, fmt.Errorf("channeldata: %w", err)
 	}
-	res.Wrote = res.Wrote || wrote
+	// The channel-wide files follow the subdirs; the states are saved last, so that a run
+	// that stops half-way is redone by the next one rather than trusted.
+	if changed {
+		wrote, err := writeChannelFiles(ctx, store, states, opts)
+		if err != nil {
+			return nil, fenced(ctx, "channeldata", err)
+		}
+		res.Wrote = res.Wrote || wrote
+	}
+	for _, sv := range saves {
+		if err := saveState(ctx, store, sv.st, sv.obj); err != nil {
+			return nil, fenced(ctx, "save index state of "+sv.st.Subdir, err)
+		}
+	}
 	return res, nil
+}
+
+// fenced turns a failure caused by losing the lease (or a write refused because a newer
+// holder wrote first) into ErrFenced.
+func fenced(ctx context.Context, what string, err error) error {
+	if cause := context.Cause(ctx); cause != nil && errors.Is(cause, channel.ErrLeaseLost) {
+		return fmt.Errorf("%s: %w", what, ErrFenced)
+	}
+	if errors.Is(err, channel.ErrLeaseLost) || errors.Is(err, channel.ErrPreconditionFailed) {
+		return fmt.Errorf("%s: %w", what, ErrFenced)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // mergeCancel returns a context cancelled when either parent is, with the cause kept.
@@ -267,20 +311,31 @@ func contains(list []string, s string) bool {
 
 // runSubdir indexes one subdir. listing holds its objects when the caller already
 // listed them.
-func runSubdir(ctx context.Context, store channel.Store, subdir string, listing []channel.Object, listed bool, opts Options) (*SubdirResult, *SubdirState, error) {
+//
+// The output files are written with compare-and-swap on the ETags the last run recorded
+// (no request needed to learn them); when one of those writes is refused, the run is
+// repeated with verify set, which looks at the current files first.
+func runSubdir(ctx context.Context, store channel.Store, subdir string, listing []channel.Object, listed, verify bool, opts Options) (*SubdirResult, *SubdirState, channel.Object, bool, error) {
 	sr := &SubdirResult{Subdir: subdir}
+	fail := func(err error) (*SubdirResult, *SubdirState, channel.Object, bool, error) {
+		return nil, nil, channel.Object{}, false, err
+	}
 	prev, stateObj, err := loadState(ctx, store, subdir)
 	if err != nil {
-		return nil, nil, err
+		return fail(err)
 	}
 	outputs := []string{subdir + "/repodata.json", subdir + "/repodata.json.zst", subdir + "/index.html"}
 	current := map[string]channel.Object{}
 	for _, k := range outputs {
+		if w, ok := prev.Written[k]; ok && opts.Quick && !verify && !opts.Full {
+			current[k] = channel.Object{Key: k, ETag: w.ETag}
+			continue
+		}
 		obj, err := store.Stat(ctx, k)
 		if err == nil {
 			current[k] = obj
 		} else if !errors.Is(err, channel.ErrNotFound) {
-			return nil, nil, err
+			return fail(err)
 		}
 	}
 	// A repodata.json this index did not write last is checked before it is replaced:
@@ -289,10 +344,10 @@ func runSubdir(ctx context.Context, store channel.Store, subdir string, listing 
 	if obj, ok := current[rk]; ok && obj.ETag != prev.Written[rk].ETag && !opts.Full {
 		data, _, err := channel.ReadAll(ctx, store, rk)
 		if err != nil {
-			return nil, nil, err
+			return fail(err)
 		}
 		if _, err := ParseRepodata(data); err != nil {
-			return nil, nil, &CorruptRepodataError{Key: rk, Err: err}
+			return fail(&CorruptRepodataError{Key: rk, Err: err})
 		}
 	}
 	if !listed {
@@ -302,7 +357,7 @@ func runSubdir(ctx context.Context, store channel.Store, subdir string, listing 
 			return nil
 		})
 		if err != nil {
-			return nil, nil, err
+			return fail(err)
 		}
 	}
 	next := &SubdirState{Version: stateVersion, Subdir: subdir, Packages: map[string]StateEntry{}, Unreadable: map[string]Problem{}, Written: map[string]Written{}}
@@ -366,7 +421,7 @@ func runSubdir(ctx context.Context, store channel.Store, subdir string, listing 
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, nil, err
+		return fail(err)
 	}
 	for _, p := range next.Unreadable {
 		sr.Unreadable = append(sr.Unreadable, p)
@@ -400,6 +455,7 @@ func runSubdir(ctx context.Context, store channel.Store, subdir string, listing 
 	}
 	contentTypes := map[string]string{outputs[0]: "application/json", outputs[1]: "application/zstd", outputs[2]: "text/html; charset=utf-8"}
 	faultpoint.Hit("index:before-write")
+	checked := false
 	for i, k := range outputs {
 		if i > 0 {
 			faultpoint.Hit("index:between-writes")
@@ -412,24 +468,23 @@ func runSubdir(ctx context.Context, store channel.Store, subdir string, listing 
 			next.Written[k] = prev.Written[k] // unchanged since our last run
 			continue
 		}
-		if opts.Lease != nil {
+		if opts.Lease != nil && !checked {
+			// Not needed for safety (the writes are compare-and-swap) but a lost lease
+			// is better noticed before writing than after.
 			if err := opts.Lease.Check(ctx); err != nil {
-				return nil, nil, err
+				return fail(err)
 			}
+			checked = true
 		}
 		obj, err := store.Put(ctx, k, bytes.NewReader(data), int64(len(data)), casOptions(cur, contentTypes[k]))
 		if err != nil {
-			return nil, nil, err
+			return fail(err)
 		}
 		next.Written[k] = Written{ETag: obj.ETag, SHA256: digest}
 		sr.Wrote = append(sr.Wrote, k)
 	}
-	if len(sr.Wrote) > 0 || sr.Read > 0 || len(sr.Removed) > 0 || stateObj.ETag == "" {
-		if err := saveState(ctx, store, next, stateObj); err != nil {
-			return nil, nil, err
-		}
-	}
-	return sr, next, nil
+	dirty := len(sr.Wrote) > 0 || sr.Read > 0 || len(sr.Removed) > 0 || stateObj.ETag == "" || len(next.Packages) != len(prev.Packages)
+	return sr, next, stateObj, dirty, nil
 }
 
 // checkRecord warns about records conda would trip over.
@@ -443,4 +498,38 @@ func checkRecord(subdir, file string, r Record) []string {
 		w = append(w, fmt.Sprintf("%s: built for subdir %s but stored in %s", file, sd, subdir))
 	}
 	return w
+}
+
+// Covered reports whether the last index run of subdir completed (its output files are
+// the ones its state records) and indexed each package with the given ETag, keyed by
+// file name. A publisher that finds its packages covered after waiting for the lease is
+// done: another publisher's run indexed them (group commit). A run that died half-way is
+// never taken for a complete one.
+func Covered(ctx context.Context, store channel.Store, subdir string, packages map[string]string) (bool, error) {
+	st, stObj, err := loadState(ctx, store, subdir)
+	if err != nil || stObj.ETag == "" {
+		return false, err
+	}
+	for file, etag := range packages {
+		if e, ok := st.Packages[file]; !ok || e.ETag != etag {
+			return false, nil
+		}
+	}
+	for _, k := range []string{subdir + "/repodata.json", subdir + "/repodata.json.zst", subdir + "/index.html"} {
+		w, ok := st.Written[k]
+		if !ok {
+			return false, nil
+		}
+		obj, err := store.Stat(ctx, k)
+		if errors.Is(err, channel.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if obj.ETag != w.ETag {
+			return false, nil
+		}
+	}
+	return true, nil
 }

@@ -299,33 +299,23 @@ func IndexUnderLease(ctx context.Context, store channel.Store, subdirs []string,
 		}
 	}
 	opts.Progress.Status("indexing " + strings.Join(subdirs, ", "))
-	res, err = index.Run(ctx, store, index.Options{Subdirs: subdirs, Lease: lease, Progress: opts.Progress})
+	res, err = index.Run(ctx, store, index.Options{Subdirs: subdirs, Lease: lease, Progress: opts.Progress, Quick: true})
 	return res, false, err
 }
 
-// allIndexed reports whether the current repodata of each upload's subdir has the
-// package with the uploaded bytes.
+// allIndexed reports whether every upload is in a completed index run of its subdir.
 func allIndexed(ctx context.Context, store channel.Store, uploads []Upload) (bool, error) {
-	bySubdir := map[string]map[string]index.Record{}
+	bySubdir := map[string]map[string]string{}
 	for _, u := range uploads {
-		recs, ok := bySubdir[u.Subdir]
-		if !ok {
-			data, _, err := channel.ReadAll(ctx, store, u.Subdir+"/repodata.json")
-			if errors.Is(err, channel.ErrNotFound) {
-				return false, nil
-			}
-			if err != nil {
-				return false, err
-			}
-			recs, err = index.ParseRepodata(data)
-			if err != nil {
-				return false, nil // broken: the index run will say so
-			}
-			bySubdir[u.Subdir] = recs
+		if bySubdir[u.Subdir] == nil {
+			bySubdir[u.Subdir] = map[string]string{}
 		}
-		rec, ok := recs[strings.TrimPrefix(u.Key, u.Subdir+"/")]
-		if !ok || rec["sha256"] != u.SHA256 {
-			return false, nil
+		bySubdir[u.Subdir][strings.TrimPrefix(u.Key, u.Subdir+"/")] = u.ETag
+	}
+	for sd, pkgs := range bySubdir {
+		ok, err := index.Covered(ctx, store, sd, pkgs)
+		if err != nil || !ok {
+			return false, err
 		}
 	}
 	return true, nil
