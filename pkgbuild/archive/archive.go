@@ -12,9 +12,13 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Kind is the type of an entry.
@@ -89,7 +93,11 @@ type Reader struct {
 	pending *event // a header event read while draining content
 	err     error
 	closeMu sync.Once
+	closed  atomic.Bool
 }
+
+// errClosed is what a Reader returns once it is closed.
+var errClosed = fmt.Errorf("archive: reader is closed: %w", fs.ErrClosed)
 
 type event struct {
 	entry *Entry
@@ -156,9 +164,6 @@ func start(path string, opts Options, produce func(ctx context.Context, e *emitt
 		cancel: cancel,
 		done:   make(chan struct{}),
 	}
-	for i := 0; i < chunkCount+1; i++ {
-		r.free <- make([]byte, chunkSize)
-	}
 	go func() {
 		defer close(r.done)
 		em := &emitter{ctx: ctx, r: r}
@@ -178,6 +183,9 @@ func start(path string, opts Options, produce func(ctx context.Context, e *emitt
 // compressed stream's own integrity checks have passed), or the error that stopped it.
 // Unread content of the previous entry is skipped.
 func (r *Reader) Next() (*Entry, error) {
+	if r.closed.Load() {
+		return nil, errClosed
+	}
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -187,7 +195,10 @@ func (r *Reader) Next() (*Entry, error) {
 		if r.pending != nil {
 			ev, r.pending = *r.pending, nil
 		} else {
-			ev = <-r.events
+			var ok bool
+			if ev, ok = <-r.events; !ok {
+				return nil, errClosed
+			}
 		}
 		switch {
 		case ev.err != nil:
@@ -234,12 +245,18 @@ func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 
 // fill makes r.cur non-empty, or reports the end of the current entry's content.
 func (r *Reader) fill() error {
+	if r.closed.Load() {
+		return errClosed
+	}
 	for len(r.cur) == 0 {
 		if !r.inFile {
 			return io.EOF
 		}
 		r.releaseChunk()
-		ev := <-r.events
+		ev, ok := <-r.events
+		if !ok {
+			return errClosed
+		}
 		if ev.entry != nil || ev.err != nil {
 			r.pending = &ev
 			r.inFile = false
@@ -260,9 +277,11 @@ func (r *Reader) releaseChunk() {
 	}
 }
 
-// Close stops the reading goroutine and waits for it to finish.
+// Close stops the reading goroutine and waits for it to finish. Next, Read and WriteTo
+// fail after Close.
 func (r *Reader) Close() error {
 	r.closeMu.Do(func() {
+		r.closed.Store(true)
 		r.cancel()
 		// Drain so that a producer blocked on a full channel sees the cancellation.
 		go func() {
@@ -277,8 +296,9 @@ func (r *Reader) Close() error {
 
 // emitter is the producer's side of the Reader.
 type emitter struct {
-	ctx context.Context
-	r   *Reader
+	ctx       context.Context
+	r         *Reader
+	allocated int // chunks made so far; at most chunkCount+1, made as needed
 }
 
 func (e *emitter) entry(en *Entry) error {
@@ -293,11 +313,24 @@ func (e *emitter) entry(en *Entry) error {
 // content copies src (exactly size bytes) into pooled chunks for the consumer.
 func (e *emitter) content(src io.Reader, size int64, name string) error {
 	for size > 0 {
+		if err := e.ctx.Err(); err != nil {
+			return err
+		}
 		var buf []byte
 		select {
 		case buf = <-e.r.free:
-		case <-e.ctx.Done():
-			return e.ctx.Err()
+		default:
+			if e.allocated < chunkCount+1 {
+				// Small archives never need the whole read-ahead.
+				e.allocated++
+				buf = make([]byte, chunkSize)
+				break
+			}
+			select {
+			case buf = <-e.r.free:
+			case <-e.ctx.Done():
+				return e.ctx.Err()
+			}
 		}
 		want := int64(len(buf))
 		if size < want {
@@ -329,17 +362,17 @@ func (e *emitter) content(src io.Reader, size int64, name string) error {
 func cleanName(raw string) (string, error) {
 	name := strings.ReplaceAll(raw, "\\", "/")
 	if strings.HasPrefix(name, "/") || (len(name) >= 2 && name[1] == ':') {
-		return "", fmt.Errorf("entry %q has an absolute path: refusing to unpack outside the prefix", raw)
+		return "", fmt.Errorf("entry %s has an absolute path: refusing to unpack outside the prefix", quote(raw))
 	}
 	if strings.ContainsRune(name, 0) {
-		return "", fmt.Errorf("entry %q contains a NUL byte", raw)
+		return "", fmt.Errorf("entry %s contains a NUL byte", quote(raw))
 	}
 	var parts []string
 	for _, c := range strings.Split(name, "/") {
 		switch c {
 		case "", ".":
 		case "..":
-			return "", fmt.Errorf("entry %q has a \"..\" component: refusing to unpack outside the prefix", raw)
+			return "", fmt.Errorf("entry %s has a \"..\" component: refusing to unpack outside the prefix", quote(raw))
 		default:
 			parts = append(parts, c)
 		}
@@ -347,23 +380,60 @@ func cleanName(raw string) (string, error) {
 	return strings.Join(parts, "/"), nil
 }
 
-// hashingReader hashes and counts what passes through it.
+// quote shows an entry name in an error message: in double quotes and as stored, so that
+// the user can find it in a listing of the archive, or Go-escaped when it holds bytes
+// that would garble a terminal.
+func quote(name string) string {
+	if !utf8.ValidString(name) {
+		return strconv.Quote(name)
+	}
+	for _, r := range name {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(name)
+		}
+	}
+	return `"` + name + `"`
+}
+
+// progress calls Options.Progress with values that only ever rise.
+type progress struct {
+	fn   func(int64)
+	last int64
+}
+
+func (p *progress) report(n int64) {
+	if p.fn != nil && n > p.last {
+		p.last = n
+		p.fn(n)
+	}
+}
+
+// hashingReader hashes and counts what passes through it. It stops when ctx is done, so
+// that Close does not wait for a whole file to be hashed or decoded.
 type hashingReader struct {
+	ctx      context.Context
 	r        io.Reader
 	h        interface{ Write([]byte) (int, error) }
 	n        int64
-	progress func(int64)
+	progress *progress // ticks every MiB when set
 	lastTick int64
+	tail     tail // the end of what was read, when tail.buf is set
 }
 
 func (h *hashingReader) Read(p []byte) (int, error) {
+	if err := h.ctx.Err(); err != nil {
+		return 0, err
+	}
 	n, err := h.r.Read(p)
 	if n > 0 {
 		h.h.Write(p[:n])
 		h.n += int64(n)
+		if h.tail.buf != nil {
+			h.tail.write(p[:n])
+		}
 		if h.progress != nil && h.n-h.lastTick >= 1<<20 {
 			h.lastTick = h.n
-			h.progress(h.n)
+			h.progress.report(h.n)
 		}
 	}
 	return n, err

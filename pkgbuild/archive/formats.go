@@ -8,8 +8,10 @@ import (
 	"compress/bzip2"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"path"
@@ -39,6 +41,18 @@ func (f Format) String() string {
 	return [...]string{"tar", "tar.xz", "tar.gz", "tar.bz2", "tar.zst", "zip"}[f]
 }
 
+// magics are the signatures detect knows, for telling a cut-off file from a foreign one.
+var magics = []struct {
+	magic  []byte
+	format Format
+}{
+	{[]byte{0xfd, '7', 'z', 'X', 'Z', 0}, FormatTarXZ},
+	{[]byte{0x1f, 0x8b}, FormatTarGZ},
+	{[]byte("BZh"), FormatTarBZ2},
+	{[]byte{0x28, 0xb5, 0x2f, 0xfd}, FormatTarZST},
+	{[]byte("PK\x03\x04"), FormatZip},
+}
+
 func detect(b []byte, path string) (Format, error) {
 	switch {
 	case bytes.HasPrefix(b, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
@@ -58,6 +72,11 @@ func detect(b []byte, path string) (Format, error) {
 	case len(b) == 0:
 		return 0, fmt.Errorf("%s: file is empty (interrupted download?)", path)
 	}
+	for _, m := range magics {
+		if len(b) < len(m.magic) && bytes.HasPrefix(m.magic, b) {
+			return 0, fmt.Errorf("%s: only %d bytes, the start of a %s file: truncated or partial download: %w", path, len(b), m.format, io.ErrUnexpectedEOF)
+		}
+	}
 	// Old v7 tars carry no magic; trust the name for those.
 	if strings.HasSuffix(strings.ToLower(path), ".tar") {
 		return FormatTar, nil
@@ -67,31 +86,71 @@ func detect(b []byte, path string) (Format, error) {
 
 func readFile(ctx context.Context, f fs.File, size int64, path string, opts Options, e *emitter) error {
 	h := sha256.New()
-	raw := &hashingReader{r: f, h: h, progress: opts.Progress}
+	prog := &progress{fn: opts.Progress}
+	raw := &hashingReader{ctx: ctx, r: f, h: h, tail: tail{buf: make([]byte, 64)}}
 	br := bufio.NewReaderSize(raw, 1<<20)
-	head, err := br.Peek(512)
-	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	format, err := detect(head, path)
-	if err != nil {
-		return err
-	}
-	if format == FormatZip {
-		ra, ok := f.(io.ReaderAt)
-		if !ok {
-			return fmt.Errorf("%s: zip archives need random access, which this file system does not offer", path)
+	hashed := false // the whole file has gone through h and its digest was checked
+	err := func() error {
+		head, err := br.Peek(512)
+		if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+			return fmt.Errorf("%s: %w", path, err)
 		}
-		// A zip is read through its central directory at the end of the file, so its
-		// hash is checked first, before anything from it is trusted.
+		format, err := detect(head, path)
+		if err != nil {
+			return err
+		}
+		if format == FormatZip {
+			ra, ok := f.(io.ReaderAt)
+			if !ok {
+				return fmt.Errorf("%s: zip archives need random access, which this file system does not offer", path)
+			}
+			// A zip is read through its central directory at the end of the file, so its
+			// hash is checked first, before anything from it is trusted.
+			if opts.SHA256 != "" {
+				if _, err := io.Copy(io.Discard, br); err != nil {
+					return fmt.Errorf("%s: %w", path, err)
+				}
+				hashed = true
+				if err := checkDigest(path, opts.SHA256, h.Sum(nil)); err != nil {
+					return err
+				}
+			}
+			if err := readZip(ctx, ra, size, path, prog, e); err != nil {
+				return err
+			}
+			prog.report(size)
+			return nil
+		}
+		raw.progress = prog
+		if err := readCompressedTar(ctx, format, br, path, e); err != nil {
+			return err
+		}
 		if _, err := io.Copy(io.Discard, br); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		if err := checkDigest(path, opts.SHA256, h.Sum(nil)); err != nil {
-			return err
+		if format == FormatTarXZ && !xzFooterAtEnd(raw.tail.bytes()) {
+			return fmt.Errorf("%s: no xz stream footer at the end of the file: %w", path, describeDecodeError(format, io.ErrUnexpectedEOF))
 		}
-		return readZip(ctx, ra, size, path, opts, e)
+		prog.report(raw.n)
+		hashed = true
+		return checkDigest(path, opts.SHA256, h.Sum(nil))
+	}()
+	if err != nil && !hashed && opts.SHA256 != "" && ctx.Err() == nil {
+		// A file that fails to read is most often a bad download: when the recipe names
+		// its sha256, say whether this is the file it names, keeping the read error.
+		if _, cerr := io.Copy(io.Discard, br); cerr == nil {
+			var ce *ChecksumError
+			if sumErr := checkDigest(path, opts.SHA256, h.Sum(nil)); errors.As(sumErr, &ce) {
+				return fmt.Errorf("%w; reading it failed: %w", ce, err)
+			}
+		}
 	}
+	return err
+}
+
+// readCompressedTar decodes format from br, emits the tar's entries and reads the
+// compressed stream to its end.
+func readCompressedTar(ctx context.Context, format Format, br *bufio.Reader, path string, e *emitter) error {
 	var dec io.Reader
 	var closeDec func()
 	switch format {
@@ -100,13 +159,13 @@ func readFile(ctx context.Context, f fs.File, size int64, path string, opts Opti
 	case FormatTarXZ:
 		r, err := xz.NewReader(br)
 		if err != nil {
-			return fmt.Errorf("%s: xz: %w", path, err)
+			return fmt.Errorf("%s: xz: %w", path, describeDecodeError(format, err))
 		}
 		dec = r
 	case FormatTarGZ:
 		r, err := gzip.NewReader(br)
 		if err != nil {
-			return fmt.Errorf("%s: gzip: %w", path, err)
+			return fmt.Errorf("%s: gzip: %w", path, describeDecodeError(format, err))
 		}
 		closeDec = func() { r.Close() }
 		dec = r
@@ -115,10 +174,12 @@ func readFile(ctx context.Context, f fs.File, size int64, path string, opts Opti
 	case FormatTarZST:
 		r, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<31), zstd.WithDecoderLowmem(true))
 		if err != nil {
-			return fmt.Errorf("%s: zstd: %w", path, err)
+			return fmt.Errorf("%s: zstd: %w", path, describeDecodeError(format, err))
 		}
 		closeDec = r.Close
 		dec = r
+	default:
+		return fmt.Errorf("%s: %v is not a tar format", path, format)
 	}
 	if closeDec != nil {
 		defer closeDec()
@@ -127,32 +188,111 @@ func readFile(ctx context.Context, f fs.File, size int64, path string, opts Opti
 		return fmt.Errorf("%s: %w", path, describeDecodeError(format, err))
 	}
 	// Read the compressed stream to its end: that runs the decoder's own integrity checks
-	// (xz index and CRC, gzip CRC) and feeds the rest of the file to the hash.
+	// (xz index and CRC, gzip CRC).
 	if _, err := io.Copy(io.Discard, dec); err != nil {
 		return fmt.Errorf("%s: after the tar end: %w", path, describeDecodeError(format, err))
 	}
-	if _, err := io.Copy(io.Discard, br); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if opts.Progress != nil {
-		opts.Progress(raw.n)
-	}
-	return checkDigest(path, opts.SHA256, h.Sum(nil))
+	return nil
 }
 
 func describeDecodeError(format Format, err error) error {
+	if err == io.EOF { // from a decoder that found nothing at all where its header goes
+		err = io.ErrUnexpectedEOF
+	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("%s data ends early (truncated or partial download): %w", format, err)
 	}
 	return err
 }
 
+// tail keeps the last len(buf) bytes written to it.
+type tail struct {
+	buf []byte
+	n   int64 // bytes written in all
+}
+
+func (t *tail) write(p []byte) {
+	k := len(t.buf)
+	if len(p) >= k {
+		copy(t.buf, p[len(p)-k:])
+	} else {
+		copy(t.buf, t.buf[len(p):])
+		copy(t.buf[k-len(p):], p)
+	}
+	t.n += int64(len(p))
+}
+
+func (t *tail) bytes() []byte {
+	if t.n < int64(len(t.buf)) {
+		return t.buf[len(t.buf)-int(t.n):]
+	}
+	return t.buf
+}
+
+// xzFooterAtEnd reports whether the end of an .xz file (the tail of it) is a stream footer
+// with its CRC, after any stream padding. A decoder that meets the end of the file where
+// a block header or the index should be may take it for the end of the data; the footer
+// is what proves the file whole.
+func xzFooterAtEnd(end []byte) bool {
+	for len(end) >= 4 && bytes.Equal(end[len(end)-4:], []byte{0, 0, 0, 0}) {
+		end = end[:len(end)-4]
+	}
+	if len(end) == 0 {
+		return true // all padding as far as the tail goes: cannot tell, the decoder decides
+	}
+	if len(end) < 12 {
+		return false
+	}
+	footer := end[len(end)-12:]
+	return footer[10] == 'Y' && footer[11] == 'Z' && crc32.ChecksumIEEE(footer[4:10]) == binary.LittleEndian.Uint32(footer[:4])
+}
+
+// tarInput watches the data under a tar.Reader, so that the end of the data can be told
+// from the end-of-archive marker.
+type tarInput struct {
+	r    io.Reader
+	tail tail // the last block read
+	eof  bool // r reported io.EOF
+}
+
+const blockSize = 512
+
+func (t *tarInput) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	t.tail.write(p[:n])
+	if err == io.EOF {
+		t.eof = true
+	}
+	return n, err
+}
+
+// endedCleanly tells, once tar.Reader has reported the end, whether the archive had its
+// end-of-archive marker. The marker is two zero blocks, after which tar.Reader stops
+// reading; archive/tar also accepts a lone zero block at the end of the data, and so does
+// GNU tar. Data that simply stops at a header boundary is a cut-off archive.
+func (t *tarInput) endedCleanly() bool {
+	if !t.eof {
+		return true
+	}
+	return t.tail.n >= blockSize && t.tail.n%blockSize == 0 && bytes.Equal(t.tail.bytes(), make([]byte, blockSize))
+}
+
 func readTar(ctx context.Context, r io.Reader, e *emitter) error {
-	tr := tar.NewReader(r)
+	in := &tarInput{r: r, tail: tail{buf: make([]byte, blockSize)}}
+	tr := tar.NewReader(in)
+	// files maps the name of each file entry so far, and of each hard link to one, to
+	// the file entry that holds the content.
+	files := map[string]string{}
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
+			if !in.endedCleanly() {
+				return fmt.Errorf("tar data stops after %d bytes without the end-of-archive marker: %w", in.tail.n, io.ErrUnexpectedEOF)
+			}
 			return nil
+		}
+		if err == tar.ErrInsecurePath {
+			err = nil // GODEBUG=tarinsecurepath=0: hdr is valid, and cleanName names the entry
 		}
 		if err != nil {
 			if err == tar.ErrHeader {
@@ -169,7 +309,7 @@ func readTar(ctx context.Context, r io.Reader, e *emitter) error {
 		}
 		en := &Entry{Name: name, Mode: fs.FileMode(hdr.Mode) & fs.ModePerm, ModTime: hdr.ModTime}
 		switch hdr.Typeflag {
-		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse, tar.TypeCont:
 			en.Kind, en.Size = KindFile, hdr.Size
 		case tar.TypeDir:
 			en.Kind = KindDir
@@ -178,21 +318,33 @@ func readTar(ctx context.Context, r io.Reader, e *emitter) error {
 		case tar.TypeLink:
 			target, err := cleanName(hdr.Linkname)
 			if err != nil || target == "" {
-				return fmt.Errorf("entry %s: hard link to %q outside the archive", hdr.Name, hdr.Linkname)
+				return fmt.Errorf("entry %s: hard link to %s outside the archive", quote(hdr.Name), quote(hdr.Linkname))
 			}
-			en.Kind, en.Link = KindHardlink, target
+			file, ok := files[target]
+			if !ok {
+				return fmt.Errorf("entry %s: hard link to %s, which is not a file earlier in the archive", quote(hdr.Name), quote(hdr.Linkname))
+			}
+			en.Kind, en.Link = KindHardlink, file
 		case tar.TypeXGlobalHeader:
 			continue
 		case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-			return fmt.Errorf("entry %s is a device or FIFO, which a package cannot contain", hdr.Name)
+			return fmt.Errorf("entry %s is a device or FIFO, which a package cannot contain", quote(hdr.Name))
 		default:
-			return fmt.Errorf("entry %s has unsupported tar type %q", hdr.Name, hdr.Typeflag)
+			return fmt.Errorf("entry %s has unsupported tar type %q", quote(hdr.Name), hdr.Typeflag)
 		}
 		if name == "" {
 			if en.Kind == KindDir {
 				continue // "./" itself
 			}
-			return fmt.Errorf("entry %q has an empty name", hdr.Name)
+			return fmt.Errorf("entry %s has an empty name", quote(hdr.Name))
+		}
+		switch en.Kind {
+		case KindFile:
+			files[name] = name
+		case KindHardlink:
+			files[name] = en.Link
+		default:
+			delete(files, name)
 		}
 		if err := e.entry(en); err != nil {
 			return err
@@ -205,13 +357,19 @@ func readTar(ctx context.Context, r io.Reader, e *emitter) error {
 	}
 }
 
-func readZip(ctx context.Context, f io.ReaderAt, size int64, path string, opts Options, e *emitter) error {
+func readZip(ctx context.Context, f io.ReaderAt, size int64, path string, prog *progress, e *emitter) error {
 	zr, err := zip.NewReader(f, size)
+	if err == zip.ErrInsecurePath && zr != nil {
+		err = nil // GODEBUG=zipinsecurepath=0: cleanName below names the entry
+	}
+	if errors.Is(err, zip.ErrFormat) {
+		// Its directory is at the end: what a cut-off download loses first.
+		return fmt.Errorf("%s: not a readable zip (truncated or partial download?): %w", path, err)
+	}
 	if err != nil {
-		return fmt.Errorf("%s: not a readable zip: %w", path, err)
+		return fmt.Errorf("%s: not a readable zip: %w", path, describeDecodeError(FormatZip, err))
 	}
 	zr.RegisterDecompressor(zip.Deflate, func(r io.Reader) io.ReadCloser { return flate.NewReader(r) })
-	var done int64
 	for _, zf := range zr.File {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -231,7 +389,7 @@ func readZip(ctx context.Context, f io.ReaderAt, size int64, path string, opts O
 		case mode&fs.ModeSymlink != 0:
 			target, err := readZipMember(zf, 4096)
 			if err != nil {
-				return fmt.Errorf("%s: entry %s: %w", path, zf.Name, err)
+				return fmt.Errorf("%s: entry %s: %w", path, quote(zf.Name), err)
 			}
 			en.Kind, en.Link = KindSymlink, string(target)
 		case mode.IsRegular():
@@ -240,7 +398,7 @@ func readZip(ctx context.Context, f io.ReaderAt, size int64, path string, opts O
 				en.Mode = 0o644 // written on Windows: no Unix mode
 			}
 		default:
-			return fmt.Errorf("%s: entry %s has unsupported type %v", path, zf.Name, mode.Type())
+			return fmt.Errorf("%s: entry %s has unsupported type %v", path, quote(zf.Name), mode.Type())
 		}
 		if err := e.entry(en); err != nil {
 			return err
@@ -248,13 +406,13 @@ func readZip(ctx context.Context, f io.ReaderAt, size int64, path string, opts O
 		if en.Kind == KindFile && en.Size > 0 {
 			rc, err := zf.Open()
 			if err != nil {
-				return fmt.Errorf("%s: entry %s: %w", path, zf.Name, err)
+				return fmt.Errorf("%s: entry %s: %w", path, quote(zf.Name), err)
 			}
 			err = e.content(rc, en.Size, name)
 			if err == nil {
 				// Reading past the end runs the CRC check.
 				if _, cerr := io.Copy(io.Discard, rc); cerr != nil {
-					err = fmt.Errorf("entry %s: %w", name, cerr)
+					err = fmt.Errorf("entry %s: %w", quote(name), cerr)
 				}
 			}
 			rc.Close()
@@ -262,9 +420,10 @@ func readZip(ctx context.Context, f io.ReaderAt, size int64, path string, opts O
 				return fmt.Errorf("%s: %w", path, err)
 			}
 		}
-		done += int64(zf.CompressedSize64)
-		if opts.Progress != nil {
-			opts.Progress(done)
+		// Members are usually stored in order, so the end of this one's data is how far
+		// the archive has been read.
+		if off, err := zf.DataOffset(); err == nil && off >= 0 {
+			prog.report(min(off+int64(zf.CompressedSize64), size))
 		}
 	}
 	return nil
@@ -288,7 +447,8 @@ func readZipMember(zf *zip.File, limit int64) ([]byte, error) {
 
 // readDir walks a directory in lexical order (so builds are reproducible) without
 // following symlinks.
-func readDir(ctx context.Context, fsys fs.FS, root string, e *emitter, progress func(int64)) error {
+func readDir(ctx context.Context, fsys fs.FS, root string, e *emitter, progressFn func(int64)) error {
+	prog := &progress{fn: progressFn}
 	var done int64
 	return walkSorted(fsys, root, "", func(rel string, d fs.DirEntry) error {
 		if ctx.Err() != nil {
@@ -328,9 +488,7 @@ func readDir(ctx context.Context, fsys fs.FS, root string, e *emitter, progress 
 				return fmt.Errorf("%s: %w (file changed while reading?)", full, err)
 			}
 			done += en.Size
-			if progress != nil {
-				progress(done)
-			}
+			prog.report(done)
 		}
 		return nil
 	})
