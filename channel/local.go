@@ -44,9 +44,10 @@ func (l *Local) Path(key string) (string, error) {
 	return filepath.Join(l.root, filepath.FromSlash(key)), nil
 }
 
-// checkKey refuses keys that are not clean relative paths.
+// checkKey refuses keys that are not clean relative paths. A colon is refused too: on
+// Windows it names an alternate data stream or a drive, and no conda file name has one.
 func checkKey(key string) error {
-	if key == "" || strings.HasPrefix(key, "/") || strings.Contains(key, "\\") || strings.ContainsRune(key, 0) || path.Clean(key) != key || key == ".." || strings.HasPrefix(key, "../") {
+	if key == "" || strings.HasPrefix(key, "/") || strings.Contains(key, "\\") || strings.ContainsAny(key, ":\x00") || path.Clean(key) != key || key == ".." || strings.HasPrefix(key, "../") {
 		return fmt.Errorf("invalid object key %q", key)
 	}
 	return nil

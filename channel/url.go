@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -31,9 +32,13 @@ func (l Location) String() string {
 }
 
 // ParseLocation accepts s3://bucket/prefix, file:///abs/dir, and plain paths (relative
-// ones are made absolute). Windows paths with drive letters and backslashes work as plain
-// paths and as file:///C:/dir.
+// ones are made absolute). On Windows, paths with drive letters and backslashes work as
+// plain paths, and file:///C:/dir and file://server/share/dir (a UNC share) as URLs.
 func ParseLocation(raw string) (Location, error) {
+	return parseLocation(raw, runtime.GOOS == "windows")
+}
+
+func parseLocation(raw string, windows bool) (Location, error) {
 	if raw == "" {
 		return Location{}, fmt.Errorf("empty channel URL: use s3://bucket/prefix, file:///dir or a folder path")
 	}
@@ -48,6 +53,9 @@ func ParseLocation(raw string) (Location, error) {
 		if err := checkBucket(bucket); err != nil {
 			return Location{}, fmt.Errorf("channel %q: %w", raw, err)
 		}
+		if strings.Contains(prefix, "\\") {
+			return Location{}, fmt.Errorf("channel %q: the prefix holds a backslash; S3 keys use / (s3://bucket/Conda/Default)", raw)
+		}
 		prefix = strings.Trim(prefix, "/")
 		for _, c := range strings.Split(prefix, "/") {
 			if c == "." || c == ".." || (c == "" && prefix != "") {
@@ -60,21 +68,54 @@ func ParseLocation(raw string) (Location, error) {
 		if err != nil {
 			return Location{}, fmt.Errorf("channel %q: %w", raw, err)
 		}
-		if u.Host != "" && u.Host != "localhost" {
-			return Location{}, fmt.Errorf("channel %q: file URLs must be file:///absolute/path (no host)", raw)
+		p, err := fileURLPath(raw, u, windows)
+		if err != nil {
+			return Location{}, err
 		}
-		p := u.Path
-		// file:///C:/dir parses with the path "/C:/dir".
-		if len(p) >= 3 && p[0] == '/' && p[2] == ':' {
-			p = p[1:]
-		}
-		return localLocation(filepath.FromSlash(p))
+		return localLocation(p)
+	case windows && isDriveLetter(raw[0]) && strings.HasPrefix(raw[1:], "://"):
+		return localLocation(raw) // C://dir: a drive letter, not a URL scheme
 	case strings.Contains(raw, "://"):
 		scheme, _, _ := strings.Cut(raw, "://")
 		return Location{}, fmt.Errorf("channel %q: unsupported scheme %s:// (use s3://, file:// or a folder path; serve a channel over HTTP with `condachan serve`)", raw, scheme)
 	}
 	return localLocation(raw)
 }
+
+// fileURLPath is the local path of a file: URL, with the separators of the system
+// (backslashes when windows). On Windows, file:///C:/dir is C:\dir, and
+// file://server/share/dir and file:////server/share/dir are the UNC path
+// \\server\share\dir; elsewhere a file URL has no host.
+func fileURLPath(raw string, u *url.URL, windows bool) (string, error) {
+	host, p := u.Host, u.Path
+	if host == "localhost" {
+		host = ""
+	}
+	if !windows {
+		if host != "" {
+			return "", fmt.Errorf("channel %q: file URLs must be file:///absolute/path (no host)", raw)
+		}
+		return p, nil
+	}
+	switch {
+	case len(host) == 2 && isDriveLetter(host[0]) && host[1] == ':':
+		p = host + p // file://C:/dir, a common slip for file:///C:/dir
+	case host != "":
+		if p == "" || p == "/" {
+			return "", fmt.Errorf("channel %q: a UNC file URL needs a share: file://server/share/dir", raw)
+		}
+		p = "//" + host + p
+	case len(p) >= 3 && p[0] == '/' && isDriveLetter(p[1]) && p[2] == ':':
+		// file:///C:/dir parses with the path "/C:/dir".
+		p = p[1:]
+	}
+	if len(p) == 2 && p[1] == ':' {
+		p += "/" // file:///C: is the drive's root, not its current folder
+	}
+	return strings.ReplaceAll(p, "/", `\`), nil
+}
+
+func isDriveLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 func localLocation(p string) (Location, error) {
 	abs, err := filepath.Abs(p)

@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package e2e runs the condachan binary as separate processes against a real S3 server
 // (versitygw) to prove what no in-process test can: concurrent publishers, publishers
 // killed at any point, paused lease holders, and lost responses never lose a package or

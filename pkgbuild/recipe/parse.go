@@ -893,7 +893,7 @@ func urlFileName(u string) string {
 }
 
 func plainFileName(s string) bool {
-	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "/\\")
+	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "/\\:\x00")
 }
 
 // Keys of build: that only matter to compiling builds; a repack has nothing to relocate

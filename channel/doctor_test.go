@@ -1,0 +1,460 @@
+package channel_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/internal/s3test"
+)
+
+// isolateAWS keeps the developer's AWS settings out of a test that uses the default
+// credential chain.
+func isolateAWS(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{"config", "credentials"} {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
+	for _, v := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+		"AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "CONDACHAN_S3_PATH_STYLE"} {
+		t.Setenv(v, "")
+	}
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	return dir
+}
+
+// wantChecks compares the status of every check with want (name -> status) and that the
+// report has no other checks.
+func wantChecks(t *testing.T, rep *channel.Report, want map[string]channel.CheckStatus) {
+	t.Helper()
+	for _, c := range rep.Checks {
+		w, ok := want[c.Name]
+		if !ok {
+			t.Errorf("unexpected check %s: %s %s", c.Name, c.Status, c.Detail)
+			continue
+		}
+		if c.Status != w {
+			t.Errorf("check %s: %s, want %s: %s (fix: %s)", c.Name, c.Status, w, c.Detail, c.Fix)
+		}
+		delete(want, c.Name)
+	}
+	for n := range want {
+		t.Errorf("check %s missing from the report", n)
+	}
+	if t.Failed() {
+		data, _ := json.MarshalIndent(rep, "", "  ")
+		t.Logf("report:\n%s", data)
+	}
+}
+
+func allS3(status channel.CheckStatus) map[string]channel.CheckStatus {
+	m := map[string]channel.CheckStatus{}
+	for _, n := range []string{"channel", "credentials", "region", "endpoint", "reachable", "list", "not-found", "put", "get",
+		"if-none-match", "if-match", "conditional-delete", "delete", "lease"} {
+		m[n] = status
+	}
+	return m
+}
+
+// wantNoProbe checks that the doctor left no probe behind.
+func wantNoProbe(t *testing.T, st channel.Store) {
+	t.Helper()
+	err := st.List(context.Background(), ".condachan/doctor/", func(o channel.Object) error {
+		t.Errorf("probe left behind: %s", o.Key)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDiagnoseVersitygwAllPass(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.NewBucket(t)
+	rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda/Default", channel.DiagnoseOptions{S3: srv.Options(), Timeout: 5 * time.Second})
+	wantChecks(t, rep, allS3(channel.CheckPass))
+	if !rep.OK || rep.Backend != "s3" || rep.Channel != "s3://"+bucket+"/Conda/Default" {
+		t.Errorf("report %+v", rep)
+	}
+	if c, _ := rep.Check("region"); !strings.Contains(c.Detail, "us-east-1 (from --region)") {
+		t.Errorf("region detail: %s", c.Detail)
+	}
+	if c, _ := rep.Check("endpoint"); !strings.Contains(c.Detail, srv.URL) || !strings.Contains(c.Detail, "path-style") {
+		t.Errorf("endpoint detail: %s", c.Detail)
+	}
+	if c, _ := rep.Check("credentials"); !strings.Contains(c.Detail, "no STS call") {
+		t.Errorf("credentials detail: %s", c.Detail)
+	}
+	if c, _ := rep.Check("lease"); !strings.Contains(c.Detail, "free") {
+		t.Errorf("lease detail: %s", c.Detail)
+	}
+	wantNoProbe(t, srv.Store(t, bucket, "Conda/Default"))
+}
+
+func TestDiagnoseReportsHeldLease(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.NewBucket(t)
+	st := srv.Store(t, bucket, "")
+	ctx := context.Background()
+	l, err := channel.Acquire(ctx, st, channel.LeaseOptions{TTL: 30 * time.Second, Owner: channel.Owner{Host: "render-042", PID: 4242, JobID: "job-1234"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+	rep := channel.Diagnose(ctx, "s3://"+bucket, channel.DiagnoseOptions{S3: srv.Options()})
+	wantChecks(t, rep, allS3(channel.CheckPass))
+	if c, _ := rep.Check("lease"); !strings.Contains(c.Detail, "render-042 pid 4242") || !strings.Contains(c.Detail, "job-1234") || !strings.Contains(c.Detail, "generation 1") {
+		t.Errorf("lease detail: %s", c.Detail)
+	}
+}
+
+// A server that ignores a conditional header, made by a proxy that strips it (and signs
+// the request again, so the server acts on a valid request without it).
+func diagnoseStripped(t *testing.T, method, header string) (*channel.Report, *s3test.Proxy, channel.Store) {
+	t.Helper()
+	srv := s3test.Start(t)
+	bucket := srv.NewBucket(t)
+	p := srv.NewProxy(t)
+	p.StripHeader(s3test.Match(method, ""), header)
+	o := srv.Options()
+	o.EndpointURL = p.URL
+	rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda", channel.DiagnoseOptions{S3: o, Timeout: 5 * time.Second})
+	return rep, p, srv.Store(t, bucket, "Conda")
+}
+
+func wantFinding(t *testing.T, rep *channel.Report, name string, words ...string) {
+	t.Helper()
+	c, ok := rep.Check(name)
+	if !ok {
+		t.Fatalf("no %s check", name)
+	}
+	for _, w := range words {
+		if !strings.Contains(c.Detail+" fix: "+c.Fix, w) {
+			t.Errorf("%s check lacks %q: %s (fix: %s)", name, w, c.Detail, c.Fix)
+		}
+	}
+	if rep.OK {
+		t.Error("report OK despite a failed check")
+	}
+}
+
+func TestDiagnoseIgnoredConditionalDelete(t *testing.T) {
+	rep, p, st := diagnoseStripped(t, "DELETE", "If-Match")
+	want := allS3(channel.CheckPass)
+	want["conditional-delete"] = channel.CheckFail
+	wantChecks(t, rep, want)
+	wantFinding(t, rep, "conditional-delete", "ignores If-Match on DELETE", "successor's lease", "cannot guarantee the lease", "no fallback",
+		"no index update is lost", "AWS S3", "versitygw", "MinIO")
+	if p.Stripped() == 0 {
+		t.Error("the proxy stripped nothing")
+	}
+	wantNoProbe(t, st)
+}
+
+func TestDiagnoseIgnoredIfNoneMatch(t *testing.T) {
+	rep, _, st := diagnoseStripped(t, "PUT", "If-None-Match")
+	want := allS3(channel.CheckPass)
+	want["if-none-match"] = channel.CheckFail
+	wantChecks(t, rep, want)
+	wantFinding(t, rep, "if-none-match", "ignores If-None-Match", "both acquire the lease", "cannot guarantee the lease", "AWS S3")
+	wantNoProbe(t, st)
+}
+
+func TestDiagnoseIgnoredIfMatchOnPut(t *testing.T) {
+	rep, _, st := diagnoseStripped(t, "PUT", "If-Match")
+	want := allS3(channel.CheckPass)
+	want["if-match"] = channel.CheckFail
+	wantChecks(t, rep, want)
+	wantFinding(t, rep, "if-match", "ignores If-Match on PUT", "overwrite a newer repodata.json", "cannot guarantee the lease")
+	wantNoProbe(t, st)
+}
+
+func TestDiagnoseReadOnly(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.NewBucket(t)
+	opts := channel.DiagnoseOptions{S3: srv.Options(), ReadOnly: true}
+	rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/c", opts)
+	want := allS3(channel.CheckPass)
+	for _, n := range []string{"put", "if-none-match", "if-match", "conditional-delete", "delete"} {
+		want[n] = channel.CheckSkip
+	}
+	want["get"] = channel.CheckWarn // nothing published yet
+	wantChecks(t, rep, want)
+	if !rep.OK {
+		t.Error("a warning made the report fail")
+	}
+
+	st := srv.Store(t, bucket, "c")
+	if _, err := st.Put(context.Background(), "noarch/repodata.json", strings.NewReader("{}"), 2, channel.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rep = channel.Diagnose(context.Background(), "s3://"+bucket+"/c", opts)
+	want = allS3(channel.CheckPass)
+	for _, n := range []string{"put", "if-none-match", "if-match", "conditional-delete", "delete"} {
+		want[n] = channel.CheckSkip
+	}
+	wantChecks(t, rep, want)
+}
+
+func TestDiagnoseMissingBucket(t *testing.T) {
+	srv := s3test.Start(t)
+	rep := channel.Diagnose(context.Background(), "s3://no-such-bucket-condachan/x", channel.DiagnoseOptions{S3: srv.Options()})
+	want := allS3(channel.CheckSkip)
+	for _, n := range []string{"channel", "credentials", "region", "endpoint"} {
+		want[n] = channel.CheckPass
+	}
+	want["reachable"] = channel.CheckFail
+	wantChecks(t, rep, want)
+	wantFinding(t, rep, "reachable", "does not exist")
+}
+
+func TestDiagnoseRefusedKeys(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.NewBucket(t)
+	o := srv.Options()
+	o.Credentials = staticCreds{} // keys the server does not know
+	rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda", channel.DiagnoseOptions{S3: o})
+	c, _ := rep.Check("list")
+	if c.Status != channel.CheckFail || !strings.Contains(c.Fix, "refused the credentials") {
+		t.Errorf("list check %+v", c)
+	}
+	if rep.OK {
+		t.Error("report OK")
+	}
+}
+
+// unreachable runs the doctor against an endpoint nobody answers at and checks that it
+// gives up within the timeout and names the endpoint.
+func unreachable(t *testing.T, endpoint string, timeout time.Duration, words ...string) {
+	t.Helper()
+	isolateAWS(t)
+	o := channel.S3Options{EndpointURL: endpoint, PathStyle: true, Region: "us-east-1",
+		Credentials: staticCreds{}}
+	start := time.Now()
+	rep := channel.Diagnose(context.Background(), "s3://studio-bucket/Conda/Default", channel.DiagnoseOptions{S3: o, Timeout: timeout})
+	took := time.Since(start)
+	if took > timeout+time.Second {
+		t.Errorf("the doctor took %s with a %s timeout", took, timeout)
+	}
+	want := allS3(channel.CheckSkip)
+	for _, n := range []string{"channel", "credentials", "region", "endpoint"} {
+		want[n] = channel.CheckPass
+	}
+	want["reachable"] = channel.CheckFail
+	wantChecks(t, rep, want)
+	wantFinding(t, rep, "reachable", append([]string{endpoint, "--endpoint-url"}, words...)...)
+}
+
+type staticCreds struct{}
+
+func (staticCreds) Retrieve(context.Context) (aws.Credentials, error) {
+	return aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "secret", Source: "test"}, nil
+}
+
+func TestDiagnoseConnectionRefused(t *testing.T) {
+	unreachable(t, "http://127.0.0.1:1", 2*time.Second, "refused")
+}
+
+func TestDiagnoseBlackholedEndpoint(t *testing.T) {
+	unreachable(t, "http://"+blackhole(t), 2*time.Second, "no answer", "within 2s")
+}
+
+// 10.255.255.1 is routed nowhere on most networks (the connection hangs); some networks
+// answer for every address instead. Either way the doctor must be done within the timeout
+// and report the endpoint as the problem.
+func TestDiagnoseUnroutableAddress(t *testing.T) {
+	isolateAWS(t)
+	o := channel.S3Options{EndpointURL: "http://10.255.255.1:9000", PathStyle: true, Region: "us-east-1", Credentials: staticCreds{}}
+	start := time.Now()
+	rep := channel.Diagnose(context.Background(), "s3://studio-bucket/Conda", channel.DiagnoseOptions{S3: o, Timeout: 2 * time.Second})
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("took %s with a 2s timeout", took)
+	}
+	wantFinding(t, rep, "reachable", "http://10.255.255.1:9000")
+	if c, _ := rep.Check("reachable"); c.Status != channel.CheckFail {
+		t.Errorf("reachable: %+v", c)
+	}
+}
+
+func TestDiagnoseBadURL(t *testing.T) {
+	rep := channel.Diagnose(context.Background(), "ftp://x/y", channel.DiagnoseOptions{})
+	if rep.OK || len(rep.Checks) != 1 || rep.Checks[0].Name != "channel" || rep.Checks[0].Status != channel.CheckFail {
+		t.Errorf("report %+v", rep)
+	}
+}
+
+func TestDiagnoseLocalFolder(t *testing.T) {
+	dir := t.TempDir()
+	rep := channel.Diagnose(context.Background(), dir, channel.DiagnoseOptions{})
+	wantChecks(t, rep, map[string]channel.CheckStatus{
+		"channel": channel.CheckPass, "folder": channel.CheckPass, "writable": channel.CheckPass, "file-lock": channel.CheckPass,
+		"conditional-writes": channel.CheckPass, "s3": channel.CheckSkip, "lease": channel.CheckPass,
+	})
+	if !rep.OK || rep.Backend != "local" {
+		t.Errorf("report %+v", rep)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".condachan", "doctor")); !os.IsNotExist(err) {
+		t.Errorf("probe folder left behind (%v)", err)
+	}
+	if c, _ := rep.Check("s3"); !strings.Contains(c.Detail, "do not apply") {
+		t.Errorf("s3 check: %s", c.Detail)
+	}
+}
+
+func TestDiagnoseLocalLeaseHeld(t *testing.T) {
+	dir := t.TempDir()
+	st, err := channel.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := channel.Acquire(context.Background(), st, channel.LeaseOptions{TTL: time.Minute, Owner: channel.Owner{Host: "build-7", PID: 77}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(context.Background())
+	rep := channel.Diagnose(context.Background(), "file://"+filepath.ToSlash(dir), channel.DiagnoseOptions{})
+	if c, _ := rep.Check("lease"); c.Status != channel.CheckPass || !strings.Contains(c.Detail, "build-7 pid 77") {
+		t.Errorf("lease check %+v", c)
+	}
+	if !rep.OK {
+		t.Errorf("report %+v", rep)
+	}
+}
+
+func TestDiagnoseLocalMissingFolder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "not-yet")
+	rep := channel.Diagnose(context.Background(), dir, channel.DiagnoseOptions{})
+	wantChecks(t, rep, map[string]channel.CheckStatus{
+		"channel": channel.CheckPass, "folder": channel.CheckWarn, "writable": channel.CheckSkip, "file-lock": channel.CheckSkip,
+		"conditional-writes": channel.CheckSkip, "s3": channel.CheckSkip, "lease": channel.CheckSkip,
+	})
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Error("the doctor created the channel folder")
+	}
+}
+
+func TestDiagnoseLocalNotWritable(t *testing.T) {
+	if runtime.GOOS == "windows" || os.Geteuid() == 0 {
+		t.Skip("permission bits do not stop this user")
+	}
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(dir, 0o755)
+	rep := channel.Diagnose(context.Background(), dir, channel.DiagnoseOptions{})
+	if c, _ := rep.Check("writable"); c.Status != channel.CheckFail || !strings.Contains(c.Fix, "write access") {
+		t.Errorf("writable check %+v", c)
+	}
+}
+
+// The credential checks use the default chain, with the developer's settings kept out.
+
+func TestDiagnoseCredentialProcess(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the test's credential_process is a shell script")
+	}
+	srv := s3test.Start(t)
+	bucket := srv.NewBucket(t)
+	dir := isolateAWS(t)
+	script := filepath.Join(dir, "queue-creds")
+	out := `{"Version": 1, "AccessKeyId": "` + srv.AccessKey + `", "SecretAccessKey": "` + srv.SecretKey + `", "Expiration": "` + time.Now().Add(time.Hour).UTC().Format(time.RFC3339) + `"}`
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho '"+out+"'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := "[profile deadline-queue]\ncredential_process = " + script + " --queue-id queue-secretish\nregion = us-east-1\n"
+	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_PROFILE", "deadline-queue")
+	o := channel.S3Options{EndpointURL: srv.URL, PathStyle: true}
+	rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda", channel.DiagnoseOptions{S3: o})
+	wantChecks(t, rep, allS3(channel.CheckPass))
+	c, _ := rep.Check("credentials")
+	for _, w := range []string{"credential_process", "profile deadline-queue", script, "no STS call", "expire in"} {
+		if !strings.Contains(c.Detail, w) {
+			t.Errorf("credentials detail lacks %q: %s", w, c.Detail)
+		}
+	}
+	if strings.Contains(c.Detail, "secretish") {
+		t.Errorf("credentials detail shows credential_process arguments: %s", c.Detail)
+	}
+	if r, _ := rep.Check("region"); !strings.Contains(r.Detail, "from profile deadline-queue") {
+		t.Errorf("region detail: %s", r.Detail)
+	}
+}
+
+func TestDiagnoseWebIdentityNeedsSTS(t *testing.T) {
+	dir := isolateAWS(t)
+	token := filepath.Join(dir, "token")
+	os.WriteFile(token, []byte("eyJhbGciOi.test.token"), 0o600)
+	t.Setenv("AWS_ROLE_ARN", "arn:aws:iam::111122223333:role/render")
+	t.Setenv("AWS_WEB_IDENTITY_TOKEN_FILE", token)
+	t.Setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:1") // STS is unreachable here
+	o := channel.S3Options{EndpointURL: "http://127.0.0.1:1", PathStyle: true, Region: "eu-west-1"}
+	start := time.Now()
+	rep := channel.Diagnose(context.Background(), "s3://studio-bucket/Conda", channel.DiagnoseOptions{S3: o, Timeout: 2 * time.Second})
+	if took := time.Since(start); took > 4*time.Second {
+		t.Errorf("took %s", took)
+	}
+	want := allS3(channel.CheckSkip)
+	for _, n := range []string{"channel", "region", "endpoint"} {
+		want[n] = channel.CheckPass
+	}
+	want["credentials"] = channel.CheckFail
+	wantChecks(t, rep, want)
+	wantFinding(t, rep, "credentials", "AWS_WEB_IDENTITY_TOKEN_FILE", "calls STS (http://127.0.0.1:1)", "STS interface endpoint", "com.amazonaws.eu-west-1.sts")
+}
+
+func TestDiagnoseAssumeRoleProfileNeedsSTS(t *testing.T) {
+	dir := isolateAWS(t)
+	cfg := "[profile base]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = secret\n\n[profile builder]\nrole_arn = arn:aws:iam::111122223333:role/package-build\nsource_profile = base\nregion = us-west-2\n"
+	os.WriteFile(filepath.Join(dir, "config"), []byte(cfg), 0o600)
+	t.Setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:1")
+	o := channel.S3Options{EndpointURL: "http://127.0.0.1:1", PathStyle: true, Profile: "builder"}
+	rep := channel.Diagnose(context.Background(), "s3://studio-bucket/Conda", channel.DiagnoseOptions{S3: o, Timeout: 2 * time.Second})
+	wantFinding(t, rep, "credentials", "STS AssumeRole", "role_arn arn:aws:iam::111122223333:role/package-build", "source_profile base", "com.amazonaws.us-west-2.sts")
+	if c, _ := rep.Check("region"); !strings.Contains(c.Detail, "us-west-2 (from profile builder)") {
+		t.Errorf("region: %s", c.Detail)
+	}
+}
+
+func TestDiagnoseMissingProfile(t *testing.T) {
+	isolateAWS(t)
+	o := channel.S3Options{EndpointURL: "http://127.0.0.1:1", Profile: "no-such-profile"}
+	rep := channel.Diagnose(context.Background(), "s3://studio-bucket/Conda", channel.DiagnoseOptions{S3: o, Timeout: 2 * time.Second})
+	wantFinding(t, rep, "credentials", "no-such-profile", "--profile")
+}
+
+func TestReportJSON(t *testing.T) {
+	rep := channel.Diagnose(context.Background(), t.TempDir(), channel.DiagnoseOptions{})
+	data, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Channel string `json:"channel"`
+		Backend string `json:"backend"`
+		OK      bool   `json:"ok"`
+		Checks  []struct {
+			Name, Status, Detail, Fix string
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal(data, &back); err != nil || !back.OK || back.Backend != "local" || len(back.Checks) != len(rep.Checks) || back.Checks[0].Status != "pass" {
+		t.Errorf("JSON %s (%v)", data, err)
+	}
+}
