@@ -1,0 +1,552 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"debug/macho"
+	"debug/pe"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/jobbundle"
+	"github.com/condachan/condachan/pkgbuild/recipe"
+	"github.com/condachan/condachan/recipes"
+)
+
+// jobFlags are the flags `bundle write` and `submit` share: what the job does and where
+// it may run.
+type jobFlags struct {
+	index          bool
+	recipe         string
+	sourceArchives []string
+	targetPlatform string
+	buildNumber    string
+	compression    string
+	channel        channelFlags
+	binary         string
+	vcpus          int
+	memoryMiB      int
+	workerOS       string
+	workerArch     string
+	workerEndpoint string
+	full           bool
+	farmID         string
+	queueID        string
+}
+
+func (f *jobFlags) add(fl *pflag.FlagSet) {
+	fl.BoolVar(&f.index, "index", false, "the reindex-only bundle (reindexes --channel) instead of the build bundle")
+	fl.StringVarP(&f.recipe, "recipe", "r", "", "shipped recipe name (built from the worker's condachan), or a recipe folder (sent as a job attachment)")
+	fl.StringArrayVar(&f.sourceArchives, "source-archive", nil, "upstream archive: a local file (a job attachment, or staged with --stage-source) and/or an s3://bucket/key the job streams")
+	fl.StringVar(&f.targetPlatform, "target-platform", "", "conda subdir to build for (default: the recipe platform the --source-archive name belongs to, else linux-64)")
+	fl.StringVar(&f.buildNumber, "build-number", "auto", "build number: auto (next free one in the channel), a number, or empty for the recipe's")
+	fl.StringVar(&f.compression, "compression", "default", "fast, default or max")
+	f.channel.add(fl, false)
+	fl.Lookup("channel").Usage = "S3 channel the job publishes to (default: s3://<the Deadline default queue's job attachments bucket>/Conda/Default)"
+	fl.StringVar(&f.binary, "binary", "", "condachan binary for the workers' OS and CPU, sent as a job attachment (default: condachan on the workers' PATH)")
+	fl.IntVar(&f.vcpus, "vcpus", 0, "minimum vCPUs of the worker (amount.worker.vcpu; default: the template's, 2 for builds)")
+	fl.IntVar(&f.memoryMiB, "memory-mib", 0, "minimum memory of the worker in MiB (amount.worker.memory; default: the template's, 4096 for builds)")
+	fl.StringVar(&f.workerOS, "worker-os", "", "worker OS: linux, windows or macos (default: from --target-platform: win-* windows, osx-* macos, else linux)")
+	fl.StringVar(&f.workerArch, "worker-arch", "", "worker CPU: x86_64 or arm64 (default: from --target-platform: *-aarch64 and *-arm64 arm64, else x86_64)")
+	fl.StringVar(&f.workerEndpoint, "worker-endpoint-url", "", "S3 endpoint the workers use (a VPC interface endpoint; not needed with a gateway endpoint)")
+	fl.BoolVar(&f.full, "full", false, "with --index: read every package again (index --full)")
+	fl.StringVar(&f.farmID, "farm-id", "", "Deadline Cloud farm (default: the Deadline CLI's defaults.farm_id)")
+	fl.StringVar(&f.queueID, "queue-id", "", "Deadline Cloud queue (default: the Deadline CLI's defaults.queue_id)")
+}
+
+func (f *jobFlags) kind() jobbundle.Kind {
+	if f.index {
+		return jobbundle.Index
+	}
+	return jobbundle.Build
+}
+
+// jobPlan is what a job bundle will hold.
+type jobPlan struct {
+	Kind   jobbundle.Kind    `json:"kind"`
+	Values map[string]string `json:"parameters"`
+	Host   jobbundle.Host    `json:"-"`
+	// localArchive is a --source-archive on this machine (a SourceArchive job attachment
+	// unless it is staged); recipe its recipe, for checking it.
+	localArchive string
+	recipe       *recipe.Recipe
+}
+
+// plan turns the flags into parameter values, checking what can be checked here: the
+// recipe renders for the target platform, the archive is one the recipe names, the
+// binary is for the workers' OS and CPU.
+func (f *jobFlags) plan(cmd *cobra.Command, stderr io.Writer) (*jobPlan, error) {
+	p := &jobPlan{Kind: f.kind(), Values: map[string]string{}, Host: jobbundle.Host{VCPUs: f.vcpus, MemoryMiB: f.memoryMiB}}
+	if f.vcpus < 0 || f.memoryMiB < 0 {
+		return nil, usageError{errors.New("--vcpus and --memory-mib must not be negative")}
+	}
+	fl := cmd.Flags()
+	if p.Kind == jobbundle.Index {
+		for _, name := range []string{"recipe", "source-archive", "target-platform", "build-number", "compression"} {
+			if fl.Changed(name) {
+				return nil, usageError{fmt.Errorf("--%s belongs to build jobs, not to --index", name)}
+			}
+		}
+	} else if f.full {
+		return nil, usageError{errors.New("--full goes with --index")}
+	}
+
+	channelURL, err := f.channelURL(cmd.Context(), stderr)
+	if err != nil {
+		return nil, err
+	}
+	p.Values[jobbundle.ParamCondaChannel] = channelURL
+
+	target := f.targetPlatform
+	if p.Kind == jobbundle.Build {
+		if target, err = f.buildValues(p); err != nil {
+			return nil, err
+		}
+	}
+
+	osName, arch, err := workerPlatform(target, f.workerOS, f.workerArch)
+	if err != nil {
+		return nil, err
+	}
+	p.Values[jobbundle.ParamWorkerOS] = osName
+	p.Values[jobbundle.ParamWorkerArch] = arch
+	if f.binary != "" {
+		if err := checkBinary(f.binary, osName, arch); err != nil {
+			return nil, usageError{fmt.Errorf("--binary: %w", err)}
+		}
+		p.Values[jobbundle.ParamCondachanBinary] = f.binary
+	}
+	if f.workerEndpoint != "" {
+		p.Values[jobbundle.ParamS3EndpointURL] = f.workerEndpoint
+	}
+	if p.Kind == jobbundle.Index && f.full {
+		p.Values[jobbundle.ParamFullReindex] = "true"
+	}
+	return p, nil
+}
+
+// buildValues fills in the build bundle's recipe, archive and package values and returns
+// the target platform.
+func (f *jobFlags) buildValues(p *jobPlan) (string, error) {
+	if f.recipe == "" {
+		return "", usageError{errors.New("--recipe is required (a shipped recipe name or a recipe folder)")}
+	}
+	var uri string
+	for _, a := range f.sourceArchives {
+		if strings.HasPrefix(strings.ToLower(a), "s3://") {
+			loc, err := channel.ParseLocation(a)
+			if err != nil || loc.Prefix == "" {
+				return "", usageError{fmt.Errorf("--source-archive %s: expected s3://bucket/key", a)}
+			}
+			if uri != "" {
+				return "", usageError{errors.New("--source-archive: a job takes one s3:// archive")}
+			}
+			uri = a
+			continue
+		}
+		if p.localArchive != "" {
+			return "", usageError{errors.New("--source-archive: a job takes one local archive")}
+		}
+		st, err := os.Stat(a)
+		if err != nil {
+			return "", usageError{fmt.Errorf("--source-archive: %w", err)}
+		}
+		if st.IsDir() {
+			return "", usageError{fmt.Errorf("--source-archive %s is a folder; pass the archive file", a)}
+		}
+		abs, err := filepath.Abs(a)
+		if err != nil {
+			return "", err
+		}
+		p.localArchive = abs
+	}
+
+	// A folder is sent with the job; a name is built from the worker's own condachan.
+	name, dir, err := resolveJobRecipe(f.recipe)
+	if err != nil {
+		return "", err
+	}
+	p.Values[jobbundle.ParamRecipeName] = name
+	if dir != "" {
+		p.Values[jobbundle.ParamRecipeDir] = dir
+	}
+	archiveName := ""
+	if p.localArchive != "" {
+		archiveName = filepath.Base(p.localArchive)
+	} else if uri != "" {
+		archiveName = uri[strings.LastIndex(uri, "/")+1:]
+	}
+	target := f.targetPlatform
+	if target == "" {
+		target = inferTarget(f.recipe, archiveName)
+	}
+	r, err := loadRecipe(f.recipe, target)
+	if err != nil {
+		return "", err
+	}
+	if archiveName != "" {
+		if _, err := recipeSource(r, archiveName); err != nil {
+			return "", usageError{err}
+		}
+	}
+	p.recipe = r
+	p.Values[jobbundle.ParamTargetPlatform] = target
+	p.Values[jobbundle.ParamBuildNumber] = f.buildNumber
+	p.Values[jobbundle.ParamCompression] = f.compression
+	if p.localArchive != "" {
+		p.Values[jobbundle.ParamSourceArchive] = p.localArchive
+	}
+	if uri != "" {
+		p.Values[jobbundle.ParamSourceArchiveURI] = uri
+	}
+	return target, nil
+}
+
+// resolveJobRecipe tells a recipe folder (returned as an absolute path, with the folder
+// name as the job's label) from a shipped recipe name. A name that is not shipped but is
+// a folder under ./recipes (a checkout with a new recipe) is sent as a folder.
+func resolveJobRecipe(arg string) (name, dir string, err error) {
+	isDir := func(d string) bool {
+		st, err := os.Stat(filepath.Join(d, recipe.FileName))
+		return err == nil && !st.IsDir()
+	}
+	candidate := arg
+	if filepath.Base(arg) == recipe.FileName {
+		candidate = filepath.Dir(arg)
+	}
+	switch {
+	case isDir(candidate):
+	case recipes.Has(arg):
+		return arg, "", nil
+	case !strings.ContainsAny(arg, `/\`) && isDir(filepath.Join("recipes", arg)):
+		candidate = filepath.Join("recipes", arg)
+	default:
+		return "", "", usageError{fmt.Errorf("recipe %q not found: not a folder with %s, and not a shipped recipe (%s)", arg, recipe.FileName, strings.Join(recipes.Names(), ", "))}
+	}
+	abs, err := filepath.Abs(candidate)
+	if err != nil {
+		return "", "", err
+	}
+	label := []rune(filepath.Base(abs))
+	if len(label) > 64 { // RecipeName's maxLength: it names the job
+		label = label[:64]
+	}
+	return string(label), abs, nil
+}
+
+// inferTarget picks the platform whose recipe names the archive (blender-...-windows-x64.zip
+// is win-64); linux-64 when there is no archive or no platform names it.
+func inferTarget(recipeArg, archiveName string) string {
+	if archiveName == "" {
+		return "linux-64"
+	}
+	for _, target := range []string{"linux-64", "win-64", "osx-arm64", "osx-64", "linux-aarch64", "win-arm64"} {
+		r, err := loadRecipe(recipeArg, target)
+		if err != nil {
+			continue
+		}
+		if _, err := recipeSource(r, archiveName); err == nil {
+			return target
+		}
+	}
+	return "linux-64"
+}
+
+// recipeSource returns the recipe's archive source called name.
+func recipeSource(r *recipe.Recipe, name string) (recipe.Source, error) {
+	var names []string
+	for _, s := range r.Sources {
+		if s.IsPath() {
+			continue
+		}
+		if s.ArchiveName() == name {
+			return s, nil
+		}
+		names = append(names, s.ArchiveName())
+	}
+	if len(names) == 0 {
+		return recipe.Source{}, fmt.Errorf("--source-archive %s: recipe %s takes no archive for %s (its sources are in the recipe folder)", name, r.Package.Name, r.TargetPlatform)
+	}
+	return recipe.Source{}, fmt.Errorf("--source-archive %s: recipe %s for %s expects %s (pass --target-platform for another platform)", name, r.Package.Name, r.TargetPlatform, strings.Join(names, " or "))
+}
+
+// workerPlatform gives the workers' OS family and CPU, from the flags or the target.
+func workerPlatform(target, osName, arch string) (string, string, error) {
+	if osName == "" {
+		switch {
+		case strings.HasPrefix(target, "win-"):
+			osName = "windows"
+		case strings.HasPrefix(target, "osx-"):
+			osName = "macos"
+		default:
+			osName = "linux"
+		}
+	}
+	if arch == "" {
+		arch = "x86_64"
+		if strings.HasSuffix(target, "-aarch64") || strings.HasSuffix(target, "-arm64") {
+			arch = "arm64"
+		}
+	}
+	switch osName {
+	case "linux", "windows", "macos":
+	default:
+		return "", "", usageError{fmt.Errorf("--worker-os %q: expected linux, windows or macos", osName)}
+	}
+	switch arch {
+	case "x86_64", "arm64":
+	default:
+		return "", "", usageError{fmt.Errorf("--worker-arch %q: expected x86_64 or arm64", arch)}
+	}
+	return osName, arch, nil
+}
+
+// checkBinary makes sure an executable runs on workers of that OS and CPU, so that a
+// wrong --binary fails here and not on the farm.
+func checkBinary(path, osName, arch string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	gotOS, gotArch := "", ""
+	if ef, err := elf.NewFile(f); err == nil {
+		gotOS = "linux"
+		switch ef.Machine {
+		case elf.EM_X86_64:
+			gotArch = "x86_64"
+		case elf.EM_AARCH64:
+			gotArch = "arm64"
+		default:
+			gotArch = ef.Machine.String()
+		}
+	} else if pf, err := pe.NewFile(f); err == nil {
+		gotOS = "windows"
+		switch pf.Machine {
+		case pe.IMAGE_FILE_MACHINE_AMD64:
+			gotArch = "x86_64"
+		case pe.IMAGE_FILE_MACHINE_ARM64:
+			gotArch = "arm64"
+		default:
+			gotArch = fmt.Sprintf("machine %#x", pf.Machine)
+		}
+	} else if mf, err := macho.NewFile(f); err == nil {
+		gotOS, gotArch = "macos", machoArch(mf.Cpu)
+	} else if ff, err := macho.NewFatFile(f); err == nil {
+		gotOS = "macos"
+		for _, a := range ff.Arches {
+			if machoArch(a.Cpu) == arch {
+				gotArch = arch
+			}
+		}
+		if gotArch == "" && len(ff.Arches) > 0 {
+			gotArch = machoArch(ff.Arches[0].Cpu)
+		}
+	} else {
+		return fmt.Errorf("%s is not a program for Linux, Windows or macOS", path)
+	}
+	if gotOS != osName || gotArch != arch {
+		return fmt.Errorf("%s is a %s/%s program, but the job runs on %s/%s workers (see --worker-os, --worker-arch)", path, gotOS, gotArch, osName, arch)
+	}
+	return nil
+}
+
+func machoArch(c macho.Cpu) string {
+	switch c {
+	case macho.CpuAmd64:
+		return "x86_64"
+	case macho.CpuArm64:
+		return "arm64"
+	}
+	return c.String()
+}
+
+// channelURL is --channel, or the Deadline CLI's default queue's job attachments bucket
+// with the prefix Conda/Default, as the AWS sample does.
+func (f *jobFlags) channelURL(ctx context.Context, stderr io.Writer) (string, error) {
+	if f.channel.url != "" {
+		loc, err := channel.ParseLocation(f.channel.url)
+		if err != nil {
+			return "", usageError{err}
+		}
+		if !loc.IsS3() {
+			fmt.Fprintf(stderr, "note: %s is not an S3 channel: only workers that see this folder at the same path can publish to it\n", loc)
+			return f.channel.url, nil
+		}
+		return loc.String(), nil
+	}
+	deadline, err := exec.LookPath("deadline")
+	if err != nil {
+		return "", usageError{errors.New("--channel is required: the Deadline CLI (deadline) is not on PATH to ask for the default queue's job attachments bucket")}
+	}
+	bucket, err := deadlineQueueBucket(ctx, deadline, f.farmID, f.queueID)
+	if err != nil {
+		return "", usageError{fmt.Errorf("no --channel, and %w; pass --channel s3://bucket/prefix", err)}
+	}
+	url := "s3://" + bucket + "/Conda/Default"
+	fmt.Fprintf(stderr, "no --channel: using %s (the Deadline default queue's job attachments bucket)\n", url)
+	return url, nil
+}
+
+// deadlineQueueBucket runs `deadline queue get` and returns the queue's job attachments
+// bucket (jobAttachmentSettings.s3BucketName). The CLI prints YAML; JSON parses too.
+func deadlineQueueBucket(ctx context.Context, deadline, farmID, queueID string) (string, error) {
+	args := []string{"queue", "get"}
+	if farmID != "" {
+		args = append(args, "--farm-id", farmID)
+	}
+	if queueID != "" {
+		args = append(args, "--queue-id", queueID)
+	}
+	var out, errb bytes.Buffer
+	c := exec.CommandContext(ctx, deadline, args...)
+	c.Stdout, c.Stderr = &out, &errb
+	if err := c.Run(); err != nil {
+		return "", fmt.Errorf("`deadline %s` failed (%v): %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()+" "+out.String()))
+	}
+	var q struct {
+		QueueID     string `yaml:"queueId"`
+		DisplayName string `yaml:"displayName"`
+		Settings    *struct {
+			Bucket string `yaml:"s3BucketName"`
+		} `yaml:"jobAttachmentSettings"`
+	}
+	if err := yaml.Unmarshal(out.Bytes(), &q); err != nil {
+		return "", fmt.Errorf("cannot read the output of `deadline %s`: %v", strings.Join(args, " "), err)
+	}
+	if q.Settings == nil || q.Settings.Bucket == "" {
+		name := q.DisplayName
+		if name == "" {
+			name = q.QueueID
+		}
+		return "", fmt.Errorf("the Deadline queue %s has no job attachments bucket", name)
+	}
+	return q.Settings.Bucket, nil
+}
+
+func newBundleCommand(stdout, stderr io.Writer) *cobra.Command {
+	bundle := &cobra.Command{
+		Use:   "bundle",
+		Short: "Write the OpenJD job bundles that run condachan on AWS Deadline Cloud",
+	}
+	var f jobFlags
+	var asJSON bool
+	write := &cobra.Command{
+		Use:   "write DIR [flags]",
+		Short: "Write a ready-to-submit job bundle (template.yaml, parameter_values.yaml) into DIR",
+		Long: `Write a job bundle that builds one recipe and publishes it to an S3 channel under the
+channel lease (or, with --index, reindexes the channel), with the parameter values filled
+in: submit it with ` + "`deadline bundle submit DIR`" + `, or check it with ` + "`openjd check DIR/template.yaml`" + `.
+
+The job needs the condachan binary on the workers (on PATH, or sent with --binary) and
+the bucket, nothing else. Local files given (--binary, a recipe folder, a local
+--source-archive) become job attachments; an s3:// --source-archive is streamed by the
+job and needs none. ` + "`condachan submit`" + ` writes the same bundle and submits it.`,
+		Example: `  condachan bundle write ./blender-job --recipe blender-4.1 \
+      --source-archive s3://studio-bucket/sources/blender-4.1.1-linux-x64.tar.xz \
+      --channel s3://studio-bucket/Conda/Default
+  condachan bundle write ./reindex-job --index --channel s3://studio-bucket/Conda/Default`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := f.plan(cmd, stderr)
+			if err != nil {
+				return err
+			}
+			if err := jobbundle.Write(args[0], p.Kind, p.Values, p.Host); err != nil {
+				return usageError{err}
+			}
+			abs, _ := filepath.Abs(args[0])
+			if asJSON {
+				return printJSON(stdout, struct {
+					BundleDir string `json:"bundle_dir"`
+					*jobPlan
+				}{abs, p})
+			}
+			fmt.Fprintf(stdout, "wrote the %s job bundle to %s\n", p.Kind, abs)
+			printValues(stdout, p.Values)
+			fmt.Fprintf(stdout, "submit it with: %s\n", shellJoin(deadlineSubmitArgs(abs, &f, "")))
+			return nil
+		},
+	}
+	f.add(write.Flags())
+	write.Flags().BoolVar(&asJSON, "json", false, "print the bundle folder and parameter values as JSON")
+	bundle.AddCommand(write)
+	return bundle
+}
+
+func printValues(w io.Writer, values map[string]string) {
+	names := make([]string, 0, len(values))
+	for k := range values {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		fmt.Fprintf(w, "  %s = %s\n", k, values[k])
+	}
+}
+
+// deadlineSubmitArgs is the `deadline bundle submit` command for a bundle folder.
+func deadlineSubmitArgs(dir string, f *jobFlags, name string) []string {
+	args := []string{"deadline", "bundle", "submit", dir}
+	if f.farmID != "" {
+		args = append(args, "--farm-id", f.farmID)
+	}
+	if f.queueID != "" {
+		args = append(args, "--queue-id", f.queueID)
+	}
+	if name != "" {
+		args = append(args, "--name", name)
+	}
+	return args
+}
+
+// onWindows selects the quoting of printed commands (a variable for tests).
+var onWindows = runtime.GOOS == "windows"
+
+// shellJoin quotes a command for pasting into a shell: POSIX single quotes, or on
+// Windows double quotes, which cmd.exe and PowerShell both take.
+func shellJoin(args []string) string {
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		quoted[i] = shellQuote(a)
+	}
+	return strings.Join(quoted, " ")
+}
+
+func shellQuote(s string) string {
+	safe := s != ""
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./-_\\", r)) {
+			safe = false
+			break
+		}
+		if r == '\\' && !onWindows {
+			safe = false
+			break
+		}
+		if r == '%' && onWindows {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	if onWindows {
+		return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"`
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

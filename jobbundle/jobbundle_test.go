@@ -1,0 +1,300 @@
+package jobbundle
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func mustTemplate(t *testing.T, kind Kind) []byte {
+	t.Helper()
+	data, err := TemplateData(kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestShippedTemplatesValidate(t *testing.T) {
+	for _, kind := range Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			if err := Validate(mustTemplate(t, kind)); err != nil {
+				t.Fatalf("the shipped %s template does not validate:\n%v", kind, err)
+			}
+			fsys, err := FS(kind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range []string{TemplateFile, ParameterValuesFile} {
+				if _, err := fsys.Open(name); err != nil {
+					t.Errorf("bundle %s lacks %s: %v", kind, name, err)
+				}
+			}
+		})
+	}
+	if _, err := TemplateData("frobnicate"); err == nil {
+		t.Error("an unknown kind gave a template")
+	}
+}
+
+func TestParameterNamesMatchTemplates(t *testing.T) {
+	want := map[Kind][]string{
+		Build: {ParamRecipeName, ParamRecipeDir, ParamSourceArchive, ParamSourceArchiveURI, ParamCondaChannel,
+			ParamTargetPlatform, ParamBuildNumber, ParamCompression, ParamS3EndpointURL, ParamWorkerOS, ParamWorkerArch, ParamCondachanBinary},
+		Index: {ParamCondaChannel, ParamFullReindex, ParamS3EndpointURL, ParamWorkerOS, ParamWorkerArch, ParamCondachanBinary},
+	}
+	for kind, names := range want {
+		tmpl, err := Load(kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(tmpl.ParameterNames(), " "); got != strings.Join(names, " ") {
+			t.Errorf("%s parameters:\n got %s\nwant %s", kind, got, strings.Join(names, " "))
+		}
+	}
+	tmpl, _ := Load(Build)
+	for _, name := range []string{ParamRecipeDir, ParamSourceArchive, ParamCondachanBinary} {
+		p := tmpl.Parameter(name)
+		if p.Type != "PATH" || p.DataFlow != "IN" || p.Default == nil || *p.Default != "" {
+			t.Errorf("%s must be an optional PATH parameter with dataFlow IN (a job attachment only when set): %+v", name, p)
+		}
+	}
+	if p := tmpl.Parameter(ParamSourceArchiveURI); p.Type != "STRING" {
+		t.Errorf("SourceArchiveURI must be a STRING: a PATH with dataFlow IN would make the Deadline CLI attach it")
+	}
+	if p := tmpl.Parameter(ParamBuildNumber); p.Default == nil || *p.Default != "auto" {
+		t.Errorf("BuildNumber must default to auto")
+	}
+}
+
+// blocks returns the text between the "-- find condachan" markers of each script.
+func findBlocks(t *testing.T, kind Kind) map[string]string {
+	t.Helper()
+	tmpl, err := Load(kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	re := regexp.MustCompile(`(?s)# -- find condachan.*# -- end find condachan --`)
+	for _, f := range tmpl.Steps[0].Script.EmbeddedFiles {
+		if m := re.FindString(f.Data); m != "" {
+			out[filepath.Ext(f.Filename)] = m
+		}
+	}
+	return out
+}
+
+func TestFindCondachanIsTheSameEverywhere(t *testing.T) {
+	build, index := findBlocks(t, Build), findBlocks(t, Index)
+	for _, ext := range []string{".sh", ".ps1"} {
+		if build[ext] == "" {
+			t.Errorf("the build bundle's %s script has no find-condachan block", ext)
+		}
+		if build[ext] != index[ext] {
+			t.Errorf("the find-condachan blocks of the %s scripts differ between the build and index bundles", ext)
+		}
+	}
+}
+
+// The launcher is read by two interpreters: cmd.exe must see only labels (":") and
+// echo-less commands ("@"); /bin/sh must reach `exec` on the first line.
+func TestLauncherIsBatchAndShell(t *testing.T) {
+	for _, kind := range Kinds {
+		tmpl, _ := Load(kind)
+		s := tmpl.Steps[0]
+		launcher := embeddedFile(&s, strings.TrimSuffix(strings.TrimPrefix(s.Script.Actions.OnRun.Command, "{{Task.File."), "}}"))
+		if launcher == nil || !strings.HasSuffix(launcher.Filename, ".cmd") || !launcher.Runnable {
+			t.Fatalf("%s: the command is not a runnable .cmd launcher: %+v", kind, launcher)
+		}
+		lines := strings.Split(strings.TrimRight(launcher.Data, "\n"), "\n")
+		if !strings.HasPrefix(lines[0], ":; exec /bin/sh '{{Task.File.") {
+			t.Errorf("%s: the first line must hand over to /bin/sh: %q", kind, lines[0])
+		}
+		for _, l := range lines[1:] {
+			if !strings.HasPrefix(l, "@") {
+				t.Errorf("%s: cmd.exe would echo %q", kind, l)
+			}
+		}
+		if !strings.Contains(launcher.Data, `powershell.exe" -NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -File "{{Task.File.PowerShell}}"`) {
+			t.Errorf("%s: the Windows line does not run the PowerShell script: %q", kind, launcher.Data)
+		}
+		if !strings.HasSuffix(lines[len(lines)-1], "@exit %ERRORLEVEL%") {
+			t.Errorf("%s: the Windows part must pass PowerShell's exit code on", kind)
+		}
+	}
+}
+
+func TestValidateCatches(t *testing.T) {
+	base := string(mustTemplate(t, Build))
+	cases := []struct {
+		name, old, new, want string
+	}{
+		{"unknown key", "  maxLength: 64\n", "  maxLenght: 64\n", "maxLenght"},
+		{"job name without bound", "  maxLength: 64\n", "", "could pass 128 characters"},
+		{"job name too long", "  maxLength: 64\n", "  maxLength: 100\n", "more than the 128 allowed"},
+		{"unknown parameter", `"{{Param.CondaChannel}}"`, `"{{Param.CondaChanel}}"`, "no parameter CondaChanel"},
+		{"session value in an environment", `CONDACHAN_JOB_COMPRESSION: "{{Param.Compression}}"`, `CONDACHAN_JOB_COMPRESSION: "{{Session.WorkingDirectory}}"`, "not available here"},
+		{"unset setting", `CONDACHAN_JOB_COMPRESSION: "{{Param.Compression}}"`, `CONDACHAN_JOB_COMPRESSIO: "{{Param.Compression}}"`, "reads CONDACHAN_JOB_COMPRESSION"},
+		{"setting the PowerShell script ignores", `$env:CONDACHAN_JOB_ENDPOINT_URL`, `$env:X`, "the .ps1 script does not read CONDACHAN_JOB_ENDPOINT_URL"},
+		{"non-ASCII PowerShell", "# ASCII only: Windows PowerShell", "# ASCII only — Windows PowerShell", "not printable ASCII"},
+		{"unused parameter", `CONDACHAN_JOB_ENDPOINT_URL: "{{Param.S3EndpointURL}}"`, `CONDACHAN_JOB_ENDPOINT_URL: ""`, "S3EndpointURL is never used"},
+		{"attribute value", `anyOf: ["{{Param.WorkerArch}}"]`, `anyOf: ["amd64"]`, `"amd64" is not one of`},
+		{"parameter values outside the attribute's", "allowedValues: [x86_64, arm64]", "allowedValues: [x86_64, arm64, riscv]", `allows "riscv"`},
+		{"default outside allowedValues", "default: default\n  allowedValues: [fast, default, max]", "default: medium\n  allowedValues: [fast, default, max]", `"medium" is not one of`},
+		{"missing embedded file", "exec /bin/sh '{{Task.File.Posix}}'", "exec /bin/sh '{{Task.File.Unix}}'", "no embedded file Unix"},
+		{"command not a launcher", `command: "{{Task.File.Launcher}}"`, `command: bash`, "must be an embedded file"},
+		{"launcher not runnable", "      runnable: true\n", "", "not runnable"},
+		{"no OS requirement", "    - name: attr.worker.os.family\n      anyOf: [\"{{Param.WorkerOS}}\"]\n", "", "no attr.worker.os.family"},
+		{"vcpu below 1", "name: amount.worker.vcpu\n      min: 2", "name: amount.worker.vcpu\n      min: 0", "below 1"},
+		{"PATH Param in the job name", `name: "condachan build {{Param.RecipeName}}`, `name: "condachan build {{Param.RecipeDir}}`, "RawParam"},
+		{"bad control", "control: DROPDOWN_LIST\n    label: Compression", "control: SPIN_BOX\n    label: Compression", "SPIN_BOX"},
+		{"unterminated", `"{{Param.CondaChannel}}"`, `"{{Param.CondaChannel"`, "unterminated"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if !strings.Contains(base, c.old) {
+				t.Fatalf("the template no longer contains %q", c.old)
+			}
+			err := Validate([]byte(strings.ReplaceAll(base, c.old, c.new)))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got %v, want an error with %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestFormatStrings(t *testing.T) {
+	refs, err := References("a {{Param.X}} b {{ Task.File.Y }}{{RawParam.Z}}")
+	if err != nil || strings.Join(refs, ",") != "Param.X,Task.File.Y,RawParam.Z" {
+		t.Errorf("References: %v %v", refs, err)
+	}
+	if _, err := References("{{ Param.X + 1 }}"); err == nil {
+		t.Error("an expression was taken for a value reference")
+	}
+	got, err := Resolve("{{Param.X}}-{{ Param.X }}", map[string]string{"Param.X": "v"})
+	if err != nil || got != "v-v" {
+		t.Errorf("Resolve: %q %v", got, err)
+	}
+	if _, err := Resolve("{{Param.Y}}", nil); err == nil {
+		t.Error("Resolve accepted an unknown reference")
+	}
+}
+
+func TestWrite(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "bundle")
+	archive := filepath.Join(t.TempDir(), "blender-4.1.1-linux-x64.tar.xz")
+	rel, err := filepath.Rel(mustGetwd(t), archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]string{
+		ParamRecipeName:    "blender-4.1",
+		ParamSourceArchive: rel, // made absolute
+		ParamCondaChannel:  "s3://studio-bucket/Conda/Default",
+		ParamCompression:   "max",
+		ParamBuildNumber:   "auto",
+	}
+	if err := Write(dir, Build, values, Host{VCPUs: 8, MemoryMiB: 16384}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadParameterValues(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values[ParamSourceArchive] = archive
+	for k, v := range values {
+		if got[k] != v {
+			t.Errorf("parameter_values.yaml: %s = %q, want %q", k, got[k], v)
+		}
+	}
+	if len(got) != len(values) {
+		t.Errorf("parameter_values.yaml holds %v, want only the given values", got)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, TemplateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Validate(data); err != nil {
+		t.Fatalf("the written template does not validate: %v", err)
+	}
+	tmpl, _ := ParseTemplate(data)
+	amounts := map[string]float64{}
+	for _, a := range tmpl.Steps[0].HostRequirements.Amounts {
+		amounts[a.Name] = *a.Min
+	}
+	if amounts["amount.worker.vcpu"] != 8 || amounts["amount.worker.memory"] != 16384 {
+		t.Errorf("amounts %v", amounts)
+	}
+	// Nothing but the two amounts changed.
+	shipped := mustTemplate(t, Build)
+	undo := strings.NewReplacer("min: 8\n", "min: 2\n", "min: 16384\n", "min: 4096\n").Replace(string(data))
+	if undo != string(shipped) {
+		t.Error("Write changed the template beyond the amounts")
+	}
+
+	// Zero amounts keep the template's; a second Write replaces the values.
+	if err := Write(dir, Build, map[string]string{ParamRecipeName: "condachan-example", ParamCondaChannel: "file:///srv/conda"}, Host{}); err != nil {
+		t.Fatal(err)
+	}
+	data, _ = os.ReadFile(filepath.Join(dir, TemplateFile))
+	if !bytes.Equal(data, shipped) {
+		t.Error("Write with zero amounts changed the template")
+	}
+	got, _ = ReadParameterValues(dir)
+	if len(got) != 2 || got[ParamRecipeName] != "condachan-example" {
+		t.Errorf("values after the second Write: %v", got)
+	}
+}
+
+func TestWriteRefusesBadValues(t *testing.T) {
+	ok := map[string]string{ParamRecipeName: "blender-4.1", ParamCondaChannel: "s3://b/c"}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for a, b := range ok {
+			m[a] = b
+		}
+		if v == "\x00delete" {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		return m
+	}
+	cases := []struct {
+		name   string
+		kind   Kind
+		values map[string]string
+		want   string
+	}{
+		{"unknown parameter", Build, with("Frobnicate", "1"), "no parameter Frobnicate"},
+		{"not allowed", Build, with(ParamCompression, "ultra"), "not one of fast, default, max"},
+		{"missing required", Build, with(ParamCondaChannel, "\x00delete"), "CondaChannel needs a value"},
+		{"empty required", Build, with(ParamRecipeName, ""), "RecipeName may not be empty"},
+		{"worker OS", Build, with(ParamWorkerOS, "solaris"), "linux, windows, macos"},
+		{"index has no recipe", Index, ok, "no parameter RecipeName"},
+		{"too long", Build, with(ParamSourceArchiveURI, "s3://b/"+strings.Repeat("x", 1100)), "1024"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			err := Write(dir, c.kind, c.values, Host{})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an error with %q", err, c.want)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Errorf("a refused Write left files: %v", entries)
+			}
+		})
+	}
+}
+
+func mustGetwd(t *testing.T) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wd
+}
