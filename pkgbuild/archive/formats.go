@@ -19,10 +19,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/condachan/condachan/internal/xz"
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
 )
 
 // Format is the container/compression of a source file.
