@@ -82,6 +82,11 @@ folder, and keeps the channel's repodata correct while many jobs publish at once
 		newPublishCommand(stdout, stderr),
 		newIndexCommand(stdout, stderr),
 		newLockCommand(stdout, stderr, stdin),
+		newDoctorCommand(stdout, stderr),
+		newPolicyCommand(stdout),
+		newBundleCommand(stdout, stderr),
+		newSubmitCommand(stdout, stderr),
+		newServeCommand(stdout, stderr),
 	)
 	return root
 }
