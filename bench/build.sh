@@ -42,30 +42,38 @@ measure() { # name, output file or "-", command...
   printf '%s\t%s\t%s\t%s\n' "$name" "$wall" "$rss" "$size" | tee -a "$results"
 }
 
-rm -rf "$work/out-default" "$work/out-max"
-measure read-only - "$work/readarchive" "$archive"
-measure condachan-default "$work/out-default/linux-64/blender-3.4.1-0.conda" \
-  "$work/condachan" build --recipe "$recipe" --source-archive "$archive" -o "$work/out-default" --progress none --compression default
-measure condachan-max "$work/out-max/linux-64/blender-3.4.1-0.conda" \
-  "$work/condachan" build --recipe "$recipe" --source-archive "$archive" -o "$work/out-max" --progress none --compression max
+# condachan's runs are short and this machine is noisy: ROUNDS alternating rounds, medians.
+rounds=${ROUNDS:-3}
+for r in $(seq "$rounds"); do
+  rm -rf "$work/out-default" "$work/out-max"
+  measure read-only - "$work/readarchive" "$archive"
+  measure condachan-default "$work/out-default/linux-64/blender-3.4.1-0.conda" \
+    "$work/condachan" build --recipe "$recipe" --source-archive "$archive" -o "$work/out-default" --progress none --compression default
+  measure condachan-max "$work/out-max/linux-64/blender-3.4.1-0.conda" \
+    "$work/condachan" build --recipe "$recipe" --source-archive "$archive" -o "$work/out-max" --progress none --compression max
+done
 if [ -z "${SKIP_ANCHORS:-}" ]; then
   measure anchor-15 "$work/anchor15/blender-3.4.1-0.conda" /usr/bin/python3 "$shared/anchor_repack.py" "$archive" "$work/anchor15" 15 -1
   measure anchor-19 "$work/anchor19/blender-3.4.1-0.conda" /usr/bin/python3 "$shared/anchor_repack.py" "$archive" "$work/anchor19" 19 1
 fi
 
 /usr/bin/python3 - "$results" <<'PY'
-import sys
-rows = {l.split("\t")[0]: l.rstrip("\n").split("\t")[1:] for l in open(sys.argv[1])}
-def f(n, i): return float(rows[n][i])
+import sys, statistics
+rows = {}
+for l in open(sys.argv[1]):
+    n, w, r, s = l.rstrip("\n").split("\t")
+    rows.setdefault(n, []).append((float(w), int(r), int(s)))
+med = {n: (statistics.median(x[0] for x in v), max(x[1] for x in v), statistics.median(x[2] for x in v), len(v)) for n, v in rows.items()}
 print()
-print(f"{'run':20} {'wall s':>8} {'peak RSS MiB':>13} {'size MB':>9}")
-for n, (w, r, s) in rows.items():
-    print(f"{n:20} {float(w):8.1f} {int(r)/1024:13.0f} {int(s)/1e6:9.1f}")
+print(f"{'run':20} {'wall s (median)':>16} {'peak RSS MiB':>13} {'size MB':>9} {'runs':>5}")
+for n, (w, r, s, k) in med.items():
+    print(f"{n:20} {w:16.1f} {r/1024:13.0f} {s/1e6:9.1f} {k:5d}")
 print()
-read = f("read-only", 0)
+read = med["read-only"][0]
 for lvl in ("default", "max"):
-    print(f"condachan-{lvl}: {f('condachan-'+lvl,0)/read:.2f}x the reader-only time")
-if "anchor-15" in rows:
-    print(f"default vs anchor 15 -1: {f('anchor-15',0)/f('condachan-default',0):.2f}x faster, size {f('condachan-default',2)/f('anchor-15',2)*100-100:+.1f}%")
-    print(f"max vs anchor 19 1:      {f('anchor-19',0)/f('condachan-max',0):.2f}x faster, size {f('condachan-max',2)/f('anchor-19',2)*100-100:+.1f}%")
+    print(f"condachan-{lvl}: {med['condachan-'+lvl][0]/read:.2f}x the reader-only time")
+if "anchor-15" in med:
+    a15, a19, d, m = med["anchor-15"], med["anchor-19"], med["condachan-default"], med["condachan-max"]
+    print(f"default vs anchor 15 -1: {a15[0]/d[0]:.2f}x faster, size {d[2]/a15[2]*100-100:+.1f}%")
+    print(f"max vs anchor 19 1:      {a19[0]/m[0]:.2f}x faster, size {m[2]/a19[2]*100-100:+.1f}%")
 PY

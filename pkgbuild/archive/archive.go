@@ -107,7 +107,7 @@ type event struct {
 
 const (
 	chunkSize  = 256 << 10
-	chunkCount = 16 // 4 MiB read ahead
+	chunkCount = 128 // 32 MiB read ahead: evens out the decoder's and the encoder's changing speeds
 )
 
 // Open starts reading the archive or directory at path. The format of a file is found

@@ -12,16 +12,20 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// Level selects how hard the zstd encoder works on the pkg member.
+// Level selects how hard the zstd encoder works on the pkg member. The levels are tuned
+// for the build's pipeline on a small worker: the xz decoder keeps one core busy, so the
+// encoder has about one core to itself (see bench/build.sh for the measurements).
 type Level int
 
 const (
-	// LevelDefault balances speed and size: smaller than rattler-build's default output in
-	// a fraction of its time.
+	// LevelDefault keeps pace with the xz decoder on one core, so a build takes about
+	// as long as reading the archive.
 	LevelDefault Level = iota
 	// LevelFast favours speed, for throwaway or test builds.
 	LevelFast
-	// LevelMax is the smallest output, with the largest window clients accept (128 MiB).
+	// LevelMax is the smallest output condachan makes in bounded memory: zstd's
+	// strongest pure-Go level, split into two jobs that compress in parallel (one frame
+	// all the same), so that it costs about three times the decode time, not six.
 	LevelMax
 )
 
@@ -48,18 +52,22 @@ func (l Level) String() string {
 	return "default"
 }
 
-// MaxWindow is the largest zstd window condachan writes. Clients reject larger windows
-// unless told otherwise (zstd's default decoder limit is 2^27).
+// MaxWindow is the largest zstd window condachan reads or writes. zstd clients refuse
+// larger windows unless told otherwise (their default limit is 2^27).
 const MaxWindow = 1 << 27
 
+// Measured on the Blender-shaped benchmark archive (703 MB of tar, mostly ELF binaries):
+// fast 253 MB, default 244 MB, max 229 MB. Larger windows gained under 2% at "best" but
+// cost twice the time, and more jobs in parallel cost 100+ MiB of memory each.
 func (l Level) encoderOptions() []zstd.EOption {
 	switch l {
 	case LevelFast:
 		return []zstd.EOption{zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithWindowSize(8 << 20)}
 	case LevelMax:
-		return []zstd.EOption{zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithWindowSize(MaxWindow)}
+		return []zstd.EOption{zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithWindowSize(8 << 20),
+			zstd.WithConcurrentBlocks(true), zstd.WithEncoderConcurrency(2)}
 	}
-	return []zstd.EOption{zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithWindowSize(32 << 20)}
+	return []zstd.EOption{zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithWindowSize(8 << 20)}
 }
 
 // Writer writes one .conda archive: metadata.json, then the pkg member, then the info
@@ -142,7 +150,6 @@ func (w *Writer) startTar(name string, level Level, large bool, next writerState
 	}
 	opts := append(level.encoderOptions(),
 		zstd.WithEncoderCRC(true),
-		zstd.WithLowerEncoderMem(true),
 		zstd.WithZeroFrames(true))
 	enc, err := zstd.NewWriter(m, opts...)
 	if err != nil {
