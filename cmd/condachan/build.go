@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -91,7 +92,16 @@ Shipped recipes: ` + strings.Join(recipes.Names(), ", "),
 	return cmd
 }
 
+// buildMemoryLimit is the soft heap limit of a build. The pipeline's live memory is
+// bounded (read-ahead, encoder windows and jobs: about 300 MiB at --compression max);
+// without a limit the garbage collector lets the heap grow to twice that before it runs.
+// GOMEMLIMIT overrides it.
+const buildMemoryLimit = 448 << 20
+
 func runBuild(cmd *cobra.Command, f buildFlags, stdout, stderr io.Writer) error {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(buildMemoryLimit))
+	}
 	level, err := condapkg.ParseLevel(f.compression)
 	if err != nil {
 		return usageError{fmt.Errorf("--compression: %w", err)}
