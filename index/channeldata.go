@@ -155,11 +155,7 @@ var channelPage = template.Must(template.New("channel").Parse(`<!DOCTYPE html>
 <head>
 <meta charset="utf-8">
 <title>{{.Title}}</title>
-<style>
-body { font-family: sans-serif; margin: 2em; }
-table { border-collapse: collapse; }
-th, td { padding: 0.2em 0.8em; text-align: left; border-bottom: 1px solid #ddd; }
-</style>
+<style>{{.Style}}</style>
 </head>
 <body>
 <h1>{{.Title}}</h1>
@@ -196,9 +192,10 @@ func channelHTML(title string, cd map[string]any) []byte {
 	var b bytes.Buffer
 	if err := channelPage.Execute(&b, struct {
 		Title   string
+		Style   template.CSS
 		Subdirs []string
 		Rows    []row
-	}{title, subdirs, rows}); err != nil {
+	}{title, pageStyle, subdirs, rows}); err != nil {
 		panic(err)
 	}
 	return b.Bytes()

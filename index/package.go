@@ -175,18 +175,22 @@ func readPackage(ctx context.Context, store channel.Store, obj channel.Object) (
 			return info, err
 		}
 	}
+	return packageInfo(files, sha, md, obj.Size)
+}
+
+// packageInfo makes the repodata record and channeldata facts of a package from its
+// info files and hashes.
+func packageInfo(files map[string][]byte, sha, md string, size int64) (PackageInfo, error) {
 	raw, ok := files["info/index.json"]
 	if !ok {
-		return info, errors.New("no info/index.json")
+		return PackageInfo{}, errors.New("no info/index.json")
 	}
 	rec, err := parseIndexJSON(raw)
 	if err != nil {
-		return info, fmt.Errorf("info/index.json: %w", err)
+		return PackageInfo{}, fmt.Errorf("info/index.json: %w", err)
 	}
-	rec["md5"], rec["sha256"], rec["size"] = md, sha, obj.Size
-	info.Record = rec
-	info.Extra = channelExtra(files)
-	return info, nil
+	rec["md5"], rec["sha256"], rec["size"] = md, sha, size
+	return PackageInfo{Record: rec, Extra: channelExtra(files)}, nil
 }
 
 var infoFileNames = []string{"info/index.json", "info/about.json", "info/run_exports.json", "info/paths.json"}
@@ -216,11 +220,9 @@ func hashObject(ctx context.Context, store channel.Store, obj channel.Object, te
 			return "", "", 0, err
 		}
 	}
-	rest, err := io.Copy(io.Discard, src)
-	if err != nil {
+	if _, err := io.Copy(io.Discard, src); err != nil {
 		return "", "", 0, err
 	}
-	_ = rest
 	return hex.EncodeToString(hs.Sum(nil)), hex.EncodeToString(hm.Sum(nil)), obj.Size, nil
 }
 
@@ -362,16 +364,5 @@ func ReadLocalPackage(r io.ReaderAt, size int64, name string) (PackageInfo, erro
 	if _, err := io.Copy(io.Discard, all); err != nil {
 		return info, err
 	}
-	raw, ok := files["info/index.json"]
-	if !ok {
-		return info, errors.New("no info/index.json")
-	}
-	rec, err := parseIndexJSON(raw)
-	if err != nil {
-		return info, fmt.Errorf("info/index.json: %w", err)
-	}
-	rec["md5"], rec["sha256"], rec["size"] = hex.EncodeToString(hm.Sum(nil)), hex.EncodeToString(hs.Sum(nil)), size
-	info.Record = rec
-	info.Extra = channelExtra(files)
-	return info, nil
+	return packageInfo(files, hex.EncodeToString(hs.Sum(nil)), hex.EncodeToString(hm.Sum(nil)), size)
 }

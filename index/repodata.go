@@ -80,18 +80,21 @@ type htmlRow struct {
 	FileName, Name, Version, Build, Size, SHA256, Summary, Date string
 }
 
-var subdirPage = template.Must(template.New("subdir").Parse(`<!DOCTYPE html>
-<html>
-<head>
-<meta charset="utf-8">
-<title>{{.Title}}</title>
-<style>
+// pageStyle is the CSS of the index pages.
+const pageStyle = `
 body { font-family: sans-serif; margin: 2em; }
 table { border-collapse: collapse; }
 th, td { padding: 0.2em 0.8em; text-align: left; border-bottom: 1px solid #ddd; }
 td.num { text-align: right; }
 code { font-size: 85%; }
-</style>
+`
+
+var subdirPage = template.Must(template.New("subdir").Parse(`<!DOCTYPE html>
+<html>
+<head>
+<meta charset="utf-8">
+<title>{{.Title}}</title>
+<style>{{.Style}}</style>
 </head>
 <body>
 <h1>{{.Title}}</h1>
@@ -138,8 +141,9 @@ func subdirHTML(title string, packages map[string]PackageInfo) []byte {
 	var b bytes.Buffer
 	if err := subdirPage.Execute(&b, struct {
 		Title string
+		Style template.CSS
 		Rows  []htmlRow
-	}{title, rows}); err != nil {
+	}{title, pageStyle, rows}); err != nil {
 		panic(err)
 	}
 	return b.Bytes()
