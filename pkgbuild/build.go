@@ -6,6 +6,7 @@
 package pkgbuild
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
@@ -115,6 +116,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	}
 	defer pkg.Abort()
 	b := newBuilder(ctx, r, pkg, ts, opts.Progress, sources)
+	b.buildNumber, b.buildString = buildNumber, buildString
 	if err := b.streamSources(); err != nil {
 		return nil, err
 	}
@@ -218,11 +220,13 @@ type builder struct {
 	fromSrc  map[string]string // prefix path -> "<archive>: <entry>" for messages
 	dirEntry map[string]bool   // directories that appeared as entries (maybe empty)
 
-	seenFiles []map[string]bool // per source: file entry names, for hard links
-	deferred  []deferredLink
+	deferred []deferredLink
 
 	licenseWant map[string]bool   // source-tree paths of license files to capture
 	licenses    map[string][]byte // captured license files
+
+	buildNumber int
+	buildString string
 
 	consumed     atomic.Int64 // source bytes consumed, across sources
 	total        int64
@@ -260,7 +264,6 @@ func newBuilder(ctx context.Context, r *recipe.Recipe, pkg *condapkg.TarWriter, 
 	}
 	for _, s := range sources {
 		b.total += s.size
-		b.seenFiles = append(b.seenFiles, map[string]bool{})
 	}
 	return b
 }
@@ -269,13 +272,15 @@ func (b *builder) warnf(format string, args ...any) {
 	b.warnings = append(b.warnings, fmt.Sprintf(format, args...))
 }
 
-func (b *builder) open(s resolvedSource, base int64, verify bool) (*archive.Reader, error) {
-	opts := archive.Options{Progress: func(n int64) {
-		b.consumed.Store(base + n)
-		b.progress.Update(base+n, b.total)
-	}}
-	if verify {
-		opts.SHA256 = s.SHA256
+// open starts reading a source. Only the first pass reports progress: the extra passes
+// for hard links would make it run backwards.
+func (b *builder) open(s resolvedSource, base int64, firstPass bool) (*archive.Reader, error) {
+	opts := archive.Options{Context: b.ctx, SHA256: s.SHA256, MD5: s.MD5}
+	if firstPass {
+		opts.Progress = func(n int64) {
+			b.consumed.Store(base + n)
+			b.progress.Update(base+n, b.total)
+		}
 	}
 	if s.path != "" {
 		return archive.Open(s.path, opts)
@@ -321,9 +326,6 @@ func (b *builder) streamSource(idx int, s resolvedSource, base int64) error {
 		}
 		if err != nil {
 			return err
-		}
-		if en.Kind == archive.KindFile {
-			b.seenFiles[idx][en.Name] = true
 		}
 		treePath, err := tree.place(en.Name, en.Kind == archive.KindDir)
 		if err != nil {
@@ -381,9 +383,7 @@ func (b *builder) streamSource(idx int, s resolvedSource, base int64) error {
 				return err
 			}
 		case archive.KindHardlink:
-			if !b.seenFiles[idx][en.Link] {
-				return fmt.Errorf("%s: hard link to %s, which is not a file earlier in the archive", origin, en.Link)
-			}
+			// The reader has checked that en.Link is a file earlier in this archive.
 			if err := b.reserve(dest, origin, false); err != nil {
 				return err
 			}
@@ -405,8 +405,10 @@ func (b *builder) reserve(dest, origin string, isLink bool) error {
 		if _, isSym := b.links[d]; isSym {
 			return fmt.Errorf("%s: %s lies beneath the symlink %s; refusing to write through a link", origin, dest, d)
 		}
-		if _, isFile := b.byPath[d]; isFile {
-			return fmt.Errorf("%s: %s lies beneath %s, which is a file", origin, dest, d)
+		// Every file, link and hard link claims its path when it is seen, even when its
+		// content comes later (hard links), so this catches them all.
+		if prev, taken := b.fromSrc[d]; taken {
+			return fmt.Errorf("%s: %s lies beneath %s, which is a file (from %s)", origin, dest, d, prev)
 		}
 	}
 	b.fromSrc[dest] = origin
@@ -441,15 +443,22 @@ func checkDest(dest string) error {
 	if err := condapkg.CheckPath(dest); err != nil {
 		return err
 	}
-	if dest == "info" || strings.HasPrefix(dest, "info/") {
-		return fmt.Errorf("maps to %s, but info/ is reserved for package metadata; place it elsewhere with build.files", dest)
+	for _, reserved := range []string{"info", "conda-meta"} {
+		if dest == reserved || strings.HasPrefix(dest, reserved+"/") {
+			return fmt.Errorf("maps to %s, but %s/ is reserved for conda's own metadata; place it elsewhere with build.files", dest, reserved)
+		}
 	}
 	return nil
 }
 
+// maxHeldHardlink is how large a hard-linked file may be to be held in memory while its
+// links are written; larger ones are read again from the archive for each extra link.
+var maxHeldHardlink int64 = 64 << 20
+
 // writeDeferredHardlinks writes hard links as regular files. Their content streamed past
-// before the link was seen, so each source holding links is read once more; a file that
-// several links share needs one more pass per extra link.
+// before the link was seen, so each source holding links is read once more. A file that
+// several links share is held in memory for the others when it is small, and read once
+// more per extra link when it is not.
 func (b *builder) writeDeferredHardlinks() error {
 	for len(b.deferred) > 0 {
 		b.progress.Status(fmt.Sprintf("copying %d hard-linked files", len(b.deferred)))
@@ -461,49 +470,25 @@ func (b *builder) writeDeferredHardlinks() error {
 			bySource[d.source][d.target] = append(bySource[d.source][d.target], i)
 		}
 		var remaining []deferredLink
-		for si := range b.sources {
+		var base int64
+		for si, s := range b.sources {
 			want := bySource[si]
 			if want == nil {
+				base += s.size
 				continue
 			}
-			s := b.sources[si]
-			ar, err := b.open(s, 0, true)
+			done, err := b.copyHardlinks(s, base, want)
 			if err != nil {
 				return err
 			}
-			done := map[int]bool{}
-			for {
-				en, err := ar.Next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					ar.Close()
-					return err
-				}
-				idxs := want[en.Name]
-				if en.Kind != archive.KindFile || len(idxs) == 0 {
-					continue
-				}
-				d := b.deferred[idxs[0]]
-				fr, err := b.pkg.WriteFile(d.dest, d.mode, en.Size, d.modTime, &ctxReader{ctx: b.ctx, r: ar})
-				if err != nil {
-					ar.Close()
-					return fmt.Errorf("%s: hard link %s: %w", s.name, d.dest, err)
-				}
-				b.addRecord(PathRecord{Path: d.dest, SHA256: fr.SHA256, Size: fr.Size})
-				b.contentBytes += fr.Size
-				done[idxs[0]] = true
-				want[en.Name] = idxs[1:]
-			}
-			ar.Close()
-			for _, idxs := range bySource[si] {
+			for _, idxs := range want {
 				for _, i := range idxs {
 					if !done[i] {
 						remaining = append(remaining, b.deferred[i])
 					}
 				}
 			}
+			base += s.size
 		}
 		if len(remaining) >= len(b.deferred) {
 			return fmt.Errorf("hard link %s: its target %s was not found on the second read", remaining[0].dest, remaining[0].target)
@@ -511,6 +496,61 @@ func (b *builder) writeDeferredHardlinks() error {
 		b.deferred = remaining
 	}
 	return nil
+}
+
+// copyHardlinks reads one source again and writes the links waiting for its files. It
+// returns which deferred links it wrote.
+func (b *builder) copyHardlinks(s resolvedSource, base int64, want map[string][]int) (map[int]bool, error) {
+	ar, err := b.open(s, base, false)
+	if err != nil {
+		return nil, err
+	}
+	defer ar.Close()
+	done := map[int]bool{}
+	for {
+		if err := b.ctx.Err(); err != nil {
+			return nil, err
+		}
+		en, err := ar.Next()
+		if err == io.EOF {
+			return done, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		idxs := want[en.Name]
+		if en.Kind != archive.KindFile || len(idxs) == 0 {
+			continue
+		}
+		var held *bytes.Buffer
+		var src io.Reader = &ctxReader{ctx: b.ctx, r: ar}
+		if len(idxs) > 1 && en.Size <= maxHeldHardlink {
+			held = &bytes.Buffer{}
+			src = io.TeeReader(src, held)
+		}
+		for n, i := range idxs {
+			d := b.deferred[i]
+			if n > 0 {
+				if held == nil {
+					break // too large to hold: the next pass writes the rest
+				}
+				src = bytes.NewReader(held.Bytes())
+			}
+			fr, err := b.pkg.WriteFile(d.dest, d.mode, en.Size, d.modTime, src)
+			if err != nil {
+				return nil, fmt.Errorf("%s: hard link %s: %w", s.name, d.dest, err)
+			}
+			b.addRecord(PathRecord{Path: d.dest, SHA256: fr.SHA256, Size: fr.Size})
+			b.contentBytes += fr.Size
+			done[i] = true
+		}
+		delete(want, en.Name)
+		for _, i := range idxs {
+			if !done[i] {
+				want[en.Name] = append(want[en.Name], i)
+			}
+		}
+	}
 }
 
 func (b *builder) addRecipeLinks() error {
@@ -744,9 +784,14 @@ func (b *builder) licenseFiles() ([]licenseFile, error) {
 	return out, nil
 }
 
+// maxRecipeFile is the largest file of the recipe folder copied into info/recipe/.
+const maxRecipeFile = 1 << 20
+
 // writeRecipeCopy stores the recipe folder as info/recipe/ (recipe.yaml first), plus the
-// recipe as rendered for this platform, so a package always tells how it was made.
-// Large payloads of path sources are not copied: the package already holds them.
+// recipe as rendered for this platform, so a package always tells how it was made. The
+// folder may also hold source archives (it is searched for them) and build output, which
+// the package must not swallow: path sources, archives, packages and any file over
+// 1 MiB are left out.
 func (b *builder) writeRecipeCopy(put func(string, []byte) error) error {
 	if err := put("info/recipe/recipe.yaml", b.r.Source); err != nil {
 		return err
@@ -758,7 +803,7 @@ func (b *builder) writeRecipeCopy(put func(string, []byte) error) error {
 				skip[path.Clean(s.Path)] = true
 			}
 		}
-		var files []string
+		var files, left []string
 		err := fs.WalkDir(b.r.Folder, ".", func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -769,13 +814,26 @@ func (b *builder) writeRecipeCopy(put func(string, []byte) error) error {
 				}
 				return nil
 			}
-			if d.Type().IsRegular() && p != recipe.FileName {
-				files = append(files, p)
+			if !d.Type().IsRegular() || p == recipe.FileName {
+				return nil
 			}
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			if info.Size() > maxRecipeFile || isArchiveName(d.Name()) {
+				left = append(left, p)
+				return nil
+			}
+			files = append(files, p)
 			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("copy recipe folder: %w", err)
+		}
+		if len(left) > 0 {
+			sort.Strings(left)
+			b.warnf("info/recipe/ leaves out %d archive(s) or large file(s) of the recipe folder: %s", len(left), strings.Join(left[:min(len(left), 5)], ", "))
 		}
 		sort.Strings(files)
 		for _, f := range files {
@@ -788,11 +846,22 @@ func (b *builder) writeRecipeCopy(put func(string, []byte) error) error {
 			}
 		}
 	}
-	rendered, err := yaml.Marshal(renderedRecipe(b.r))
+	rendered, err := yaml.Marshal(renderedRecipe(b.r, b.buildNumber, b.buildString))
 	if err != nil {
 		return err
 	}
 	return put("info/recipe/rendered_recipe.yaml", rendered)
+}
+
+// isArchiveName tells source archives and packages by their names.
+func isArchiveName(name string) bool {
+	name = strings.ToLower(name)
+	for _, ext := range []string{".conda", ".tar.bz2", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.zst", ".tar", ".zip", ".7z", ".whl"} {
+		if strings.HasSuffix(name, ext) {
+			return true
+		}
+	}
+	return false
 }
 
 // ctxReader stops a long copy when the build is cancelled.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -306,6 +307,17 @@ func TestBadInputIsRejectedAndLeavesNothing(t *testing.T) {
 			tw.Close()
 			return testkit.Compress(t, buf.Bytes(), "xz")
 		}(), "", "beneath the symlink"},
+		{"file beneath a hard link", func() []byte {
+			var buf bytes.Buffer
+			tw := tar.NewWriter(&buf)
+			tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "sample-1.0/a", Size: 1, Mode: 0o644})
+			tw.Write([]byte("a"))
+			tw.WriteHeader(&tar.Header{Typeflag: tar.TypeLink, Name: "sample-1.0/b", Linkname: "sample-1.0/a", Mode: 0o644})
+			tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "sample-1.0/b/c", Size: 1, Mode: 0o644})
+			tw.Write([]byte("c"))
+			tw.Close()
+			return testkit.Compress(t, buf.Bytes(), "xz")
+		}(), "", "which is a file"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -400,6 +412,91 @@ func TestHardLinksBecomeRegularFiles(t *testing.T) {
 		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeSymlink {
 			t.Errorf("%s: tar type %q; hard links must be written as regular files", hdr.Name, hdr.Typeflag)
 		}
+	}
+}
+
+// TestHardLinksTooLargeToHold checks the slower path for hard-linked files larger than
+// what is held in memory: one more read of the archive per extra link.
+func TestHardLinksTooLargeToHold(t *testing.T) {
+	defer func(old int64) { maxHeldHardlink = old }(maxHeldHardlink)
+	maxHeldHardlink = 10
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	small, large := []byte("small"), bytes.Repeat([]byte("large content "), 100)
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "pkg-1/small", Size: int64(len(small)), Mode: 0o644})
+	tw.Write(small)
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "pkg-1/large", Size: int64(len(large)), Mode: 0o755})
+	tw.Write(large)
+	for _, l := range []struct{ name, target string }{{"s1", "small"}, {"s2", "small"}, {"l1", "large"}, {"l2", "large"}, {"l3", "large"}} {
+		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeLink, Name: "pkg-1/links/" + l.name, Linkname: "pkg-1/" + l.target, Mode: 0o644})
+	}
+	tw.Close()
+	data := testkit.Compress(t, buf.Bytes(), "zstd")
+	dir := t.TempDir()
+	arch := testkit.WriteFile(t, dir, "sample-1.0.tar.zst", data)
+	rdir := writeRecipe(t, dir, urlRecipe("sample-1.0.tar.zst", testkit.SHA256(data), ""))
+	res, err := build(t, rdir, "linux-64", []string{arch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := testkit.Tree{
+		"sample/small": {Data: small, Mode: 0o644}, "sample/large": {Data: large, Mode: 0o755},
+		"sample/links/s1": {Data: small, Mode: 0o644}, "sample/links/s2": {Data: small, Mode: 0o644},
+		"sample/links/l1": {Data: large, Mode: 0o644}, "sample/links/l2": {Data: large, Mode: 0o644},
+		"sample/links/l3": {Data: large, Mode: 0o644},
+	}
+	if d := testkit.Diff(want, payload(testkit.ReadDirTree(t, extractCPH(t, res.Path)))); d != "" {
+		t.Error(d)
+	}
+}
+
+// TestReservedDestinations checks that nothing from a source lands where conda keeps its
+// own metadata.
+func TestReservedDestinations(t *testing.T) {
+	data := testkit.Compress(t, testkit.SampleTree().Tar(t, testkit.TarOptions{Top: "sample-1.0"}), "gzip")
+	for _, target := range []string{"info", "info/extra", "conda-meta"} {
+		t.Run(target, func(t *testing.T) {
+			dir := t.TempDir()
+			arch := testkit.WriteFile(t, dir, "sample-1.0.tar.gz", data)
+			body := strings.Replace(urlRecipe("sample-1.0.tar.gz", testkit.SHA256(data), ""), "target_directory: sample", "target_directory: "+target, 1)
+			rdir := writeRecipe(t, dir, body)
+			_, err := build(t, rdir, "linux-64", []string{arch})
+			if err == nil || !strings.Contains(err.Error(), "reserved") {
+				t.Fatalf("got %v, want a reserved-path error", err)
+			}
+			if files := outputFiles(t, filepath.Join(dir, "out")); len(files) > 0 {
+				t.Errorf("left behind: %v", files)
+			}
+		})
+	}
+}
+
+// TestRecipeCopyLeavesOutArchives checks that source archives kept beside a recipe are
+// not swallowed into info/recipe/.
+func TestRecipeCopyLeavesOutArchives(t *testing.T) {
+	data := testkit.Compress(t, testkit.SampleTree().Tar(t, testkit.TarOptions{Top: "sample-1.0"}), "gzip")
+	dir := t.TempDir()
+	rdir := writeRecipe(t, dir, urlRecipe("sample-1.0.tar.gz", testkit.SHA256(data), ""))
+	testkit.WriteFile(t, rdir, "sample-1.0.tar.gz", data)
+	testkit.WriteFile(t, rdir, "patch.txt", []byte("notes\n"))
+	testkit.WriteFile(t, rdir, "big.bin", make([]byte, maxRecipeFile+1))
+	res, err := build(t, rdir, "linux-64", nil, rdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := testkit.ReadDirTree(t, extractBsdtar(t, res.Path))
+	for _, want := range []string{"info/recipe/recipe.yaml", "info/recipe/patch.txt", "info/recipe/rendered_recipe.yaml"} {
+		if _, ok := tree[want]; !ok {
+			t.Errorf("%s missing", want)
+		}
+	}
+	for _, unwanted := range []string{"info/recipe/sample-1.0.tar.gz", "info/recipe/big.bin"} {
+		if _, ok := tree[unwanted]; ok {
+			t.Errorf("%s was copied into the package", unwanted)
+		}
+	}
+	if !slices.ContainsFunc(res.Warnings, func(w string) bool { return strings.Contains(w, "sample-1.0.tar.gz") }) {
+		t.Errorf("no warning names the left-out archive: %q", res.Warnings)
 	}
 }
 

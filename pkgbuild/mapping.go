@@ -106,20 +106,6 @@ func (m fileMapper) dest(p string) (dest string, packaged, executable bool) {
 	return "", false, false
 }
 
-// covers reports whether the directory p is inside some rule's From (so an empty
-// directory there would have been packaged).
-func (m fileMapper) covers(p string) bool {
-	if len(m.rules) == 0 {
-		return true
-	}
-	for _, r := range m.rules {
-		if _, ok := under(p, r.From); ok {
-			return true
-		}
-	}
-	return false
-}
-
 // under returns p relative to dir when p is strictly below dir ("." holds everything).
 func under(p, dir string) (string, bool) {
 	if dir == "." {

@@ -144,7 +144,7 @@ func mustIndent(v any) []byte { return pyjson.MustMarshal(v, pyjson.Indent2) }
 
 // renderedRecipe is the recipe as condachan understood it for this platform: selectors
 // resolved, expressions evaluated.
-func renderedRecipe(r *recipe.Recipe) map[string]any {
+func renderedRecipe(r *recipe.Recipe, buildNumber int, buildString string) map[string]any {
 	ctx := map[string]any{}
 	for _, c := range r.Context {
 		ctx[c.Name] = c.Value
@@ -186,7 +186,7 @@ func renderedRecipe(r *recipe.Recipe) map[string]any {
 	for _, e := range r.Build.Activation.Env {
 		env = append(env, map[string]any{e.Name: e.Value})
 	}
-	build := map[string]any{"number": r.Build.Number, "string": r.BuildString()}
+	build := map[string]any{"number": buildNumber, "string": buildString}
 	if r.Build.Noarch != "" {
 		build["noarch"] = r.Build.Noarch
 	}

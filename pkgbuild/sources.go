@@ -184,7 +184,6 @@ func (rs *resolvedSource) stat() error {
 	rs.size = st.Size()
 	if st.IsDir() {
 		rs.size = 0 // measured while streaming
-		rs.isDir = true
 		if rs.StripComponents < 0 {
 			rs.StripComponents = 0 // a folder is taken as it is; only archives lose a top folder
 		}

@@ -6,9 +6,11 @@ package archive
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -59,29 +61,38 @@ type Entry struct {
 
 // Options configure Open.
 type Options struct {
-	// SHA256, when set, is the expected hex digest of the archive file. It is checked
-	// while streaming; a mismatch makes Next return a *ChecksumError at the end.
+	// Context, when set, stops the reading when it is done: Next and Read then return its
+	// error, so a caller blocked on a slow source can be cancelled.
+	Context context.Context
+	// SHA256 and MD5, when set, are expected hex digests of the archive file. They are
+	// checked while streaming; a mismatch makes Next return a *ChecksumError at the end.
 	SHA256 string
+	MD5    string
 	// Progress, when set, is called from the reading goroutine with the number of archive
 	// bytes consumed so far (compressed bytes for archives, file bytes for directories).
 	Progress func(consumed int64)
 }
 
-// ChecksumError reports an archive whose sha256 is not the one the recipe names.
+// ChecksumError reports an archive whose digest is not the one the recipe names.
 type ChecksumError struct {
-	Path     string
-	Expected string
-	Actual   string
+	Path      string
+	Algorithm string // "sha256" or "md5"
+	Expected  string
+	Actual    string
 }
 
 func (e *ChecksumError) Error() string {
-	return fmt.Sprintf("%s: sha256 mismatch: recipe expects %s, file has %s (wrong or corrupted download?)", e.Path, e.Expected, e.Actual)
+	return fmt.Sprintf("%s: %s mismatch: recipe expects %s, file has %s (wrong or corrupted download?)", e.Path, e.Algorithm, e.Expected, e.Actual)
 }
+
+// wantsDigest reports whether the options ask for any digest to be checked.
+func (o Options) wantsDigest() bool { return o.SHA256 != "" || o.MD5 != "" }
 
 // Reader streams the entries of one source. Next advances to the next entry; Read reads
 // the content of the current file entry. It is not safe for concurrent use.
 type Reader struct {
 	path   string
+	ctx    context.Context // done when the caller's context ends or the Reader is closed
 	events chan event
 	free   chan []byte
 	cancel context.CancelFunc
@@ -126,7 +137,15 @@ func Open(path string, opts Options) (*Reader, error) {
 	}
 	return start(path, opts, func(ctx context.Context, e *emitter) error {
 		defer f.Close()
-		return readFile(ctx, f, st.Size(), path, opts, e)
+		// A read from a pipe or a stalled network mount can block for good; closing the
+		// file ends it, so that cancelling or closing the Reader never waits on it.
+		stop := context.AfterFunc(ctx, func() { f.Close() })
+		defer stop()
+		err := readFile(ctx, f, st.Size(), path, opts, e)
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		return err
 	}), nil
 }
 
@@ -138,8 +157,8 @@ func OpenFS(fsys fs.FS, name string, opts Options) (*Reader, error) {
 		return nil, err
 	}
 	if st.IsDir() {
-		if opts.SHA256 != "" {
-			return nil, fmt.Errorf("%s: a sha256 is given but the source is a directory", name)
+		if opts.wantsDigest() {
+			return nil, fmt.Errorf("%s: a sha256 or md5 is given but the source is a directory: remove it from the recipe", name)
 		}
 		return start(name, opts, func(ctx context.Context, e *emitter) error {
 			return readDir(ctx, fsys, name, e, opts.Progress)
@@ -156,8 +175,13 @@ func OpenFS(fsys fs.FS, name string, opts Options) (*Reader, error) {
 }
 
 func start(path string, opts Options, produce func(ctx context.Context, e *emitter) error) *Reader {
-	ctx, cancel := context.WithCancel(context.Background())
+	parent := opts.Context
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithCancel(parent)
 	r := &Reader{
+		ctx:    ctx,
 		path:   path,
 		events: make(chan event, chunkCount),
 		free:   make(chan []byte, chunkCount+1),
@@ -195,9 +219,9 @@ func (r *Reader) Next() (*Entry, error) {
 		if r.pending != nil {
 			ev, r.pending = *r.pending, nil
 		} else {
-			var ok bool
-			if ev, ok = <-r.events; !ok {
-				return nil, errClosed
+			var err error
+			if ev, err = r.receive(); err != nil {
+				return nil, err
 			}
 		}
 		switch {
@@ -253,9 +277,9 @@ func (r *Reader) fill() error {
 			return io.EOF
 		}
 		r.releaseChunk()
-		ev, ok := <-r.events
-		if !ok {
-			return errClosed
+		ev, err := r.receive()
+		if err != nil {
+			return err
 		}
 		if ev.entry != nil || ev.err != nil {
 			r.pending = &ev
@@ -268,6 +292,31 @@ func (r *Reader) fill() error {
 		r.cur, r.curBuf = ev.data, ev.data
 	}
 	return nil
+}
+
+// receive takes the producer's next event, or stops when the caller's context ends.
+func (r *Reader) receive() (event, error) {
+	select {
+	case ev, ok := <-r.events:
+		if !ok {
+			return event{}, errClosed
+		}
+		return ev, nil
+	case <-r.ctx.Done():
+		if r.closed.Load() {
+			return event{}, errClosed
+		}
+		// The producer may have finished just before: prefer what it sent.
+		select {
+		case ev, ok := <-r.events:
+			if ok {
+				return ev, nil
+			}
+		default:
+		}
+		r.err = fmt.Errorf("%s: %w", r.path, context.Cause(r.ctx))
+		return event{}, r.err
+	}
 }
 
 func (r *Reader) releaseChunk() {
@@ -417,7 +466,6 @@ type hashingReader struct {
 	n        int64
 	progress *progress // ticks every MiB when set
 	lastTick int64
-	tail     tail // the end of what was read, when tail.buf is set
 }
 
 func (h *hashingReader) Read(p []byte) (int, error) {
@@ -428,9 +476,6 @@ func (h *hashingReader) Read(p []byte) (int, error) {
 	if n > 0 {
 		h.h.Write(p[:n])
 		h.n += int64(n)
-		if h.tail.buf != nil {
-			h.tail.write(p[:n])
-		}
 		if h.progress != nil && h.n-h.lastTick >= 1<<20 {
 			h.lastTick = h.n
 			h.progress.report(h.n)
@@ -439,10 +484,50 @@ func (h *hashingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func checkDigest(path, expected string, sum []byte) error {
+// digests hashes an archive file with the algorithms its recipe names digests for.
+type digests struct {
+	sha256, md5 hash.Hash
+	want        Options
+}
+
+func newDigests(opts Options) *digests {
+	d := &digests{want: opts}
+	if opts.SHA256 != "" {
+		d.sha256 = sha256.New()
+	}
+	if opts.MD5 != "" {
+		d.md5 = md5.New()
+	}
+	return d
+}
+
+func (d *digests) Write(p []byte) (int, error) {
+	if d.sha256 != nil {
+		d.sha256.Write(p)
+	}
+	if d.md5 != nil {
+		d.md5.Write(p)
+	}
+	return len(p), nil
+}
+
+// check compares the digests of everything written with the expected ones.
+func (d *digests) check(path string) error {
+	if d.sha256 != nil {
+		if err := checkDigest(path, "sha256", d.want.SHA256, d.sha256.Sum(nil)); err != nil {
+			return err
+		}
+	}
+	if d.md5 != nil {
+		return checkDigest(path, "md5", d.want.MD5, d.md5.Sum(nil))
+	}
+	return nil
+}
+
+func checkDigest(path, algorithm, expected string, sum []byte) error {
 	actual := hex.EncodeToString(sum)
 	if expected != "" && !strings.EqualFold(expected, actual) {
-		return &ChecksumError{Path: path, Expected: strings.ToLower(expected), Actual: actual}
+		return &ChecksumError{Path: path, Algorithm: algorithm, Expected: strings.ToLower(expected), Actual: actual}
 	}
 	return nil
 }

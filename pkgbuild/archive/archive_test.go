@@ -3,6 +3,8 @@ package archive
 import (
 	"archive/tar"
 	"bytes"
+	"context"
+	"crypto/md5"
 	"errors"
 	"fmt"
 	"io"
@@ -374,6 +376,83 @@ func TestChecksum(t *testing.T) {
 			// The error sticks.
 			if _, err2 := r.Next(); !errors.As(err2, &ce) {
 				t.Fatalf("Next after the checksum error: %v", err2)
+			}
+		})
+		md5sum := fmt.Sprintf("%x", md5.Sum(data))
+		t.Run(name+"/md5", func(t *testing.T) {
+			if _, err := readArchive(t, name, data, Options{SHA256: sum, MD5: md5sum}, viaRead); err != nil {
+				t.Fatalf("right sha256 and md5: %v", err)
+			}
+			wrong := fmt.Sprintf("%x", md5.Sum([]byte("something else")))
+			_, err := readArchive(t, name, data, Options{SHA256: sum, MD5: wrong}, viaRead)
+			var ce *ChecksumError
+			if !errors.As(err, &ce) || ce.Algorithm != "md5" || ce.Expected != wrong || ce.Actual != md5sum {
+				t.Fatalf("right sha256, wrong md5: got %v, want an md5 *ChecksumError", err)
+			}
+			mustFail(t, err, "md5 mismatch", wrong, md5sum)
+		})
+	}
+}
+
+// TestContextCancel checks that a caller blocked in Next or Read returns when its
+// context ends, even though the source never delivers another byte.
+func TestContextCancel(t *testing.T) {
+	t.Parallel()
+	for _, blockIn := range []string{"Next", "Read"} {
+		t.Run(blockIn, func(t *testing.T) {
+			dir := t.TempDir()
+			fifo := filepath.Join(dir, "stuck.tar")
+			if err := mkfifo(fifo); err != nil {
+				t.Skipf("no named pipes here: %v", err)
+			}
+			// Feed the first entry's header and part of its content, then stall.
+			data := makeTar(t, tarEntry{name: "a", typ: tar.TypeReg, data: strings.Repeat("x", 1<<20), mode: 0o644})
+			stall := make(chan struct{})
+			defer close(stall)
+			go func() {
+				w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+				if err != nil {
+					return
+				}
+				defer w.Close()
+				n := 512
+				if blockIn == "Read" {
+					n = 512 + 4096
+				}
+				w.Write(data[:n])
+				<-stall
+			}()
+			ctx, cancel := context.WithCancel(context.Background())
+			r, err := Open(fifo, Options{Context: ctx})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			time.AfterFunc(200*time.Millisecond, cancel)
+			done := make(chan error, 1)
+			go func() {
+				if blockIn == "Next" {
+					_, err := r.Next()
+					if err == nil {
+						_, err = r.Next()
+					}
+					done <- err
+					return
+				}
+				if _, err := r.Next(); err != nil {
+					done <- err
+					return
+				}
+				_, err := io.Copy(io.Discard, r)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.Canceled) {
+					t.Fatalf("got %v, want context.Canceled", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("the reader did not return after its context was cancelled")
 			}
 		})
 	}

@@ -7,11 +7,8 @@ import (
 	"bytes"
 	"compress/bzip2"
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"io/fs"
 	"path"
@@ -85,9 +82,9 @@ func detect(b []byte, path string) (Format, error) {
 }
 
 func readFile(ctx context.Context, f fs.File, size int64, path string, opts Options, e *emitter) error {
-	h := sha256.New()
+	h := newDigests(opts)
 	prog := &progress{fn: opts.Progress}
-	raw := &hashingReader{ctx: ctx, r: f, h: h, tail: tail{buf: make([]byte, 64)}}
+	raw := &hashingReader{ctx: ctx, r: f, h: h}
 	br := bufio.NewReaderSize(raw, 1<<20)
 	hashed := false // the whole file has gone through h and its digest was checked
 	err := func() error {
@@ -106,12 +103,12 @@ func readFile(ctx context.Context, f fs.File, size int64, path string, opts Opti
 			}
 			// A zip is read through its central directory at the end of the file, so its
 			// hash is checked first, before anything from it is trusted.
-			if opts.SHA256 != "" {
+			if opts.wantsDigest() {
 				if _, err := io.Copy(io.Discard, br); err != nil {
 					return fmt.Errorf("%s: %w", path, err)
 				}
 				hashed = true
-				if err := checkDigest(path, opts.SHA256, h.Sum(nil)); err != nil {
+				if err := h.check(path); err != nil {
 					return err
 				}
 			}
@@ -128,19 +125,16 @@ func readFile(ctx context.Context, f fs.File, size int64, path string, opts Opti
 		if _, err := io.Copy(io.Discard, br); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		if format == FormatTarXZ && !xzFooterAtEnd(raw.tail.bytes()) {
-			return fmt.Errorf("%s: no xz stream footer at the end of the file: %w", path, describeDecodeError(format, io.ErrUnexpectedEOF))
-		}
 		prog.report(raw.n)
 		hashed = true
-		return checkDigest(path, opts.SHA256, h.Sum(nil))
+		return h.check(path)
 	}()
-	if err != nil && !hashed && opts.SHA256 != "" && ctx.Err() == nil {
+	if err != nil && !hashed && opts.wantsDigest() && ctx.Err() == nil {
 		// A file that fails to read is most often a bad download: when the recipe names
 		// its sha256, say whether this is the file it names, keeping the read error.
 		if _, cerr := io.Copy(io.Discard, br); cerr == nil {
 			var ce *ChecksumError
-			if sumErr := checkDigest(path, opts.SHA256, h.Sum(nil)); errors.As(sumErr, &ce) {
+			if sumErr := h.check(path); errors.As(sumErr, &ce) {
 				return fmt.Errorf("%w; reading it failed: %w", ce, err)
 			}
 		}
@@ -227,24 +221,6 @@ func (t *tail) bytes() []byte {
 		return t.buf[len(t.buf)-int(t.n):]
 	}
 	return t.buf
-}
-
-// xzFooterAtEnd reports whether the end of an .xz file (the tail of it) is a stream footer
-// with its CRC, after any stream padding. A decoder that meets the end of the file where
-// a block header or the index should be may take it for the end of the data; the footer
-// is what proves the file whole.
-func xzFooterAtEnd(end []byte) bool {
-	for len(end) >= 4 && bytes.Equal(end[len(end)-4:], []byte{0, 0, 0, 0}) {
-		end = end[:len(end)-4]
-	}
-	if len(end) == 0 {
-		return true // all padding as far as the tail goes: cannot tell, the decoder decides
-	}
-	if len(end) < 12 {
-		return false
-	}
-	footer := end[len(end)-12:]
-	return footer[10] == 'Y' && footer[11] == 'Z' && crc32.ChecksumIEEE(footer[4:10]) == binary.LittleEndian.Uint32(footer[:4])
 }
 
 // tarInput watches the data under a tar.Reader, so that the end of the data can be told
