@@ -72,7 +72,8 @@ type LeaseRecord struct {
 	RenewedAt  time.Time `json:"renewed_at"`
 }
 
-// TTL is the holder's promise: it renews at least this often... divided by three.
+// TTL is how long the lease stays valid without a heartbeat; the holder renews it every
+// TTL/3, so a waiter that sees no change for TTL (plus a grace) knows the holder is gone.
 func (r LeaseRecord) TTL() time.Duration { return time.Duration(r.TTLSeconds * float64(time.Second)) }
 
 // LeaseOptions tune the lease.
@@ -80,7 +81,8 @@ type LeaseOptions struct {
 	// TTL is how long a lease stays valid without a heartbeat (default 30s).
 	TTL time.Duration
 	// Grace is added to a holder's TTL before a waiter takes over (default TTL/2), to
-	// absorb scheduling delays and clock-rate differences.
+	// absorb scheduling delays and clock-rate differences. A holder with a longer TTL than
+	// the waiter's gets at least half its own TTL.
 	Grace time.Duration
 	// Poll is how often a waiter looks at the lock (default 1s, with jitter).
 	Poll  time.Duration
@@ -116,6 +118,14 @@ type Lease struct {
 	stop   chan struct{}
 	done   chan struct{}
 
+	// renewing is held for the whole of a renewal and of a Check, so that a Check never
+	// sees the store ahead of the ETag it compares with.
+	renewing sync.Mutex
+	// unconfirmed holds the records of writes whose outcome is unknown (a timeout, an
+	// error after the request was sent): if one of them landed, the lock holds its
+	// nonce, and the lease is still ours. Guarded by renewing.
+	unconfirmed map[string]LeaseRecord
+
 	mu     sync.Mutex
 	etag   string
 	record LeaseRecord
@@ -150,6 +160,11 @@ func Acquire(ctx context.Context, store Store, opts LeaseOptions) (*Lease, error
 			return startLease(ctx, store, opts, rec, obj.ETag), nil
 		}
 		if !errors.Is(err, ErrPreconditionFailed) {
+			// The create may have landed before the error (a timeout on the response):
+			// a lock with our nonce is ours, and leaving it would stall every waiter.
+			if cur, curObj, rerr := ReadLease(ctx, store); rerr == nil && cur.Nonce == rec.Nonce {
+				return startLease(ctx, store, opts, rec, curObj.ETag), nil
+			}
 			return nil, fmt.Errorf("acquire lease %s: %w", store, err)
 		}
 		cur, curObj, err := ReadLease(ctx, store)
@@ -172,7 +187,8 @@ func Acquire(ctx context.Context, store Store, opts LeaseOptions) (*Lease, error
 		if ttl <= 0 {
 			ttl = opts.TTL // unreadable lock: treat it with our own TTL
 		}
-		if waited := time.Since(watchedSince); waited >= ttl+opts.Grace {
+		grace := max(opts.Grace, ttl/2)
+		if waited := time.Since(watchedSince); waited >= ttl+grace {
 			rec.Generation = watchedRec.Generation + 1
 			obj, err := writeLock(ctx, store, rec, PutOptions{IfMatch: watched})
 			if err == nil {
@@ -181,11 +197,12 @@ func Acquire(ctx context.Context, store Store, opts LeaseOptions) (*Lease, error
 				}
 				return startLease(ctx, store, opts, rec, obj.ETag), nil
 			}
-			if !errors.Is(err, ErrPreconditionFailed) {
-				return nil, fmt.Errorf("take over lease %s: %w", store, err)
-			}
+			// Refused, or failed in a way that leaves the outcome unknown: the lock says.
 			if again, againObj, rerr := ReadLease(ctx, store); rerr == nil && again.Nonce == rec.Nonce {
 				return startLease(ctx, store, opts, rec, againObj.ETag), nil
+			}
+			if !errors.Is(err, ErrPreconditionFailed) {
+				return nil, fmt.Errorf("take over lease %s: %w", store, err)
 			}
 			// Someone else took it, or the holder came back: keep watching.
 		}
@@ -257,6 +274,8 @@ func (l *Lease) Check(ctx context.Context) error {
 	if err := context.Cause(l.ctx); err != nil {
 		return err
 	}
+	l.renewing.Lock()
+	defer l.renewing.Unlock()
 	l.mu.Lock()
 	etag := l.etag
 	l.mu.Unlock()
@@ -268,17 +287,33 @@ func (l *Lease) Check(ctx context.Context) error {
 		}
 		return err
 	}
-	if obj.ETag != etag {
-		// A heartbeat may have landed between reading etag and the stat.
-		l.mu.Lock()
-		etag = l.etag
-		l.mu.Unlock()
-		if obj.ETag != etag {
-			l.lose()
-			return ErrLeaseLost
-		}
+	if obj.ETag == etag {
+		return nil
 	}
-	return nil
+	// A renewal whose outcome was unknown may have landed after all.
+	cur, curObj, err := ReadLease(ctx, l.store)
+	if err == nil && l.adoptUnconfirmed(cur, curObj) {
+		return nil
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, errBadLease) {
+		return err
+	}
+	l.lose()
+	return ErrLeaseLost
+}
+
+// adoptUnconfirmed takes cur as this holder's latest write when it is one of the writes
+// whose outcome was unknown. The caller holds renewing.
+func (l *Lease) adoptUnconfirmed(cur LeaseRecord, obj Object) bool {
+	rec, ok := l.unconfirmed[cur.Nonce]
+	if !ok {
+		return false
+	}
+	l.mu.Lock()
+	l.record, l.etag = rec, obj.ETag
+	l.mu.Unlock()
+	clear(l.unconfirmed)
+	return true
 }
 
 func (l *Lease) lose() { l.cancel(ErrLeaseLost) }
@@ -298,10 +333,13 @@ func (l *Lease) heartbeat() {
 			return
 		case <-t.C:
 		}
+		// Waiters time the lease from when they see the renewal, which is after it was
+		// sent: timing it from the send keeps this holder's reckoning the earlier one.
+		sent := time.Now()
 		err := l.renew()
 		switch {
 		case err == nil:
-			lastRenewed = time.Now()
+			lastRenewed = sent
 		case errors.Is(err, ErrLeaseLost):
 			l.lose()
 			return
@@ -315,32 +353,43 @@ func (l *Lease) heartbeat() {
 }
 
 func (l *Lease) renew() error {
+	l.renewing.Lock()
+	defer l.renewing.Unlock()
 	l.mu.Lock()
-	rec, etag := l.record, l.etag
+	prev, etag := l.record, l.etag
 	l.mu.Unlock()
+	rec := prev
 	rec.Nonce = newNonce()
 	rec.RenewedAt = time.Now().UTC()
 	ctx, cancel := context.WithTimeout(context.Background(), l.opts.TTL/3)
 	defer cancel()
 	obj, err := writeLock(ctx, l.store, rec, PutOptions{IfMatch: etag})
-	if errors.Is(err, ErrPreconditionFailed) {
-		// After a retried request, 412 may be our own write answering twice: read it back.
-		cur, curObj, rerr := ReadLease(ctx, l.store)
-		if rerr == nil && cur.Nonce == rec.Nonce {
-			obj, err = curObj, nil
-		} else if rerr == nil || errors.Is(rerr, ErrNotFound) || errors.Is(rerr, errBadLease) {
-			return ErrLeaseLost
-		} else {
-			return rerr
-		}
+	if err == nil {
+		l.mu.Lock()
+		l.record, l.etag = rec, obj.ETag
+		l.mu.Unlock()
+		clear(l.unconfirmed)
+		return nil
 	}
-	if err != nil {
+	// The outcome is unknown: a 412 may be our own write answering a retried request,
+	// and a timeout or a 5xx may come after the write landed. The lock tells.
+	if l.unconfirmed == nil {
+		l.unconfirmed = map[string]LeaseRecord{}
+	}
+	l.unconfirmed[rec.Nonce] = rec
+	cur, curObj, rerr := ReadLease(ctx, l.store)
+	switch {
+	case rerr == nil && l.adoptUnconfirmed(cur, curObj):
+		return nil
+	case rerr == nil && cur.Nonce == prev.Nonce && !errors.Is(err, ErrPreconditionFailed):
+		return err // our last write stands; this one failed: try again next beat
+	case rerr == nil, errors.Is(rerr, ErrNotFound), errors.Is(rerr, errBadLease):
+		return ErrLeaseLost
+	case errors.Is(err, ErrPreconditionFailed):
+		return rerr
+	default:
 		return err
 	}
-	l.mu.Lock()
-	l.record, l.etag = rec, obj.ETag
-	l.mu.Unlock()
-	return nil
 }
 
 // Release stops the heartbeat and deletes the lock if it is still this holder's.
@@ -360,10 +409,25 @@ func (l *Lease) Release(ctx context.Context) error {
 	etag := l.etag
 	l.mu.Unlock()
 	err := l.store.Delete(ctx, LockKey, etag)
-	if errors.Is(err, ErrPreconditionFailed) {
-		return nil // a successor holds it now; leave it alone
+	if !errors.Is(err, ErrPreconditionFailed) {
+		return err
 	}
-	return err
+	// Refused: a successor holds it now (leave it alone), or a renewal whose outcome was
+	// unknown landed after all, and the lock is still ours under another ETag.
+	cur, curObj, rerr := ReadLease(ctx, l.store)
+	if rerr != nil || cur.Nonce == "" {
+		return nil
+	}
+	l.renewing.Lock()
+	_, ours := l.unconfirmed[cur.Nonce]
+	l.renewing.Unlock()
+	if last, _ := l.Record(); !ours && cur.Nonce != last.Nonce {
+		return nil
+	}
+	if err := l.store.Delete(ctx, LockKey, curObj.ETag); err != nil && !errors.Is(err, ErrPreconditionFailed) {
+		return err
+	}
+	return nil
 }
 
 // BreakLease deletes the lock if it still has the ETag the user was shown, for

@@ -45,24 +45,41 @@ func writeChannelFiles(ctx context.Context, store channel.Store, states map[stri
 		{"channeldata.json", "application/json", data},
 		{"index.html", "text/html; charset=utf-8", channelHTML(opts.Title, cd)},
 	} {
-		cur, curObj, err := channel.ReadAll(ctx, store, f.key)
-		if err != nil && !errors.Is(err, channel.ErrNotFound) {
+		w, err := writeChannelFile(ctx, store, f.key, f.data, f.contentType, opts.Lease)
+		if err != nil {
 			return wrote, err
 		}
-		if err == nil && bytes.Equal(cur, f.data) {
-			continue
-		}
-		if opts.Lease != nil {
-			if err := opts.Lease.Check(ctx); err != nil {
-				return wrote, err
-			}
-		}
-		if _, err := store.Put(ctx, f.key, bytes.NewReader(f.data), int64(len(f.data)), casOptions(curObj, f.contentType)); err != nil {
-			return wrote, err
-		}
-		wrote = true
+		wrote = wrote || w
 	}
 	return wrote, nil
+}
+
+// writeChannelFile replaces one channel-wide file unless it already holds data. These
+// files are derived from every subdir's state, so a write refused because the file
+// changed (by hand, or by a run without the lease) is redone on top of what is there, as
+// long as the lease is still ours.
+func writeChannelFile(ctx context.Context, store channel.Store, key string, data []byte, contentType string, lease *channel.Lease) (bool, error) {
+	for attempt := 0; ; attempt++ {
+		cur, curObj, err := channel.ReadAll(ctx, store, key)
+		if err != nil && !errors.Is(err, channel.ErrNotFound) {
+			return false, err
+		}
+		if err == nil && bytes.Equal(cur, data) {
+			return false, nil
+		}
+		if lease != nil {
+			if err := lease.Check(ctx); err != nil {
+				return false, err
+			}
+		}
+		_, err = putCAS(ctx, store, key, data, curObj, contentType)
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, channel.ErrPreconditionFailed) || attempt >= 2 {
+			return false, err
+		}
+	}
 }
 
 // channelData builds channeldata.json as conda-index does: per package name, the facts

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -223,5 +225,169 @@ func TestQuickRunNoticesHandEdits(t *testing.T) {
 	var cre *CorruptRepodataError
 	if !errors.As(err, &cre) {
 		t.Fatalf("quick run over a broken repodata.json: %v", err)
+	}
+}
+
+// flakyStore wraps a store and lets a test break single operations.
+type flakyStore struct {
+	channel.Store
+	failRead func(key string) error // consulted by ReadRange, Get and Stat of packages
+	// loseResponse, when it returns true for a key, makes Put write the object and then
+	// report ErrPreconditionFailed, as a retried request does when its first response
+	// was lost.
+	loseResponse func(key string) bool
+	puts         map[string]int
+}
+
+func (f *flakyStore) ReadRange(ctx context.Context, key string, off, n int64) ([]byte, error) {
+	if f.failRead != nil {
+		if err := f.failRead(key); err != nil {
+			return nil, err
+		}
+	}
+	return f.Store.ReadRange(ctx, key, off, n)
+}
+
+func (f *flakyStore) Stat(ctx context.Context, key string) (channel.Object, error) {
+	if f.failRead != nil && IsPackage(key) {
+		if err := f.failRead(key); err != nil {
+			return channel.Object{}, err
+		}
+	}
+	return f.Store.Stat(ctx, key)
+}
+
+func (f *flakyStore) Put(ctx context.Context, key string, body io.Reader, size int64, opts channel.PutOptions) (channel.Object, error) {
+	if f.puts == nil {
+		f.puts = map[string]int{}
+	}
+	f.puts[key]++
+	obj, err := f.Store.Put(ctx, key, body, size, opts)
+	if err == nil && f.loseResponse != nil && f.loseResponse(key) {
+		return channel.Object{}, fmt.Errorf("put %s: %w", key, channel.ErrPreconditionFailed)
+	}
+	return obj, err
+}
+
+// A package that fails to read because of the storage (not because of its bytes) is
+// reported, left out of this run and read again by the next one, never remembered as
+// unreadable.
+func TestStorageErrorsAreNotRememberedAsUnreadable(t *testing.T) {
+	ctx := context.Background()
+	local, dir := newLocal(t)
+	sub := filepath.Join(dir, "linux-64")
+	os.MkdirAll(sub, 0o755)
+	testkit.MakeConda(t, sub, testkit.PackageSpec{Name: "good", Version: "1.0", Build: "0"})
+	testkit.MakeConda(t, sub, testkit.PackageSpec{Name: "flaky", Version: "1.0", Build: "0"})
+	testkit.WriteFile(t, sub, "broken-1.0-0.conda", []byte("not a zip"))
+	broken := true
+	store := &flakyStore{Store: local, failRead: func(key string) error {
+		if broken && strings.Contains(key, "flaky") {
+			return errors.New("read: connection reset by peer")
+		}
+		return nil
+	}}
+	res, err := Run(ctx, store, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems := map[string]Problem{}
+	for _, p := range res.Subdirs[0].Unreadable {
+		problems[p.File] = p
+	}
+	if p, ok := problems["flaky-1.0-0.conda"]; !ok || !p.Retry || !strings.Contains(p.Error, "connection reset") {
+		t.Errorf("flaky package: %+v", p)
+	}
+	if p, ok := problems["broken-1.0-0.conda"]; !ok || p.Retry {
+		t.Errorf("broken package: %+v", p)
+	}
+	if got := repodata(t, dir, "linux-64"); len(got) != 1 {
+		t.Fatalf("repodata has %d records, want the good one", len(got))
+	}
+	if res.Indexed("linux-64/flaky-1.0-0.conda", "") {
+		t.Error("Indexed says yes for a package left out")
+	}
+
+	broken = false
+	res, err = Run(ctx, store, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sr := res.Subdirs[0]
+	if sr.Read != 1 || len(sr.Added) != 1 || sr.Added[0] != "flaky-1.0-0.conda" {
+		t.Errorf("second run read %d, added %v; want the flaky package read again", sr.Read, sr.Added)
+	}
+	if len(sr.Unreadable) != 1 || sr.Unreadable[0].File != "broken-1.0-0.conda" {
+		t.Errorf("second run unreadable: %+v", sr.Unreadable)
+	}
+	if got := repodata(t, dir, "linux-64"); len(got) != 2 {
+		t.Fatalf("repodata has %d records after the storage recovered", len(got))
+	}
+	st, err := local.Stat(ctx, "linux-64/flaky-1.0-0.conda")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Indexed("linux-64/flaky-1.0-0.conda", st.ETag) {
+		t.Error("Indexed says no for a package in the repodata")
+	}
+	mustCheck(t, local)
+}
+
+// A quick run has not looked at the output files; one deleted by hand must not be taken
+// for unchanged.
+func TestQuickRunRewritesDeletedOutputs(t *testing.T) {
+	ctx := context.Background()
+	store, dir := newLocal(t)
+	sub := filepath.Join(dir, "linux-64")
+	os.MkdirAll(sub, 0o755)
+	testkit.MakeConda(t, sub, testkit.PackageSpec{Name: "good", Version: "1.0", Build: "0"})
+	if _, err := Run(ctx, store, Options{Quick: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"repodata.json.zst", "index.html"} {
+		if err := os.Remove(filepath.Join(sub, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Nothing new among the packages: only the missing files need the run.
+	if _, err := Run(ctx, store, Options{Quick: true}); err != nil {
+		t.Fatal(err)
+	}
+	mustCheck(t, store)
+	for _, f := range []string{"repodata.json.zst", "index.html"} {
+		if _, err := os.Stat(filepath.Join(sub, f)); err != nil {
+			t.Errorf("%s not rewritten: %v", f, err)
+		}
+	}
+}
+
+// A write whose response is lost and whose retry is refused by the write itself is
+// recognised as ours: the run succeeds and the channel is whole.
+func TestLostWriteResponsesAreRecognised(t *testing.T) {
+	ctx := context.Background()
+	local, dir := newLocal(t)
+	sub := filepath.Join(dir, "linux-64")
+	os.MkdirAll(sub, 0o755)
+	testkit.MakeConda(t, sub, testkit.PackageSpec{Name: "good", Version: "1.0", Build: "0"})
+	for _, quick := range []bool{false, true} {
+		// Every kind of file the index writes loses its first response once.
+		lost := map[string]bool{}
+		store := &flakyStore{Store: local, loseResponse: func(key string) bool {
+			if lost[key] {
+				return false
+			}
+			lost[key] = true
+			return true
+		}}
+		testkit.MakeConda(t, sub, testkit.PackageSpec{Name: fmt.Sprint("more", quick), Version: "1.0", Build: "0"})
+		if _, err := Run(ctx, store, Options{Quick: quick}); err != nil {
+			t.Fatalf("quick=%v: %v", quick, err)
+		}
+		for _, key := range []string{"linux-64/repodata.json", "linux-64/repodata.json.zst", "channeldata.json", stateKey("linux-64")} {
+			if !lost[key] {
+				t.Errorf("quick=%v: %s was never written", quick, key)
+			}
+		}
+		mustCheck(t, local)
 	}
 }

@@ -47,6 +47,10 @@ type Problem struct {
 	ETag  string `json:"etag,omitempty"`
 	Size  int64  `json:"size,omitempty"`
 	Error string `json:"error"`
+	// Retry is set when reading failed in the storage (a network error, access denied,
+	// the object changed meanwhile) rather than in the package: such a package is not
+	// remembered as unreadable, and the next run reads it again.
+	Retry bool `json:"retry,omitempty"`
 }
 
 // Written remembers an output file of the last run.
@@ -93,8 +97,24 @@ func saveState(ctx context.Context, store channel.Store, st *SubdirState, prev c
 		return err
 	}
 	data := compressZstd(raw)
-	_, err = store.Put(ctx, stateKey(st.Subdir), bytes.NewReader(data), int64(len(data)), casOptions(prev, "application/zstd"))
+	_, err = putCAS(ctx, store, stateKey(st.Subdir), data, prev, "application/zstd")
 	return err
+}
+
+// putCAS writes data over prev, or creates the object when prev has no ETag. A refused
+// write is read back: when the object holds exactly data, the write was ours and only its
+// response was lost (the SDK retried, and the retry met our own write), or another writer
+// wrote the same bytes; either way the object is as this run wants it.
+func putCAS(ctx context.Context, store channel.Store, key string, data []byte, prev channel.Object, contentType string) (channel.Object, error) {
+	obj, err := store.Put(ctx, key, bytes.NewReader(data), int64(len(data)), casOptions(prev, contentType))
+	if !errors.Is(err, channel.ErrPreconditionFailed) {
+		return obj, err
+	}
+	cur, curObj, rerr := channel.ReadAll(ctx, store, key)
+	if rerr == nil && bytes.Equal(cur, data) {
+		return curObj, nil
+	}
+	return obj, err
 }
 
 func casOptions(prev channel.Object, contentType string) channel.PutOptions {
@@ -131,8 +151,22 @@ type Options struct {
 // Result reports an index run.
 type Result struct {
 	Subdirs []SubdirResult `json:"subdirs"`
-	// Runs counts subdir index passes that wrote something (for group-commit accounting).
+	// Wrote tells whether the run wrote any channel file (repodata, index pages,
+	// channeldata), as opposed to finding everything up to date.
 	Wrote bool `json:"wrote"`
+}
+
+// Indexed reports whether the run's repodata holds the package file (a key such as
+// "linux-64/x-1-0.conda") at the given ETag.
+func (r *Result) Indexed(key, etag string) bool {
+	subdir, file, _ := strings.Cut(key, "/")
+	for _, sr := range r.Subdirs {
+		if sr.Subdir == subdir {
+			e, ok := sr.indexed[file]
+			return ok && e == etag
+		}
+	}
+	return false
 }
 
 // SubdirResult reports one subdir.
@@ -147,6 +181,8 @@ type SubdirResult struct {
 	Wrote      []string  `json:"wrote,omitempty"`
 	// Read is how many packages this run had to read (new or replaced).
 	Read int `json:"read"`
+
+	indexed map[string]string // file name -> ETag of every package in the repodata
 }
 
 // ErrFenced is returned when a repodata write lost its compare-and-swap and this process
@@ -326,11 +362,13 @@ func runSubdir(ctx context.Context, store channel.Store, subdir string, listing 
 	}
 	outputs := []string{subdir + "/repodata.json", subdir + "/repodata.json.zst", subdir + "/index.html"}
 	current := map[string]channel.Object{}
+	looked := map[string]bool{} // current[k] came from the store, not from the state
 	for _, k := range outputs {
 		if w, ok := prev.Written[k]; ok && opts.Quick && !verify && !opts.Full {
 			current[k] = channel.Object{Key: k, ETag: w.ETag}
 			continue
 		}
+		looked[k] = true
 		obj, err := store.Stat(ctx, k)
 		if err == nil {
 			current[k] = obj
@@ -395,6 +433,7 @@ func runSubdir(ctx context.Context, store channel.Store, subdir string, listing 
 	}
 	var mu sync.Mutex
 	var done int64
+	var retry []Problem // failed in the storage: reported, not remembered
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Concurrency)
 	for _, o := range toRead {
@@ -413,7 +452,13 @@ func runSubdir(ctx context.Context, store channel.Store, subdir string, listing 
 					delete(present, base) // deleted while we looked: it is gone
 					return nil
 				}
-				next.Unreadable[base] = Problem{File: base, ETag: o.ETag, Size: o.Size, Error: err.Error()}
+				p := Problem{File: base, ETag: o.ETag, Size: o.Size, Error: err.Error()}
+				if se := (*storageError)(nil); errors.As(err, &se) {
+					p.Retry = true
+					retry = append(retry, p)
+					return nil
+				}
+				next.Unreadable[base] = p
 				return nil
 			}
 			next.Packages[base] = StateEntry{ETag: o.ETag, Size: o.Size, PackageInfo: info}
@@ -426,6 +471,7 @@ func runSubdir(ctx context.Context, store channel.Store, subdir string, listing 
 	for _, p := range next.Unreadable {
 		sr.Unreadable = append(sr.Unreadable, p)
 	}
+	sr.Unreadable = append(sr.Unreadable, retry...)
 	sort.Slice(sr.Unreadable, func(i, j int) bool { return sr.Unreadable[i].File < sr.Unreadable[j].File })
 	for _, base := range append(append([]string{}, sr.Added...), sr.Replaced...) {
 		if e, ok := next.Packages[base]; ok {
@@ -439,7 +485,9 @@ func runSubdir(ctx context.Context, store channel.Store, subdir string, listing 
 
 	rd := &Repodata{Subdir: subdir, Packages: map[string]Record{}, PackagesConda: map[string]Record{}}
 	infos := map[string]PackageInfo{}
+	sr.indexed = map[string]string{}
 	for base, e := range next.Packages {
+		sr.indexed[base] = e.ETag
 		if strings.HasSuffix(base, ".conda") {
 			rd.PackagesConda[base] = e.Record
 		} else {
@@ -464,10 +512,13 @@ func runSubdir(ctx context.Context, store channel.Store, subdir string, listing 
 		sum := sha256.Sum256(data)
 		digest := hex.EncodeToString(sum[:])
 		cur, exists := current[k]
-		if exists && prev.Written[k].ETag == cur.ETag && prev.Written[k].SHA256 == digest {
+		if exists && looked[k] && prev.Written[k].ETag == cur.ETag && prev.Written[k].SHA256 == digest {
 			next.Written[k] = prev.Written[k] // unchanged since our last run
 			continue
 		}
+		// Unlooked (quick mode), the file is written even when unchanged: the write,
+		// conditional on the ETag the state remembers, costs what a look would and
+		// proves the file is still the one recorded.
 		if opts.Lease != nil && !checked {
 			// Not needed for safety (the writes are compare-and-swap) but a lost lease
 			// is better noticed before writing than after.
@@ -476,7 +527,7 @@ func runSubdir(ctx context.Context, store channel.Store, subdir string, listing 
 			}
 			checked = true
 		}
-		obj, err := store.Put(ctx, k, bytes.NewReader(data), int64(len(data)), casOptions(cur, contentTypes[k]))
+		obj, err := putCAS(ctx, store, k, data, cur, contentTypes[k])
 		if err != nil {
 			return fail(err)
 		}

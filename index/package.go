@@ -102,11 +102,11 @@ func (t *tailReaderAt) ReadAt(p []byte, off int64) (int, error) {
 		t.start = max(0, t.size-tailSize)
 		b, err := t.store.ReadRange(t.ctx, t.key, t.start, t.size-t.start)
 		if err != nil {
-			return 0, err
+			return 0, asStorageError(err)
 		}
 		t.reads++
 		if int64(len(b)) != t.size-t.start {
-			return 0, fmt.Errorf("%s: short read (the object changed while being indexed?)", t.key)
+			return 0, errChanged
 		}
 		t.tail = b
 	}
@@ -126,7 +126,7 @@ func (t *tailReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	}
 	b, err := t.store.ReadRange(t.ctx, t.key, off, end-off)
 	if err != nil {
-		return 0, err
+		return 0, asStorageError(err)
 	}
 	t.reads++
 	n := copy(p, b)
@@ -135,6 +135,23 @@ func (t *tailReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	}
 	return n, nil
 }
+
+// storageError is a package read that failed in the storage rather than in the package:
+// worth trying again in the next run, never remembered as an unreadable package.
+type storageError struct{ err error }
+
+func (e *storageError) Error() string { return e.err.Error() }
+func (e *storageError) Unwrap() error { return e.err }
+
+func asStorageError(err error) error {
+	if err == nil || err == io.EOF {
+		return err
+	}
+	return &storageError{err}
+}
+
+// errChanged is an object replaced while it was being indexed.
+var errChanged = &storageError{errors.New("changed while being indexed")}
 
 // readPackage reads what the index needs from one package in the store: for .conda the
 // info member with ranged reads; the hashes from metadata condachan stored at upload, or
@@ -146,10 +163,10 @@ func readPackage(ctx context.Context, store channel.Store, obj channel.Object) (
 	if strings.HasSuffix(obj.Key, ".conda") {
 		meta, err := store.Stat(ctx, obj.Key)
 		if err != nil {
-			return info, err
+			return info, asStorageError(err)
 		}
 		if meta.ETag != obj.ETag || meta.Size != obj.Size {
-			return info, fmt.Errorf("changed while being indexed")
+			return info, errChanged
 		}
 		sha, md = meta.Metadata[MetaSHA256], meta.Metadata[MetaMD5]
 		ra := &tailReaderAt{ctx: ctx, store: store, key: obj.Key, size: obj.Size}
@@ -207,14 +224,14 @@ func validHex(s string, n int) bool {
 func hashObject(ctx context.Context, store channel.Store, obj channel.Object, tee func(io.Reader) error) (sha, md string, n int64, err error) {
 	rc, got, err := store.Get(ctx, obj.Key)
 	if err != nil {
-		return "", "", 0, err
+		return "", "", 0, asStorageError(err)
 	}
 	defer rc.Close()
 	if got.ETag != obj.ETag {
-		return "", "", 0, fmt.Errorf("changed while being indexed")
+		return "", "", 0, errChanged
 	}
 	hs, hm := sha256.New(), md5.New()
-	src := io.TeeReader(rc, io.MultiWriter(hs, hm))
+	src := io.TeeReader(storageReader{rc}, io.MultiWriter(hs, hm))
 	if tee != nil {
 		if err := tee(src); err != nil {
 			return "", "", 0, err
@@ -224,6 +241,14 @@ func hashObject(ctx context.Context, store channel.Store, obj channel.Object, te
 		return "", "", 0, err
 	}
 	return hex.EncodeToString(hs.Sum(nil)), hex.EncodeToString(hm.Sum(nil)), obj.Size, nil
+}
+
+// storageReader marks the errors of a stored object's body as storage errors.
+type storageReader struct{ r io.Reader }
+
+func (s storageReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	return n, asStorageError(err)
 }
 
 // readTarBz2Info collects the info files the index wants from a .tar.bz2 package.

@@ -163,10 +163,33 @@ func Publish(ctx context.Context, store channel.Store, files []string, opts Opti
 		return res, err
 	}
 	res.Index, res.GroupCommit = ir, group
-	for i := range res.Uploads {
-		res.Uploads[i].Indexed = true
+	var missing []string
+	for i, u := range res.Uploads {
+		res.Uploads[i].Indexed = group || ir.Indexed(u.Key, u.ETag)
+		if !res.Uploads[i].Indexed {
+			missing = append(missing, u.Key+": "+leftOutReason(ir, u.Key))
+		}
+	}
+	if len(missing) > 0 {
+		return res, fmt.Errorf("uploaded but not in the index:\n  %s\nrerun `condachan index --channel %s` once the cause is fixed", strings.Join(missing, "\n  "), store)
 	}
 	return res, nil
+}
+
+// leftOutReason says why an index run left a package out.
+func leftOutReason(ir *index.Result, key string) string {
+	subdir, file, _ := strings.Cut(key, "/")
+	for _, sr := range ir.Subdirs {
+		if sr.Subdir != subdir {
+			continue
+		}
+		for _, p := range sr.Unreadable {
+			if p.File == file {
+				return p.Error
+			}
+		}
+	}
+	return "replaced or deleted by someone else while it was indexed"
 }
 
 func subdirsOf(ups []Upload) []string {

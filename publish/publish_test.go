@@ -2,6 +2,7 @@ package publish
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"sort"
@@ -100,5 +101,42 @@ func TestNextBuildNumberIsRaceFree(t *testing.T) {
 		if n != 6+i {
 			t.Fatalf("reserved %v, want 6..13 each once", got)
 		}
+	}
+}
+
+// unreadableStore fails every ranged read of one key, as a bucket whose object is
+// encrypted with a key the reader may not use does.
+type unreadableStore struct {
+	channel.Store
+	key string
+}
+
+func (s unreadableStore) ReadRange(ctx context.Context, key string, off, n int64) ([]byte, error) {
+	if key == s.key {
+		return nil, errors.New("AccessDenied: kms key")
+	}
+	return s.Store.ReadRange(ctx, key, off, n)
+}
+
+// A publish whose package the index run could not read says so and fails, instead of
+// reporting the package as published.
+func TestPublishFailsWhenItsPackageIsLeftOut(t *testing.T) {
+	ctx := context.Background()
+	local, err := channel.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := testkit.MakeConda(t, t.TempDir(), testkit.PackageSpec{Name: "tool", Version: "1.0", Build: "0"})
+	store := unreadableStore{Store: local, key: "linux-64/tool-1.0-0.conda"}
+	res, err := Publish(ctx, store, []string{pkg}, Options{Lease: fastLease})
+	if err == nil || !strings.Contains(err.Error(), "AccessDenied") || !strings.Contains(err.Error(), "linux-64/tool-1.0-0.conda") {
+		t.Fatalf("got %v, want an error naming the package and the cause", err)
+	}
+	if res == nil || len(res.Uploads) != 1 || res.Uploads[0].Indexed {
+		t.Fatalf("result %+v", res)
+	}
+	// Once the store reads it, a publish of the same bytes indexes it.
+	if res, err = Publish(ctx, local, []string{pkg}, Options{Lease: fastLease}); err != nil || !res.Uploads[0].Indexed {
+		t.Fatalf("second publish: %+v %v", res, err)
 	}
 }
