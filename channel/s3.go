@@ -51,6 +51,10 @@ type S3Options struct {
 	MultipartThreshold int64
 	PartSize           int64
 	PartConcurrency    int
+	// PartChecksums sends a CRC32 checksum with every part of a multipart upload and
+	// completes it with them, as AWS expects of SDK uploads. It is on for AWS; for a
+	// custom endpoint (which often rejects checksums) only when set.
+	PartChecksums bool
 }
 
 // S3 is a channel under s3://bucket/prefix.
@@ -151,6 +155,9 @@ func NewS3(ctx context.Context, bucket, prefix string, o S3Options) (*S3, error)
 		endpoint = firstEnv("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 	}
 	custom := endpoint != ""
+	if !custom {
+		o.PartChecksums = true
+	}
 	if cfg.Region == "" {
 		if custom {
 			cfg.Region = "us-east-1" // S3-compatible servers rarely care
@@ -416,6 +423,35 @@ func (s *S3) PutFile(ctx context.Context, key, path string, opts PutOptions) (Ob
 }
 
 func (s *S3) putMultipart(ctx context.Context, key string, f *os.File, size int64, opts PutOptions) (Object, error) {
+	for attempt := 0; ; attempt++ {
+		obj, err := s.uploadParts(ctx, key, f, size, opts)
+		var ae smithy.APIError
+		if err == nil || !errors.As(err, &ae) || ae.ErrorCode() != "ConditionalRequestConflict" || attempt >= 4 {
+			return obj, err
+		}
+		// A 409 on a conditional completion ends the upload: S3 wants a new one, parts
+		// and all. Before sending gigabytes again, see whether the condition can still
+		// hold at all.
+		if cur, serr := s.Stat(ctx, key); serr == nil {
+			if opts.IfAbsent || (opts.IfMatch != "" && cur.ETag != opts.IfMatch) {
+				return Object{}, fmt.Errorf("complete upload of %s: %w", s.uri(key), ErrPreconditionFailed)
+			}
+		} else if !errors.Is(serr, ErrNotFound) {
+			return Object{}, serr
+		} else if opts.IfMatch != "" {
+			return Object{}, fmt.Errorf("complete upload of %s: %w (it is gone)", s.uri(key), ErrPreconditionFailed)
+		}
+		select {
+		case <-ctx.Done():
+			return Object{}, ctx.Err()
+		case <-time.After(time.Duration(100<<attempt) * time.Millisecond):
+		}
+	}
+}
+
+// uploadParts is one multipart upload, from creation to completion; it aborts the upload
+// unless it completed.
+func (s *S3) uploadParts(ctx context.Context, key string, f *os.File, size int64, opts PutOptions) (Object, error) {
 	full := aws.String(s.FullKey(key))
 	create := &s3.CreateMultipartUploadInput{Bucket: &s.bucket, Key: full, ExpectedBucketOwner: s.owner, Metadata: opts.Metadata}
 	if opts.ContentType != "" {
@@ -424,6 +460,9 @@ func (s *S3) putMultipart(ctx context.Context, key string, f *os.File, size int6
 	if opts.CacheControl != "" {
 		create.CacheControl = aws.String(opts.CacheControl)
 	}
+	if s.opts.PartChecksums {
+		create.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32
+	}
 	up, err := s.client.CreateMultipartUpload(ctx, create)
 	if err != nil {
 		return Object{}, s.wrap("start upload of", key, err)
@@ -431,7 +470,8 @@ func (s *S3) putMultipart(ctx context.Context, key string, f *os.File, size int6
 	completed := false
 	defer func() {
 		if !completed {
-			// A fresh context: the caller's may be what was cancelled.
+			// A fresh context: the caller's may be what was cancelled. An upload a 409
+			// already ended answers 404, which is fine.
 			actx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			s.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: &s.bucket, Key: full, UploadId: up.UploadId, ExpectedBucketOwner: s.owner})
@@ -446,14 +486,24 @@ func (s *S3) putMultipart(ctx context.Context, key string, f *os.File, size int6
 		off := int64(i) * partSize
 		n := min(partSize, size-off)
 		g.Go(func() error {
-			out, err := s.client.UploadPart(gctx, &s3.UploadPartInput{
+			in := &s3.UploadPartInput{
 				Bucket: &s.bucket, Key: full, UploadId: up.UploadId, PartNumber: aws.Int32(int32(i + 1)),
 				Body: io.NewSectionReader(f, off, n), ContentLength: aws.Int64(n), ExpectedBucketOwner: s.owner,
-			})
+			}
+			if s.opts.PartChecksums {
+				in.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32
+			}
+			out, err := s.client.UploadPart(gctx, in)
 			if err != nil {
 				return s.wrap(fmt.Sprintf("upload part %d of", i+1), key, err)
 			}
 			parts[i] = types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(int32(i + 1))}
+			if s.opts.PartChecksums {
+				if out.ChecksumCRC32 == nil {
+					return fmt.Errorf("upload part %d of %s: the server returned no CRC32 checksum for it", i+1, s.uri(key))
+				}
+				parts[i].ChecksumCRC32 = out.ChecksumCRC32
+			}
 			return nil
 		})
 	}
@@ -466,17 +516,39 @@ func (s *S3) putMultipart(ctx context.Context, key string, f *os.File, size int6
 	}
 	var unused1, unused2 *string
 	s.applyPut(opts, &in.IfNoneMatch, &in.IfMatch, &unused1, &unused2)
-	var out *s3.CompleteMultipartUploadOutput
-	err = s.retryConflict(ctx, func() error {
-		var err error
-		out, err = s.client.CompleteMultipartUpload(ctx, in)
-		return err
-	})
+	out, err := s.client.CompleteMultipartUpload(ctx, in)
 	if err != nil {
+		var ae smithy.APIError
+		if errors.As(err, &ae) && ae.ErrorCode() == "NoSuchUpload" {
+			// A retried completion whose first response was lost finds the upload gone:
+			// the object tells whether it was completed.
+			if obj, ok := s.completedEarlier(ctx, key, size, opts); ok {
+				completed = true
+				return obj, nil
+			}
+		}
 		return Object{}, s.wrapPut("complete upload of", key, opts, err)
 	}
 	completed = true
 	return Object{Key: key, Size: size, ETag: aws.ToString(out.ETag), Modified: time.Now(), Metadata: opts.Metadata}, nil
+}
+
+// completedEarlier reports whether key holds the object an upload of size bytes with
+// opts.Metadata would have made; without metadata to compare, it cannot tell.
+func (s *S3) completedEarlier(ctx context.Context, key string, size int64, opts PutOptions) (Object, bool) {
+	if len(opts.Metadata) == 0 {
+		return Object{}, false
+	}
+	obj, err := s.Stat(ctx, key)
+	if err != nil || obj.Size != size {
+		return Object{}, false
+	}
+	for k, v := range opts.Metadata {
+		if obj.Metadata[k] != v {
+			return Object{}, false
+		}
+	}
+	return obj, true
 }
 
 func (s *S3) Delete(ctx context.Context, key, ifMatch string) error {

@@ -39,10 +39,18 @@ type Proxy struct {
 	dropped   atomic.Int64
 	stripped  atomic.Int64
 
-	mu     sync.Mutex
-	creds  aws.Credentials
-	drops  []func(*http.Request) bool
-	strips []stripRule
+	mu       sync.Mutex
+	creds    aws.Credentials
+	drops    []func(*http.Request) bool
+	strips   []stripRule
+	answers  []answerRule
+	answered atomic.Int64
+}
+
+type answerRule struct {
+	match      func(*http.Request) bool
+	status     int
+	code, text string
 }
 
 type stripRule struct {
@@ -105,6 +113,18 @@ func (p *Proxy) DropResponseOnce(match func(*http.Request) bool) {
 	p.drops = append(p.drops, match)
 }
 
+// RespondOnce: the next request matching fn is not forwarded; the proxy answers it with
+// an S3 error document (status, code), as a server does that refuses it, e.g. 409
+// ConditionalRequestConflict on a CompleteMultipartUpload. Rules queue up.
+func (p *Proxy) RespondOnce(match func(*http.Request) bool, status int, code string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.answers = append(p.answers, answerRule{match: match, status: status, code: code, text: "injected by the s3test proxy"})
+}
+
+// Answered counts the requests RespondOnce rules answered.
+func (p *Proxy) Answered() int { return int(p.answered.Load()) }
+
 // StripHeader removes a request header on matching requests, from now on (e.g. If-Match
 // on DELETE: a server that ignores conditional deletes).
 //
@@ -163,8 +183,29 @@ func (p *Proxy) rules(r *http.Request) (drop bool, strip []string, creds aws.Cre
 	return drop, strip, p.creds
 }
 
+// answer takes the first RespondOnce rule that matches r.
+func (p *Proxy) answer(r *http.Request) (answerRule, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, a := range p.answers {
+		if a.match(r) {
+			p.answers = append(p.answers[:i:i], p.answers[i+1:]...)
+			return a, true
+		}
+	}
+	return answerRule{}, false
+}
+
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.requests.Add(1)
+	if a, ok := p.answer(r); ok {
+		io.Copy(io.Discard, r.Body)
+		p.answered.Add(1)
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(a.status)
+		fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code><Message>%s</Message><RequestId>s3test</RequestId></Error>", a.code, a.text)
+		return
+	}
 	drop, strip, creds := p.rules(r)
 
 	out, err := p.outbound(r)

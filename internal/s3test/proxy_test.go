@@ -3,11 +3,15 @@ package s3test_test
 import (
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/condachan/condachan/channel"
 	"github.com/condachan/condachan/internal/s3test"
@@ -207,4 +211,109 @@ func TestProxyStripHeader(t *testing.T) {
 	if body, _ := read(t, st, "pkg.conda"); body != "two" {
 		t.Fatalf("get with User-Agent stripped: %q", body)
 	}
+}
+
+// completeMPU matches CompleteMultipartUpload requests (POST ...?uploadId=).
+func completeMPU(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.Query().Has("uploadId")
+}
+
+// TestMultipartFaults covers what S3 may answer to a conditional completion: 409 (the
+// upload is over, start a new one), a lost response (the retried completion finds no
+// upload), and a 409 after someone else created the object (no second upload is sent).
+func TestMultipartFaults(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Start(t)
+	path, sum := writeRandomFile(t, 11<<20)
+	meta := map[string]string{"sha256": fmt.Sprintf("%x", sum)}
+	setup := func(t *testing.T, checksums bool) (*channel.S3, *channel.S3, *s3test.Proxy, string) {
+		bucket := srv.NewBucket(t)
+		p := srv.NewProxy(t)
+		o := srv.Options()
+		o.EndpointURL = p.URL
+		o.MultipartThreshold = 5 << 20
+		o.PartSize = 5 << 20
+		o.PartChecksums = checksums
+		return srv.StoreWith(t, bucket, "ch", o), srv.Store(t, bucket, "ch"), p, bucket
+	}
+	noUploadsLeft := func(t *testing.T, bucket string) {
+		t.Helper()
+		ups, err := srv.Client().ListMultipartUploads(testContext(t), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ups.Uploads) != 0 {
+			t.Errorf("%d multipart uploads left behind", len(ups.Uploads))
+		}
+	}
+	sameBytes := func(t *testing.T, st channel.Store, key string) {
+		t.Helper()
+		rc, _, err := st.Get(testContext(t), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		h := sha256.New()
+		io.Copy(h, rc)
+		if string(h.Sum(nil)) != string(sum[:]) {
+			t.Fatal("stored bytes differ from the file")
+		}
+	}
+	for _, checksums := range []bool{false, true} {
+		t.Run(fmt.Sprintf("checksums=%v/409 restarts the upload", checksums), func(t *testing.T) {
+			st, direct, p, bucket := setup(t, checksums)
+			p.RespondOnce(completeMPU, http.StatusConflict, "ConditionalRequestConflict")
+			before := st.Stats().Post.Load()
+			obj, err := st.PutFile(testContext(t), "linux-64/big.conda", path, channel.PutOptions{IfAbsent: true, Metadata: meta})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Answered() != 1 {
+				t.Fatalf("the 409 rule answered %d requests", p.Answered())
+			}
+			// create + complete, twice
+			if posts := st.Stats().Post.Load() - before; posts != 4 {
+				t.Errorf("%d POST requests, want 4 (the upload started again)", posts)
+			}
+			if cur, err := direct.Stat(testContext(t), "linux-64/big.conda"); err != nil || cur.ETag != obj.ETag {
+				t.Errorf("stat %+v %v, put %+v", cur, err, obj)
+			}
+			sameBytes(t, direct, "linux-64/big.conda")
+			noUploadsLeft(t, bucket)
+		})
+	}
+	t.Run("lost completion response", func(t *testing.T) {
+		st, direct, p, bucket := setup(t, false)
+		p.DropResponseOnce(completeMPU)
+		obj, err := st.PutFile(testContext(t), "linux-64/big.conda", path, channel.PutOptions{IfAbsent: true, Metadata: meta})
+		if err != nil {
+			t.Fatalf("a completion whose response was lost: %v", err)
+		}
+		if p.Dropped() != 1 {
+			t.Fatalf("dropped %d responses", p.Dropped())
+		}
+		if cur, err := direct.Stat(testContext(t), "linux-64/big.conda"); err != nil || cur.ETag != obj.ETag {
+			t.Errorf("stat %+v %v, put %+v", cur, err, obj)
+		}
+		sameBytes(t, direct, "linux-64/big.conda")
+		noUploadsLeft(t, bucket)
+	})
+	t.Run("409 after another writer created the object", func(t *testing.T) {
+		st, direct, p, bucket := setup(t, false)
+		p.RespondOnce(func(r *http.Request) bool {
+			if !completeMPU(r) {
+				return false
+			}
+			// Someone else's small object lands first.
+			direct.Put(r.Context(), "linux-64/big.conda", strings.NewReader("other"), 5, channel.PutOptions{IfAbsent: true})
+			return true
+		}, http.StatusConflict, "ConditionalRequestConflict")
+		before := st.Stats().Put.Load()
+		_, err := st.PutFile(testContext(t), "linux-64/big.conda", path, channel.PutOptions{IfAbsent: true, Metadata: meta})
+		wantPrecondition(t, "IfAbsent upload after a 409 and another writer", err)
+		if parts := st.Stats().Put.Load() - before; parts != 3 {
+			t.Errorf("%d part uploads, want 3: no second upload once the key is taken", parts)
+		}
+		noUploadsLeft(t, bucket)
+	})
 }
