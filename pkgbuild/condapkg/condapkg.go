@@ -49,16 +49,21 @@ func checkStem(stem string) error {
 }
 
 // CheckPath rejects a path that could land outside the prefix when extracted: absolute
-// paths, drive letters, backslashes, "." or ".." components, empty components, NUL bytes
-// and invalid UTF-8.
+// paths, drive letters, backslashes, "." or ".." components, empty components and
+// invalid UTF-8. Control characters (\x00-\x1f, \x7f) are refused too: Windows cannot
+// create such names, and a newline in a name breaks info/files (one path a line) and
+// every tool that prints paths.
 func CheckPath(p string) error {
-	switch {
-	case p == "":
+	if p == "" {
 		return fmt.Errorf("empty path")
-	case !utf8.ValidString(p):
+	}
+	if !utf8.ValidString(p) {
 		return fmt.Errorf("path %q is not valid UTF-8", p)
-	case strings.ContainsRune(p, 0):
-		return fmt.Errorf("path %q contains a NUL byte", p)
+	}
+	if i := strings.IndexFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }); i >= 0 {
+		return fmt.Errorf("path %q contains the control character \\x%02x", p, p[i])
+	}
+	switch {
 	case strings.HasPrefix(p, "/"):
 		return fmt.Errorf("path %q is absolute: entries must be relative to the prefix", p)
 	case strings.Contains(p, "\\"):

@@ -37,6 +37,31 @@ func TestCheckPath(t *testing.T) {
 	}
 }
 
+func TestCheckPathRefusesControlCharacters(t *testing.T) {
+	tests := []struct{ path, want string }{
+		{"a\x00b", `path "a\x00b" contains the control character \x00`},
+		{"bin/a\nb", `path "bin/a\nb" contains the control character \x0a`},
+		{"a\rb", `\x0d`},
+		{"tab\there", `path "tab\there" contains the control character \x09`},
+		{"\x1b[31mred", `\x1b`},
+		{"x\x1f", `\x1f`},
+		{"del\x7f", `path "del\x7f" contains the control character \x7f`},
+		{"share/caf\u00e9\x01", `\x01`},
+	}
+	for _, tt := range tests {
+		err := condapkg.CheckPath(tt.path)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("CheckPath(%q) = %v, want an error containing %s", tt.path, err, tt.want)
+		}
+	}
+	// Printable characters next to the range stay allowed.
+	for _, p := range []string{"a b", "a~b", "a\u0080b", "a\u00a0b"} {
+		if err := condapkg.CheckPath(p); err != nil {
+			t.Errorf("CheckPath(%q) = %v, want nil", p, err)
+		}
+	}
+}
+
 func TestCheckLinkTarget(t *testing.T) {
 	for _, c := range []struct {
 		link, target string
