@@ -41,7 +41,7 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext()
 	defer stop()
 	root := newRootCommand(stdin, stdout, stderr)
 	root.SetArgs(args)
@@ -59,6 +59,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	return exitFailure
+}
+
+// interruptContext is cancelled by the first Ctrl-C or SIGTERM, which lets the command
+// clean up (a partial package removed, the channel lease released). The handler is
+// released as soon as that happens, so a second Ctrl-C kills the process the default way
+// instead of being swallowed while the clean-up hangs.
+func interruptContext() (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
+	return ctx, stop
 }
 
 func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
