@@ -7,7 +7,9 @@
 #   - anchor_repack.py 15 -1 (rattler-build's way) and 19 1 (conda-build's way)
 # and prints wall time, peak RSS and package size, with ratios.
 #   bench/build.sh [WORKDIR]        (default /tmp/condachan-bench; needs ~3 GB free)
-#   SKIP_ANCHORS=1 bench/build.sh   (condachan only; ratios then need an earlier run)
+#   SKIP_ANCHORS=1 bench/build.sh   (any non-empty value, even 0: skips the two
+#                                    anchor_repack.py runs; results.tsv is rewritten each
+#                                    run, so only the reader-only ratios are printed)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 shared=${CONDACHAN_SHARED_BENCH:-$repo/../shared/bench}
