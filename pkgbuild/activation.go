@@ -23,14 +23,16 @@ func activationScripts(pkgName string, a recipe.Activation) ([]script, error) {
 	if len(a.Env) == 0 && len(a.PathPrepend) == 0 {
 		return nil, nil
 	}
+	// The parser refuses these already, with the line; checked again here because the
+	// renderers below rely on them and an Activation can be built without a recipe file.
 	for _, v := range a.Env {
-		if strings.ContainsAny(v.Value, "\"\r\n") {
-			return nil, fmt.Errorf("build.activation.env.%s: the value may not hold a double quote or a line break (cmd.exe cannot carry them)", v.Name)
+		if err := recipe.CheckEnvValue(v.Value); err != nil {
+			return nil, fmt.Errorf("build.activation.env.%s: %w", v.Name, err)
 		}
 	}
 	for _, p := range a.PathPrepend {
-		if strings.ContainsAny(p, "\"\r\n;:%$") {
-			return nil, fmt.Errorf("build.activation.path_prepend: %q holds a character that cannot go into PATH", p)
+		if err := recipe.CheckPathEntry(p); err != nil {
+			return nil, fmt.Errorf("build.activation.path_prepend: %w", err)
 		}
 	}
 	base := "etc/conda/"
@@ -147,7 +149,12 @@ func batDeactivate(header string, a recipe.Activation) []byte {
 	return []byte(b.String())
 }
 
-// ps1Value renders a value inside a PowerShell double-quoted string.
+// ps1Value renders a value inside a PowerShell double-quoted string. PowerShell takes the
+// typographic double quotes U+201C, U+201D and U+201E for '"' (its grammar's
+// double-quote-character), so each of them would end the string just as '"' does, and
+// what follows would run as code; each is doubled, PowerShell's escape for a quote inside
+// a quoted string, which keeps the character itself. '$' and '`' get a backtick. The
+// single-quote look-alikes mean nothing inside double quotes.
 func ps1Value(v string) string {
 	var b strings.Builder
 	for _, part := range recipe.SplitEnvValue(v) {
@@ -156,13 +163,21 @@ func ps1Value(v string) string {
 			continue
 		}
 		for _, r := range part.Literal {
-			if r == '`' || r == '$' || r == '"' {
+			switch {
+			case r == '`' || r == '$':
 				b.WriteByte('`')
+			case isPS1DoubleQuote(r):
+				b.WriteRune(r)
 			}
 			b.WriteRune(r)
 		}
 	}
 	return b.String()
+}
+
+// isPS1DoubleQuote reports whether PowerShell treats r as a double quote.
+func isPS1DoubleQuote(r rune) bool {
+	return r == '"' || r == '\u201C' || r == '\u201D' || r == '\u201E'
 }
 
 func ps1Activate(header string, a recipe.Activation) []byte {

@@ -45,7 +45,8 @@ type Options struct {
 	SearchDirs []string
 	// OutputDir receives <subdir>/<name>-<version>-<build>.conda.
 	OutputDir string
-	// BuildNumber overrides the recipe's build.number when set.
+	// BuildNumber overrides the recipe's build.number when set. A recipe that sets
+	// build.string refuses it (see CheckBuildNumberOverride).
 	BuildNumber *int
 	Compression condapkg.Level
 	// Timestamp is the package timestamp (SOURCE_DATE_EPOCH for reproducible builds).
@@ -67,9 +68,37 @@ type Result struct {
 	Warnings     []string       `json:"warnings,omitempty"`
 }
 
+// BuildStringConflictError is returned when a build number override meets a recipe
+// that sets build.string.
+type BuildStringConflictError struct {
+	File        string // the recipe file
+	BuildString string
+}
+
+func (e *BuildStringConflictError) Error() string {
+	return fmt.Sprintf("%s sets build.string (%s), which an overridden build number would not change, so the package name would not match its index.json; drop one of them: the build number override or build.string", e.File, e.BuildString)
+}
+
+// CheckBuildNumberOverride tells whether the recipe's build number may be overridden. An
+// explicit build.string usually embeds the number, and it is rendered when the recipe is
+// parsed, from the recipe's own values (expressions have no build-number variable), so an
+// override would leave it as it is: index.json would say one build number and the file
+// name another. Such a recipe is refused rather than published under a misleading name.
+func CheckBuildNumberOverride(r *recipe.Recipe) error {
+	if r.Build.String == "" {
+		return nil
+	}
+	return &BuildStringConflictError{File: r.File, BuildString: r.Build.String}
+}
+
 // Build builds the package. On any error, nothing is left in the output folder.
 func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	r := opts.Recipe
+	if opts.BuildNumber != nil {
+		if err := CheckBuildNumberOverride(r); err != nil {
+			return nil, err
+		}
+	}
 	if opts.Progress == nil {
 		opts.Progress = progress.Nop{}
 	}

@@ -679,14 +679,26 @@ func TestCancelledBuildLeavesNothing(t *testing.T) {
 	}
 }
 
+// trickyActivationValues are values that mean something to at least one of sh, cmd.exe
+// and PowerShell; the scripts must set each of them as written ($$ is a literal $).
+var trickyActivationValues = []struct{ name, value, want string }{
+	{"APP_SH", "costs $$5 `not run` $$(id) $${HOME} \\n \\ 'single' ends\\", "costs $5 `not run` $(id) ${HOME} \\n \\ 'single' ends\\"},
+	{"APP_CMD", "100% %PATH% %% ^caret ^^ ^& a&b|c<d>e (f) ;g, =h", "100% %PATH% %% ^caret ^^ ^& a&b|c<d>e (f) ;g, =h"},
+	{"APP_QUOTES", "single \u2018\u2019\u201a\u201b double \u201c\u201d\u201e", "single \u2018\u2019\u201a\u201b double \u201c\u201d\u201e"},
+	{"APP_GLOB", "* ? [a] ~ ~/x #hash", "* ? [a] ~ ~/x #hash"},
+	{"APP_TAB", "a\tb caf\u00e9 \u2615 \u65e5\u672c", "a\tb caf\u00e9 \u2615 \u65e5\u672c"},
+}
+
 func TestActivationScriptsUnderBashAndDash(t *testing.T) {
 	a := recipe.Activation{
 		Env: []recipe.EnvVar{
 			{Name: "APP_HOME", Value: "$CONDA_PREFIX/opt/app"},
 			{Name: "APP_DATA", Value: "${APP_HOME}/data dir with spaces"},
-			{Name: "APP_PRICE", Value: "costs $$5 `not run`"},
 		},
-		PathPrepend: []string{"opt/app/bin", "opt/app/tools"},
+		PathPrepend: []string{"opt/app/bin", "opt/app/tools", "opt/My App+1@x"},
+	}
+	for _, v := range trickyActivationValues {
+		a.Env = append(a.Env, recipe.EnvVar{Name: v.name, Value: v.value})
 	}
 	scripts, err := activationScripts("app", a)
 	if err != nil {
@@ -705,22 +717,87 @@ func TestActivationScriptsUnderBashAndDash(t *testing.T) {
 			}
 			t.Fatalf("%s missing", shell)
 		}
+		// Each value goes to its own file through printf %s, so the comparison is
+		// byte-exact (no echo escapes, no newline ambiguity).
+		out := t.TempDir()
+		var dump strings.Builder
+		for _, v := range trickyActivationValues {
+			fmt.Fprintf(&dump, "printf '%%s' \"$%s\" > %q\n", v.name, filepath.Join(out, v.name))
+		}
 		script := fmt.Sprintf(`set -e
 export CONDA_PREFIX=%q
 export PATH="/usr/bin:/bin"
 . "$CONDA_PREFIX/etc/conda/activate.d/app_activate.sh"
-printf '%%s\n' "$APP_HOME" "$APP_DATA" "$APP_PRICE" "$PATH"
+printf '%%s\n' "$APP_HOME" "$APP_DATA" "$PATH"
+%s
 . "$CONDA_PREFIX/etc/conda/deactivate.d/app_deactivate.sh"
-printf '%%s\n' "${APP_HOME-unset}" "$PATH"
-`, prefix)
-		out := string(testkit.Run(t, "", shell, "-c", script))
+printf '%%s\n' "${APP_HOME-unset}" "${APP_SH-unset}" "$PATH"
+`, prefix, dump.String())
+		got := string(testkit.Run(t, "", shell, "-c", script))
 		want := strings.Join([]string{
-			prefix + "/opt/app", prefix + "/opt/app/data dir with spaces", "costs $5 `not run`",
-			prefix + "/opt/app/bin:" + prefix + "/opt/app/tools:/usr/bin:/bin",
-			"unset", "/usr/bin:/bin", "",
+			prefix + "/opt/app", prefix + "/opt/app/data dir with spaces",
+			prefix + "/opt/app/bin:" + prefix + "/opt/app/tools:" + prefix + "/opt/My App+1@x:/usr/bin:/bin",
+			"unset", "unset", "/usr/bin:/bin", "",
 		}, "\n")
-		if out != want {
-			t.Errorf("%s:\n%s\nwant:\n%s", shell, out, want)
+		if got != want {
+			t.Errorf("%s:\n%s\nwant:\n%s", shell, got, want)
 		}
+		for _, v := range trickyActivationValues {
+			b, err := os.ReadFile(filepath.Join(out, v.name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(b) != v.want {
+				t.Errorf("%s: %s = %q, want %q", shell, v.name, b, v.want)
+			}
+		}
+	}
+}
+
+func TestBuildNumberOverrideAndBuildString(t *testing.T) {
+	data := testkit.SampleTree().Tar(t, testkit.TarOptions{Top: "sample-1.0"})
+	sha := testkit.SHA256(data)
+	seven := 7
+	tests := []struct {
+		name     string
+		extra    string // build: keys after number: 3
+		override *int
+		want     string // package file name, or "" for the conflict error
+	}{
+		{"recipe number", "", nil, "sample-1.0-3.conda"},
+		{"override", "", &seven, "sample-1.0-7.conda"},
+		{"build string", "  string: custom_3\n", nil, "sample-1.0-custom_3.conda"},
+		{"build string and override", "  string: custom_3\n", &seven, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			arch := testkit.WriteFile(t, dir, "sample-1.0.tar", data)
+			r, err := recipe.LoadDir(writeRecipe(t, dir, urlRecipe("sample-1.0.tar", sha, tt.extra)), "linux-64")
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(dir, "out")
+			res, err := Build(context.Background(), Options{Recipe: r, SourceArchives: []string{arch}, OutputDir: out, BuildNumber: tt.override, Timestamp: fixedTime})
+			if tt.want != "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if filepath.Base(res.Path) != tt.want {
+					t.Errorf("built %s, want %s", res.Path, tt.want)
+				}
+				return
+			}
+			var conflict *BuildStringConflictError
+			if !errors.As(err, &conflict) || conflict.File != r.File || conflict.BuildString != "custom_3" {
+				t.Fatalf("error %v, want a BuildStringConflictError for %s", err, r.File)
+			}
+			if !strings.Contains(err.Error(), r.File) || !strings.Contains(err.Error(), "drop one of them") {
+				t.Errorf("message: %v", err)
+			}
+			if files := outputFiles(t, out); len(files) > 0 {
+				t.Errorf("left behind: %v", files)
+			}
+		})
 	}
 }

@@ -70,7 +70,7 @@ Shipped recipes: ` + strings.Join(recipes.Names(), ", "),
 	fl.StringArrayVar(&f.sourceDirs, "source-dir", nil, "folder to look for source archives in (repeatable)")
 	fl.StringVar(&f.targetPlatform, "target-platform", hostPlatform(), "conda subdir to build for: linux-64, win-64, osx-arm64, ...")
 	fl.StringVarP(&f.outputDir, "output-dir", "o", "output", "folder that receives <subdir>/<package>.conda")
-	fl.StringVar(&f.buildNumber, "build-number", "", "build number overriding the recipe's; `auto` (with --channel) takes the next free one for this name and version")
+	fl.StringVar(&f.buildNumber, "build-number", "", "build number overriding the recipe's (refused when the recipe sets build.string); `auto` (with --channel) takes the next free one for this name and version")
 	fl.StringVar(&f.compression, "compression", "default", "fast, default or max (max: smallest package, slowest)")
 	fl.StringVar(&f.progress, "progress", "auto", "auto (a bar on a terminal), bar, openjd (openjd_progress lines for Deadline Cloud) or none")
 	fl.BoolVar(&f.json, "json", false, "print the result (path, size, sha256, md5, index.json record) as JSON on stdout")
@@ -129,6 +129,12 @@ func runBuild(cmd *cobra.Command, f buildFlags, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if f.buildNumber != "" {
+		// Checked before anything else: auto would reserve a number in the channel.
+		if err := pkgbuild.CheckBuildNumberOverride(r); err != nil {
+			return usageError{fmt.Errorf("--build-number %s: %w", f.buildNumber, err)}
+		}
+	}
 	search := append([]string{}, f.sourceDirs...)
 	search = append(search, ".")
 	if r.Dir != "" {
@@ -160,9 +166,6 @@ func runBuild(cmd *cobra.Command, f buildFlags, stdout, stderr io.Writer) error 
 			return err
 		}
 		if f.buildNumber == "auto" {
-			if r.Build.String != "" {
-				return usageError{fmt.Errorf("--build-number auto: the recipe sets build.string (%s), which would not change", r.Build.String)}
-			}
 			n, err := publish.NextBuildNumber(cmd.Context(), store, r.Subdir(), r.Package.Name, r.Package.Version)
 			if err != nil {
 				return fmt.Errorf("--build-number auto: %w", err)

@@ -1110,6 +1110,8 @@ func (p *parse) activation(r *Recipe, n *yaml.Node) {
 			}
 			if err := checkEnvRefs(s); err != nil {
 				p.errorf(val, field, "%v", err)
+			} else if err := CheckEnvValue(s); err != nil {
+				p.errorf(val, field, "%v", err)
 			}
 			r.Build.Activation.Env = append(r.Build.Activation.Env, EnvVar{Line: k.Line, Name: k.Value, Value: s})
 		}
@@ -1117,6 +1119,8 @@ func (p *parse) activation(r *Recipe, n *yaml.Node) {
 	if v, ok := keys["path_prepend"]; ok {
 		for _, d := range p.strItems(v, "build.activation.path_prepend") {
 			if err := checkRelPath(d.s, true); err != nil {
+				p.errorf(d.n, d.field, "%v", err)
+			} else if err := CheckPathEntry(d.s); err != nil {
 				p.errorf(d.n, d.field, "%v", err)
 			}
 			r.Build.Activation.PathPrepend = append(r.Build.Activation.PathPrepend, path.Clean(d.s))

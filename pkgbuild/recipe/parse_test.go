@@ -907,6 +907,17 @@ func TestParseErrors(t *testing.T) {
 		{"source path parent", pkg + "source:\n  path: ../other\n", "", 3, "source[0].path", "leaves the prefix"},
 		{"license_file parent", pkg + "about:\n  license_file:\n    - LICENSE\n    - ../LICENSE\n", "", 5, "about.license_file[1]", "leaves the prefix"},
 		{"path_prepend absolute", pkg + "build:\n  activation:\n    path_prepend:\n      - bin\n      - /usr/bin\n", "", 6, "build.activation.path_prepend[1]", "is absolute"},
+		// activation values go into sh, cmd.exe and PowerShell scripts
+		{"path_prepend semicolon", pkg + "build:\n  activation:\n    path_prepend:\n      - bin\n      - 'opt/a;calc'\n", "", 6, "build.activation.path_prepend[1]", `"opt/a;calc" holds ';' (U+003B) at byte 5, which PATH entries may not hold`},
+		{"path_prepend percent", pkg + "build:\n  activation:\n    path_prepend: ['%WINDIR%']\n", "", 4, "build.activation.path_prepend[0]", `'%' (U+0025) at byte 0`},
+		{"path_prepend dollar", pkg + "build:\n  activation:\n    path_prepend:\n      - $(id)/bin\n", "", 5, "build.activation.path_prepend[0]", `'$' (U+0024)`},
+		{"path_prepend typographic quote", pkg + "build:\n  activation:\n    path_prepend:\n      - opt/\u201dx\n", "", 5, "build.activation.path_prepend[0]", "'\u201d' (U+201D) at byte 4"},
+		{"path_prepend ampersand by selector", pkg + "build:\n  activation:\n    path_prepend:\n      - if: linux\n        then: a&b\n", "", 6, "build.activation.path_prepend[0]", `'&' (U+0026)`},
+		{"path_prepend tab", pkg + "build:\n  activation:\n    path_prepend: [\"a\\tb\"]\n", "", 4, "build.activation.path_prepend[0]", `\x09 at byte 1`},
+		{"activation value with a bang", pkg + "build:\n  activation:\n    env:\n      A: ok\n      B: hello!\n", "", 6, "build.activation.env.B", `the value holds '!' (U+0021) at byte 5: cmd.exe drops it when delayed expansion is on`},
+		{"activation value with a quote", pkg + "build:\n  activation:\n    env:\n      A: 'say \"hi\"'\n", "", 5, "build.activation.env.A", `'"' (U+0022) at byte 4`},
+		{"activation value with a line break", pkg + "build:\n  activation:\n    env:\n      A: \"x\\ny\"\n", "", 5, "build.activation.env.A", `\x0a at byte 1: a line break`},
+		{"activation value with an escape", pkg + "build:\n  activation:\n    env:\n      A: \"\\e[1m\"\n", "", 5, "build.activation.env.A", `\x1b at byte 0: control characters`},
 		// sources
 		{"url without sha256", pkg + "source:\n  url: https://x.example/a.tgz\n", "", 3, "source[0].sha256", "missing required field: a downloaded archive must be pinned by its sha256"},
 		{"url without sha256 in a list", pkg + "source:\n  - path: p\n  - url: https://x.example/a.tgz\n    md5: 0123456789abcdef0123456789abcdef\n", "", 4, "source[1].sha256", "missing required field"},
@@ -1091,8 +1102,13 @@ func FuzzParse(f *testing.F) {
 				}
 			}
 			for _, e := range r.Build.Activation.Env {
-				if checkEnvRefs(e.Value) != nil {
+				if checkEnvRefs(e.Value) != nil || CheckEnvValue(e.Value) != nil {
 					t.Fatalf("%s: accepted activation value %q", platform, e.Value)
+				}
+			}
+			for _, p := range r.Build.Activation.PathPrepend {
+				if CheckPathEntry(p) != nil {
+					t.Fatalf("%s: accepted path_prepend entry %q", platform, p)
 				}
 			}
 		}

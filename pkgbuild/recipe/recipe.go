@@ -12,6 +12,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // Recipe is a recipe rendered for one target platform.
@@ -247,4 +248,61 @@ func PlatformScope(target string) (Scope, error) {
 		s[strings.ReplaceAll(p, "-", "")] = p == target
 	}
 	return s, nil
+}
+
+// CheckPathEntry refuses a build.activation.path_prepend entry holding a character outside
+// [A-Za-z0-9._+@/ -]. Entries go verbatim into sh, cmd.exe and PowerShell scripts (inside
+// their double quotes) and into PATH itself, where ; : % $ ! ^ & ` " and the typographic
+// quotes each mean something to one of them. A small set that none of them treats
+// specially keeps every script literal without per-shell escaping, and keeps the exact
+// string match deactivation relies on to take the entry out of PATH again.
+func CheckPathEntry(s string) error {
+	for i, r := range s {
+		if !isPathEntryRune(r) {
+			return fmt.Errorf("%q holds %s at byte %d, which PATH entries may not hold (allowed: letters, digits, space and . _ + @ / -)", s, describeRune(r), i)
+		}
+	}
+	return nil
+}
+
+func isPathEntryRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._+@/ -", r)
+}
+
+// CheckEnvValue refuses an activation value that the cmd.exe script cannot carry
+// literally (sh and PowerShell escape everything): `set "NAME=value"` ends at a line
+// break, a double quote inside it exposes what follows to cmd.exe's parser, and a '!' is
+// eaten when delayed expansion is on (cmd /V:ON or the registry default), with no escape
+// that works both with and without it. Control characters are refused too: NUL cannot be
+// in an environment variable at all and the others are not what anyone means to set.
+func CheckEnvValue(s string) error {
+	for i, r := range s {
+		var why string
+		switch {
+		case r == '\r' || r == '\n':
+			why = "a line break ends the cmd.exe command"
+		case r == '"':
+			why = "cmd.exe cannot carry a double quote in set \"NAME=value\""
+		case r == '!':
+			why = "cmd.exe drops it when delayed expansion is on"
+		case r < 0x20 && r != '\t' || r == 0x7f:
+			why = "control characters are not allowed"
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			why = "the value is not valid UTF-8"
+		default:
+			continue
+		}
+		return fmt.Errorf("the value holds %s at byte %d: %s", describeRune(r), i, why)
+	}
+	return nil
+}
+
+// describeRune names a character for messages: quoted when printable, always with its
+// code point, so that look-alikes (a typographic quote, a non-breaking space) are told
+// apart.
+func describeRune(r rune) string {
+	if r < 0x20 || r == 0x7f {
+		return fmt.Sprintf("\\x%02x", r)
+	}
+	return fmt.Sprintf("%q (U+%04X)", r, r)
 }
