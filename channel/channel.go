@@ -77,9 +77,10 @@ type Store interface {
 var KnownSubdirs = []string{
 	"noarch",
 	"linux-64", "linux-aarch64", "linux-ppc64le", "linux-s390x", "linux-32", "linux-armv7l",
+	"linux-armv6l", "linux-ppc64", "linux-riscv64",
 	"osx-64", "osx-arm64",
 	"win-64", "win-arm64", "win-32",
-	"emscripten-wasm32", "wasi-wasm32", "zos-z",
+	"freebsd-64", "emscripten-wasm32", "wasi-wasm32", "zos-z",
 }
 
 // IsSubdir reports whether name is a conda subdir.

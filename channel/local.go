@@ -53,18 +53,60 @@ func checkKey(key string) error {
 	return nil
 }
 
+// ErrOutsideChannel refuses a symbolic link that leads out of a channel folder: reads
+// follow links only while they stay inside it, or a server of the channel would hand out
+// any file its user can read. Absolute links are refused too (os.Root cannot tell where
+// they lead without a race): link with relative paths inside a channel.
+var ErrOutsideChannel = fmt.Errorf("a symbolic link that leads out of the channel folder: %w", fs.ErrPermission)
+
+// openRead opens key for reading, following symbolic links only inside the channel.
+func (l *Local) openRead(key string) (*os.File, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	r, err := os.OpenRoot(l.root)
+	if err != nil {
+		return nil, fmt.Errorf("channel folder %s: %w", l.root, err)
+	}
+	defer r.Close()
+	f, err := r.Open(filepath.FromSlash(key))
+	return f, l.readError(key, err)
+}
+
+// statRead is Stat with the same rule for symbolic links as openRead.
+func (l *Local) statRead(key string) (fs.FileInfo, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	r, err := os.OpenRoot(l.root)
+	if err != nil {
+		return nil, fmt.Errorf("channel folder %s: %w", l.root, err)
+	}
+	defer r.Close()
+	fi, err := r.Stat(filepath.FromSlash(key))
+	return fi, l.readError(key, err)
+}
+
+func (l *Local) readError(key string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		return notFound(key, err)
+	case strings.Contains(err.Error(), "path escapes from parent"): // os.Root's refusal
+		return fmt.Errorf("%s in %s: %w; copy the file into the channel, or link to it with a relative path that stays inside the channel", key, l.root, ErrOutsideChannel)
+	}
+	return err
+}
+
 func (l *Local) object(key string, fi fs.FileInfo) Object {
 	return Object{Key: key, Size: fi.Size(), ETag: fileETag(fi), Modified: fi.ModTime()}
 }
 
 func (l *Local) Stat(ctx context.Context, key string) (Object, error) {
-	p, err := l.Path(key)
+	fi, err := l.statRead(key)
 	if err != nil {
 		return Object{}, err
-	}
-	fi, err := os.Stat(p)
-	if err != nil {
-		return Object{}, notFound(key, err)
 	}
 	if !fi.Mode().IsRegular() {
 		return Object{}, fmt.Errorf("%s: %w (a folder)", key, ErrNotFound)
@@ -80,13 +122,9 @@ func notFound(key string, err error) error {
 }
 
 func (l *Local) Get(ctx context.Context, key string) (io.ReadCloser, Object, error) {
-	p, err := l.Path(key)
+	f, err := l.openRead(key)
 	if err != nil {
 		return nil, Object{}, err
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, Object{}, notFound(key, err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
@@ -124,13 +162,9 @@ func (l *Local) GetRange(ctx context.Context, key string, offset, length int64) 
 }
 
 func (l *Local) ReadRange(ctx context.Context, key string, offset, length int64) ([]byte, error) {
-	p, err := l.Path(key)
+	f, err := l.openRead(key)
 	if err != nil {
 		return nil, err
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, notFound(key, err)
 	}
 	defer f.Close()
 	buf := make([]byte, length)
@@ -284,8 +318,14 @@ func (l *Local) List(ctx context.Context, prefix string, fn func(Object) error) 
 		if !strings.HasPrefix(key, prefix) || isTempName(d.Name()) {
 			return nil
 		}
-		fi, err := os.Stat(p) // follows a symlinked package
-		if err != nil || !fi.Mode().IsRegular() {
+		fi, err := l.statRead(key) // follows a symlinked package that stays in the channel
+		if errors.Is(err, ErrOutsideChannel) {
+			// Listed as the link itself, so that reading it fails and is reported.
+			fi, err = d.Info()
+			if err != nil {
+				return nil
+			}
+		} else if err != nil || !fi.Mode().IsRegular() {
 			return nil
 		}
 		objs = append(objs, l.object(key, fi))

@@ -79,11 +79,15 @@ func (c *cache) get(ctx context.Context, key string) (*cached, io.ReadCloser, ch
 		// Another request revalidated it while this one waited.
 		return c.hit(key, e, v, now)
 	}
-	// The fetch outlives a client that goes away: others may be waiting for it.
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.fetchLimit)
+	// The fetch outlives a client that goes away: others may be waiting for it. Its
+	// time limit is for fetching into memory; a stream handed to the client lives as long
+	// as that client's request instead.
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	limit := time.AfterFunc(c.fetchLimit, cancel)
 	handedOver := false
 	defer func() {
 		if !handedOver {
+			limit.Stop()
 			cancel()
 		}
 	}()
@@ -117,10 +121,16 @@ func (c *cache) get(ctx context.Context, key string) (*cached, io.ReadCloser, ch
 		return nil, nil, obj, err
 	}
 	if obj.Size > c.maxObject || obj.Size < 0 {
-		// Too large to keep: hand the stream over; closing it ends its context.
+		// Too large to keep: hand the stream over, bound to the client's request;
+		// closing it ends its context.
 		c.drop(key, e)
+		if !limit.Stop() {
+			rc.Close()
+			return nil, nil, obj, fmt.Errorf("%s: fetch took longer than %s", key, c.fetchLimit)
+		}
+		stopWithRequest := context.AfterFunc(ctx, cancel)
 		handedOver = true
-		return nil, &cancelOnClose{rc, cancel}, obj, nil
+		return nil, &cancelOnClose{rc, func() { stopWithRequest(); cancel() }}, obj, nil
 	}
 	data := make([]byte, 0, obj.Size)
 	data, err = readFull(rc, data, obj.Size)

@@ -79,6 +79,8 @@ type Handler struct {
 	pagesMu sync.Mutex
 	pages   map[string]*page // generated listings, by path
 
+	writeStall time.Duration // how long one chunk of a body may take to reach the client
+
 	logMu sync.Mutex
 }
 
@@ -109,7 +111,7 @@ func New(store channel.Store, opts Options) (*Handler, error) {
 	if opts.Title == "" {
 		opts.Title = store.String()
 	}
-	h := &Handler{store: store, opts: opts, m: newMetrics(), pages: map[string]*page{}}
+	h := &Handler{store: store, opts: opts, m: newMetrics(), pages: map[string]*page{}, writeStall: time.Minute}
 	h.local, _ = store.(*channel.Local)
 	h.cache = newCache(store, opts.Revalidate, opts.CacheMaxObject, opts.CacheBytes, h.m)
 	// Responses to authenticated requests must not land in shared caches.
@@ -266,6 +268,12 @@ func httpError(w http.ResponseWriter, status int, msg string) {
 // anything else (the store is the upstream of this gateway).
 func (h *Handler) storeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, channel.ErrNotFound) {
+		httpError(w, http.StatusNotFound, "not found")
+		return
+	}
+	if errors.Is(err, channel.ErrOutsideChannel) {
+		// Answered like a missing file; the operator hears about the link.
+		h.errorf("%s %s: %v", r.Method, redactPath(r.URL.EscapedPath()), err)
 		httpError(w, http.StatusNotFound, "not found")
 		return
 	}
@@ -588,18 +596,33 @@ func (h *Handler) serveLocalFile(w http.ResponseWriter, r *http.Request, key str
 
 // copyBody sends n bytes of body. A failure part-way leaves the response short of its
 // Content-Length, which every client notices; it is logged unless the client left.
+//
+// Every chunk must reach the client within writeStall: a client that stops reading is
+// dropped rather than holding a store connection and a goroutine for good, while a slow
+// but moving download may take as long as it needs.
 func (h *Handler) copyBody(w http.ResponseWriter, r *http.Request, body io.Reader, n int64) {
+	rc := http.NewResponseController(w)
+	deadline := func() { rc.SetWriteDeadline(time.Now().Add(h.writeStall)) }
 	var sent int64
 	var err error
 	if f, ok := body.(*os.File); ok {
-		// A local file goes out with sendfile (through ReadFrom).
-		sent, err = io.Copy(w, io.LimitReader(f, n))
+		// A local file goes out with sendfile (through ReadFrom), a chunk at a time.
+		for sent < n && err == nil {
+			deadline()
+			var k int64
+			k, err = io.Copy(w, io.LimitReader(f, min(n-sent, sendfileChunk)))
+			sent += k
+			if k == 0 && err == nil {
+				break // the file is shorter than it was
+			}
+		}
 	} else {
 		// A stream from the store: large reads and writes, one pooled buffer.
 		bp := copyBufs.Get().(*[]byte)
-		sent, err = io.CopyBuffer(struct{ io.Writer }{w}, io.LimitReader(body, n), *bp)
+		sent, err = io.CopyBuffer(deadlineWriter{w, deadline}, io.LimitReader(body, n), *bp)
 		copyBufs.Put(bp)
 	}
+	rc.SetWriteDeadline(time.Time{})
 	if err == nil && sent < n {
 		err = io.ErrUnexpectedEOF
 	}
@@ -607,6 +630,21 @@ func (h *Handler) copyBody(w http.ResponseWriter, r *http.Request, body io.Reade
 		h.m.storeErrors.Add(1)
 		h.errorf("%s %s: sent %d of %d bytes: %v", r.Method, redactPath(r.URL.EscapedPath()), sent, n, err)
 	}
+}
+
+// sendfileChunk is how much of a local file goes out under one write deadline.
+const sendfileChunk = 4 << 20
+
+// deadlineWriter renews the write deadline before each write. It hides ReadFrom, so
+// io.CopyBuffer goes through Write with its own buffer.
+type deadlineWriter struct {
+	w     io.Writer
+	renew func()
+}
+
+func (d deadlineWriter) Write(p []byte) (int, error) {
+	d.renew()
+	return d.w.Write(p)
 }
 
 // copyBufs are the buffers streams from the store are copied through.

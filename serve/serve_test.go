@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,6 +16,7 @@ import (
 	"time"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/internal/s3test"
 )
 
 // TestServe checks every kind of answer over a local channel and a channel on
@@ -538,5 +542,91 @@ func TestOptionsErrors(t *testing.T) {
 	}
 	if _, err := New(st, Options{Redirect: true}); err == nil {
 		t.Error("--redirect accepted for a local channel")
+	}
+}
+
+// An index file too large for the cache is streamed for as long as its client reads,
+// not cut off at the cache's fetch limit.
+func TestLargeIndexStreamOutlivesFetchLimit(t *testing.T) {
+	srv := s3test.Start(t)
+	st := srv.Store(t, srv.NewBucket(t), "Conda/Default")
+	body := strings.Repeat("x", 24<<20)
+	if _, err := st.Put(context.Background(), "linux-64/repodata.json", strings.NewReader(body), int64(len(body)), channel.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(st, Options{CacheMaxObject: 1 << 20, CacheBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.cache.fetchLimit = 300 * time.Millisecond // stands for the 2 minutes
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	resp, err := ts.Client().Get(ts.URL + "/linux-64/repodata.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got := 0
+	buf := make([]byte, 64<<10)
+	start := time.Now()
+	for {
+		n, err := resp.Body.Read(buf)
+		got += n
+		if time.Since(start) < time.Second {
+			time.Sleep(5 * time.Millisecond) // a slow client, past the fetch limit
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %d of %d bytes: %v", got, len(body), err)
+		}
+	}
+	if got != len(body) {
+		t.Errorf("client got %d of %d bytes", got, len(body))
+	}
+}
+
+// A client that stops reading a package is dropped once a chunk makes no progress for
+// the stall limit, for a package from S3 (a store connection held) and from a folder.
+func TestStalledClientIsDropped(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789abcdef"), 2<<20) // 32 MiB
+	local, err := channel.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := s3test.Start(t)
+	stores := map[string]channel.Store{"local": local, "s3": srv.Store(t, srv.NewBucket(t), "ch")}
+	for name, st := range stores {
+		t.Run(name, func(t *testing.T) {
+			if _, err := st.Put(context.Background(), "linux-64/big-1-0.conda", bytes.NewReader(body), int64(len(body)), channel.PutOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			log := &syncBuffer{}
+			h, err := New(st, Options{ErrorLog: log})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.writeStall = 300 * time.Millisecond
+			ts := httptest.NewServer(h)
+			defer ts.Close()
+			conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			fmt.Fprintf(conn, "GET /linux-64/big-1-0.conda HTTP/1.1\r\nHost: x\r\n\r\n")
+			// Not reading for a few stall limits: the server must give up on its own
+			// and close the connection, so that draining it now ends short of the body.
+			time.Sleep(6 * h.writeStall)
+			conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+			got, err := io.Copy(io.Discard, conn)
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatalf("the connection is still open after %d bytes: the server kept waiting for a client that stopped reading", got)
+			}
+			if got >= int64(len(body)) {
+				t.Fatalf("the client got all %d bytes after stalling; the server should have dropped it", got)
+			}
+		})
 	}
 }
