@@ -253,7 +253,7 @@ func (s *S3) Stat(ctx context.Context, key string) (Object, error) {
 	}
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: aws.String(s.FullKey(key)), ExpectedBucketOwner: s.owner})
 	if err != nil {
-		return Object{}, s.wrap("stat", key, err)
+		return Object{}, s.readError(ctx, "stat", key, err)
 	}
 	return Object{Key: key, Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag), Modified: aws.ToTime(out.LastModified), Metadata: out.Metadata}, nil
 }
@@ -264,7 +264,7 @@ func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, Object, error)
 	}
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: aws.String(s.FullKey(key)), ExpectedBucketOwner: s.owner})
 	if err != nil {
-		return nil, Object{}, s.wrap("get", key, err)
+		return nil, Object{}, s.readError(ctx, "get", key, err)
 	}
 	return out.Body, Object{Key: key, Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag), Modified: aws.ToTime(out.LastModified), Metadata: out.Metadata}, nil
 }
@@ -291,7 +291,7 @@ func (s *S3) GetRange(ctx context.Context, key string, offset, length int64) (io
 				return io.NopCloser(strings.NewReader("")), obj, nil
 			}
 		}
-		return nil, Object{}, s.wrap("read", key, err)
+		return nil, Object{}, s.readError(ctx, "read", key, err)
 	}
 	obj := Object{Key: key, Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag), Modified: aws.ToTime(out.LastModified), Metadata: out.Metadata}
 	// Content-Range: bytes a-b/total gives the whole object's size.
@@ -321,10 +321,28 @@ func (s *S3) ReadRange(ctx context.Context, key string, offset, length int64) ([
 		if errors.As(err, &ae) && ae.ErrorCode() == "InvalidRange" {
 			return nil, nil
 		}
-		return nil, s.wrap("read", key, err)
+		return nil, s.readError(ctx, "read", key, err)
 	}
 	defer out.Body.Close()
 	return io.ReadAll(io.LimitReader(out.Body, length))
+}
+
+// readError is wrap for reads of one object. S3 answers a read of a missing key with 403
+// instead of 404 to a caller that may not list the bucket, and an s3:ListBucket
+// permission limited to the channel's prefix (what `condachan policy` grants) does not
+// count for that: so a 403 is checked with a listing of exactly that key, which the
+// prefix-limited permission allows, and a key that is not there is ErrNotFound.
+func (s *S3) readError(ctx context.Context, op, key string, err error) error {
+	var re *awshttp.ResponseError
+	if !errors.As(err, &re) || re.HTTPStatusCode() != http.StatusForbidden || isBucketError(err) {
+		return s.wrap(op, key, err)
+	}
+	full := s.FullKey(key)
+	out, lerr := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: aws.String(full), MaxKeys: aws.Int32(1), ExpectedBucketOwner: s.owner})
+	if lerr == nil && (len(out.Contents) == 0 || aws.ToString(out.Contents[0].Key) != full) {
+		return fmt.Errorf("%s: %w", s.uri(key), ErrNotFound)
+	}
+	return s.wrap(op, key, err)
 }
 
 // Put writes a small object; the body is buffered so the SDK can sign and retry it.

@@ -168,7 +168,7 @@ func buildPolicy(req policyRequest) policyOutput {
 	}
 	out.Notes = append(out.Notes,
 		"identity_policy goes on the queue role: aws iam put-role-policy --role-name ROLE --policy-name condachan --policy-document \"$(condachan policy ... | jq .identity_policy)\"",
-		"s3:ListBucket is limited to keys under the channel. S3 answers 404 for a missing key only to callers allowed to list; run `condachan doctor --channel "+chanURL+"` on a worker with this role: its not-found check tells whether that works with this policy.",
+		"s3:ListBucket is limited to keys under the channel. With that limit S3 answers a read of a missing key (a first lock.json, a subdir without repodata.json yet) with 403 instead of 404; condachan tells the two apart by listing exactly that key, which this policy allows. Clients that read the bucket directly (conda's s3:// support) do not: give them `condachan serve`, or allow them s3:ListBucket without the condition. `condachan doctor --channel "+chanURL+"` on a worker with this role checks it.",
 		"condachan finds the bucket's region from the x-amz-bucket-region header of HeadBucket, which S3 sends even when it refuses the request, so it needs no s3:GetBucketLocation (pass --region or set AWS_REGION to skip the lookup).",
 	)
 	if req.Write {

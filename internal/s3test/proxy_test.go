@@ -317,3 +317,35 @@ func TestMultipartFaults(t *testing.T) {
 		noUploadsLeft(t, bucket)
 	})
 }
+
+// S3 answers a read of a missing key with 403 to a role whose s3:ListBucket is limited to
+// a prefix; the store tells a missing key from a refused one by listing exactly that key.
+func TestForbiddenReadOfMissingKeyIsNotFound(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Start(t)
+	bucket := srv.NewBucket(t)
+	p := srv.NewProxy(t)
+	o := srv.Options()
+	o.EndpointURL = p.URL
+	st := srv.StoreWith(t, bucket, "Conda/Default", o)
+	ctx := testContext(t)
+	mustPut(t, st, "linux-64/there.conda", "data", channel.PutOptions{})
+
+	p.RespondOnce(s3test.Match("HEAD", "linux-64/missing.conda"), http.StatusForbidden, "Forbidden")
+	if _, err := st.Stat(ctx, "linux-64/missing.conda"); !errors.Is(err, channel.ErrNotFound) {
+		t.Errorf("stat of a missing key answered 403: %v, want ErrNotFound", err)
+	}
+	p.RespondOnce(s3test.Match("GET", "noarch/repodata.json"), http.StatusForbidden, "AccessDenied")
+	if _, _, err := st.Get(ctx, "noarch/repodata.json"); !errors.Is(err, channel.ErrNotFound) {
+		t.Errorf("get of a missing key answered 403: %v, want ErrNotFound", err)
+	}
+	// A key that exists but is refused stays an access error, with the advice.
+	p.RespondOnce(s3test.Match("GET", "linux-64/there.conda"), http.StatusForbidden, "AccessDenied")
+	_, err := st.ReadRange(ctx, "linux-64/there.conda", 0, 2)
+	if err == nil || errors.Is(err, channel.ErrNotFound) || !strings.Contains(err.Error(), "access denied") {
+		t.Errorf("a refused read of an existing key: %v", err)
+	}
+	if p.Answered() != 3 {
+		t.Errorf("%d injected answers used, want 3", p.Answered())
+	}
+}
