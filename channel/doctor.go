@@ -9,10 +9,12 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -188,7 +190,8 @@ func diagnoseS3(ctx context.Context, r *Report, loc Location, opts DiagnoseOptio
 		r.add(Check{Name: checkCredentials, Status: CheckSkip, Detail: "skipped: the region must be known first"})
 		r.add(Check{Name: checkRegion, Status: CheckFail,
 			Detail: fmt.Sprintf("no region configured, and asking S3 for the bucket's region failed within %s: %v", opts.Timeout, err),
-			Fix:    "pass --region (or set AWS_REGION); in a VPC without internet access also see the endpoint advice of the reachable check"})
+			Fix: "pass --region (or set AWS_REGION); in a VPC without internet access, add an S3 gateway endpoint (com.amazonaws.<region>.s3) to the route table of the workers' subnet, " +
+				"or create an S3 interface endpoint and pass --endpoint-url https://bucket.vpce-<id>.s3.<region>.vpce.amazonaws.com"})
 		r.skip("skipped: no region", append([]string{checkEndpoint}, later...)...)
 		return
 	}
@@ -520,6 +523,19 @@ func isLoopback(host string) bool {
 func (d *s3Doctor) reachable(ctx context.Context, region string) bool {
 	rctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
+	// Whether a TCP connection was made tells a network that drops the packets from an
+	// endpoint that connects and then says nothing. The error alone cannot: when the
+	// timeout expires during the dial, the transport may return the context's error
+	// instead of the dial's.
+	var connected atomic.Bool
+	rctx = httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{
+		ConnectDone: func(_, _ string, err error) {
+			if err == nil {
+				connected.Store(true)
+			}
+		},
+		GotConn: func(httptrace.GotConnInfo) { connected.Store(true) },
+	})
 	start := time.Now()
 	_, err := d.st.Client().HeadBucket(rctx, &s3.HeadBucketInput{Bucket: aws.String(d.st.Bucket()), ExpectedBucketOwner: d.st.ExpectedOwner()},
 		func(o *s3.Options) { o.RetryMaxAttempts = 1 })
@@ -531,7 +547,7 @@ func (d *s3Doctor) reachable(ctx context.Context, region string) bool {
 	}
 	status := httpStatus(err)
 	if status == 0 {
-		d.r.add(d.unreachable(err, rctx.Err(), endpoint, region, took))
+		d.r.add(d.unreachable(err, rctx.Err(), endpoint, region, took, connected.Load()))
 		return false
 	}
 	if status == http.StatusNotFound {
@@ -584,16 +600,20 @@ func (d *s3Doctor) endpointURL() string {
 	return d.st.Endpoint()
 }
 
-// unreachable explains a request that got no HTTP answer.
-func (d *s3Doctor) unreachable(err, ctxErr error, endpoint, region string, took time.Duration) Check {
+// unreachable explains a request that got no HTTP answer; connected tells whether a TCP
+// connection to the endpoint (or the proxy) was made.
+func (d *s3Doctor) unreachable(err, ctxErr error, endpoint, region string, took time.Duration, connected bool) Check {
 	custom := d.st.Client().Options().BaseEndpoint != nil
 	var dnsErr *net.DNSError
 	var what string
 	switch {
 	case errors.As(err, &dnsErr):
 		what = fmt.Sprintf("cannot resolve the S3 endpoint %s (%v)", endpoint, dnsErr)
-	case ctxErr != nil || isTimeout(err):
+	case (ctxErr != nil || isTimeout(err)) && (isDialError(err) || !connected):
 		what = fmt.Sprintf("no answer from the S3 endpoint %s within %s: no network route to it, or a firewall drops the packets", endpoint, d.timeout)
+	case ctxErr != nil || isTimeout(err):
+		// Connected, then silence: a firewall would not have let the connection through.
+		what = fmt.Sprintf("the S3 endpoint %s accepted the connection but sent no HTTP answer within %s: the wrong port or protocol (http or https), a proxy in the way, or a hung server", endpoint, d.timeout)
 	case strings.Contains(err.Error(), "connection refused"):
 		what = fmt.Sprintf("the S3 endpoint %s refused the connection: nothing listens there", endpoint)
 	default:
@@ -609,6 +629,13 @@ func (d *s3Doctor) unreachable(err, ctxErr error, endpoint, region string, took 
 		fix += "; requests go through the proxy " + p + " (HTTPS_PROXY): add the endpoint to NO_PROXY if the proxy cannot reach it"
 	}
 	return Check{Name: checkReachable, Status: CheckFail, Detail: fmt.Sprintf("%s (after %s)", what, took), Fix: fix}
+}
+
+// isDialError reports whether err happened while connecting (no TCP connection was
+// made), as opposed to while waiting for an answer on an open one.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 func isTimeout(err error) bool {

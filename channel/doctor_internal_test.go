@@ -117,13 +117,13 @@ func TestUnreachableAWSEndpointAdvice(t *testing.T) {
 	}
 	d := &s3Doctor{r: &Report{}, st: st, timeout: 2 * time.Second}
 	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("i/o timeout")}
-	c := d.unreachable(dial, context.DeadlineExceeded, d.endpointURL(), "eu-west-1", 2*time.Second)
+	c := d.unreachable(dial, context.DeadlineExceeded, d.endpointURL(), "eu-west-1", 2*time.Second, false)
 	for _, w := range []string{"https://s3.eu-west-1.amazonaws.com", "within 2s", "S3 gateway endpoint (com.amazonaws.eu-west-1.s3)", "route table", "--endpoint-url https://bucket.vpce-"} {
 		if !strings.Contains(c.Detail+" "+c.Fix, w) {
 			t.Errorf("check lacks %q: %+v", w, c)
 		}
 	}
-	c = d.unreachable(&net.DNSError{Name: "s3.eu-west-1.amazonaws.com", Err: "no such host"}, nil, d.endpointURL(), "eu-west-1", time.Millisecond)
+	c = d.unreachable(&net.DNSError{Name: "s3.eu-west-1.amazonaws.com", Err: "no such host"}, nil, d.endpointURL(), "eu-west-1", time.Millisecond, false)
 	if !strings.Contains(c.Detail, "cannot resolve") || !strings.Contains(c.Fix, "gateway endpoint") {
 		t.Errorf("DNS failure: %+v", c)
 	}

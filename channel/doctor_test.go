@@ -3,6 +3,7 @@ package channel_test
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -239,7 +240,7 @@ func TestDiagnoseRefusedKeys(t *testing.T) {
 
 // unreachable runs the doctor against an endpoint nobody answers at and checks that it
 // gives up within the timeout and names the endpoint.
-func unreachable(t *testing.T, endpoint string, timeout time.Duration, words ...string) {
+func unreachable(t *testing.T, endpoint string, timeout time.Duration, words ...string) *channel.Report {
 	t.Helper()
 	isolateAWS(t)
 	o := channel.S3Options{EndpointURL: endpoint, PathStyle: true, Region: "us-east-1",
@@ -257,6 +258,7 @@ func unreachable(t *testing.T, endpoint string, timeout time.Duration, words ...
 	want["reachable"] = channel.CheckFail
 	wantChecks(t, rep, want)
 	wantFinding(t, rep, "reachable", append([]string{endpoint, "--endpoint-url"}, words...)...)
+	return rep
 }
 
 type staticCreds struct{}
@@ -270,7 +272,47 @@ func TestDiagnoseConnectionRefused(t *testing.T) {
 }
 
 func TestDiagnoseBlackholedEndpoint(t *testing.T) {
-	unreachable(t, "http://"+blackhole(t), 2*time.Second, "no answer", "within 2s")
+	words := []string{"within 2s"}
+	if runtime.GOOS == "linux" {
+		// Only there does blackhole drop the handshake; elsewhere it is a hung server.
+		words = append(words, "no answer", "firewall drops the packets")
+	}
+	unreachable(t, "http://"+blackhole(t), 2*time.Second, words...)
+}
+
+// An endpoint that accepts the connection and then says nothing is a wrong port or a hung
+// server, not a network without a route.
+func TestDiagnoseSilentEndpoint(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	accepted := make(chan struct{}, 16)
+	go func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c) // read nothing, answer nothing
+			accepted <- struct{}{}
+		}
+	}()
+	endpoint := "http://" + l.Addr().String()
+	rep := unreachable(t, endpoint, time.Second, "accepted the connection", "no HTTP answer within 1s", "wrong port")
+	if len(accepted) == 0 {
+		t.Error("the doctor never connected")
+	}
+	if c, _ := rep.Check("reachable"); strings.Contains(c.Detail, "firewall") || strings.Contains(c.Detail, "no network route") {
+		t.Errorf("a connection that was accepted is blamed on the network: %s", c.Detail)
+	}
 }
 
 // 10.255.255.1 is routed nowhere on most networks (the connection hangs); some networks
@@ -456,5 +498,29 @@ func TestReportJSON(t *testing.T) {
 	}
 	if err := json.Unmarshal(data, &back); err != nil || !back.OK || back.Backend != "local" || len(back.Checks) != len(rep.Checks) || back.Checks[0].Status != "pass" {
 		t.Errorf("JSON %s (%v)", data, err)
+	}
+}
+
+// When the bucket's region cannot be asked for, the reachable check is skipped: the
+// region check's fix must carry the VPC endpoint advice itself.
+func TestDiagnoseRegionLookupFailsGivesEndpointAdvice(t *testing.T) {
+	isolateAWS(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the lookup fails at once, without a network
+	rep := channel.Diagnose(ctx, "s3://studio-bucket/Conda", channel.DiagnoseOptions{S3: channel.S3Options{Credentials: staticCreds{}}, Timeout: time.Second})
+	c, ok := rep.Check("region")
+	if !ok || c.Status != channel.CheckFail {
+		t.Fatalf("region check %+v", c)
+	}
+	if r, _ := rep.Check("reachable"); r.Status != channel.CheckSkip {
+		t.Errorf("reachable check %+v, want skipped", r)
+	}
+	for _, w := range []string{"--region", "S3 gateway endpoint", "com.amazonaws.<region>.s3", "route table", "--endpoint-url"} {
+		if !strings.Contains(c.Fix, w) {
+			t.Errorf("region fix lacks %q: %s", w, c.Fix)
+		}
+	}
+	if strings.Contains(c.Fix, "reachable check") {
+		t.Errorf("region fix points at the skipped reachable check: %s", c.Fix)
 	}
 }

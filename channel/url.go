@@ -2,8 +2,11 @@ package channel
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -143,7 +146,9 @@ type Options struct {
 	S3 S3Options
 }
 
-// Open returns the Store for a channel URL.
+// Open returns the Store for a channel URL. A local channel folder that does not exist
+// yet is created: use it where writing creates a channel (publish); OpenExisting is for
+// the rest.
 func Open(ctx context.Context, raw string, opts Options) (Store, error) {
 	loc, err := ParseLocation(raw)
 	if err != nil {
@@ -153,4 +158,50 @@ func Open(ctx context.Context, raw string, opts Options) (Store, error) {
 		return NewS3(ctx, loc.Bucket, loc.Prefix, opts.S3)
 	}
 	return NewLocal(loc.Dir)
+}
+
+// OpenExisting is Open for commands that read or maintain a channel (serve, index, lock):
+// a local channel folder must exist already, so that a mistyped path is refused (a
+// *NoChannelError) instead of becoming a new empty channel. S3 channels open as with Open.
+func OpenExisting(ctx context.Context, raw string, opts Options) (Store, error) {
+	loc, err := ParseLocation(raw)
+	if err != nil {
+		return nil, err
+	}
+	if loc.IsS3() {
+		return NewS3(ctx, loc.Bucket, loc.Prefix, opts.S3)
+	}
+	if err := CheckLocalChannel(loc.Dir); err != nil {
+		return nil, err
+	}
+	return NewLocal(loc.Dir)
+}
+
+// NoChannelError is a local channel folder that does not exist, or is not a folder.
+type NoChannelError struct {
+	Dir string
+	// NotFolder is set when Dir exists but is a file.
+	NotFolder bool
+}
+
+func (e *NoChannelError) Error() string {
+	if e.NotFolder {
+		return fmt.Sprintf("no channel at %s: it is a file, not a folder; pass the channel folder (or file:///dir)", e.Dir)
+	}
+	return fmt.Sprintf("no channel at %s: check the path, or publish a package to create it", e.Dir)
+}
+
+// CheckLocalChannel returns a *NoChannelError unless dir is an existing folder, and the
+// error of os.Stat when it cannot be looked at.
+func CheckLocalChannel(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &NoChannelError{Dir: dir}
+	case err != nil:
+		return fmt.Errorf("channel folder %s: %w", dir, err)
+	case !fi.IsDir():
+		return &NoChannelError{Dir: dir, NotFolder: true}
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/condachan/condachan/channel"
 	"github.com/condachan/condachan/jobbundle"
+	"github.com/condachan/condachan/pkgbuild"
 	"github.com/condachan/condachan/pkgbuild/recipe"
 	"github.com/condachan/condachan/recipes"
 )
@@ -52,7 +54,7 @@ func (f *jobFlags) add(fl *pflag.FlagSet) {
 	fl.StringVarP(&f.recipe, "recipe", "r", "", "shipped recipe name (built from the worker's condachan), or a recipe folder (sent as a job attachment)")
 	fl.StringArrayVar(&f.sourceArchives, "source-archive", nil, "upstream archive: a local file (a job attachment, or staged with --stage-source) and/or an s3://bucket/key the job streams")
 	fl.StringVar(&f.targetPlatform, "target-platform", "", "conda subdir to build for (default: the recipe platform the --source-archive name belongs to, else linux-64)")
-	fl.StringVar(&f.buildNumber, "build-number", "auto", "build number: auto (next free one in the channel), a number, or empty for the recipe's")
+	fl.StringVar(&f.buildNumber, "build-number", "auto", "build number: auto (next free one in the channel), a number, or empty for the recipe's (the default when the recipe sets build.string)")
 	fl.StringVar(&f.compression, "compression", "default", "fast, default or max")
 	f.channel.add(fl, false)
 	fl.Lookup("channel").Usage = "S3 channel the job publishes to (default: s3://<the Deadline default queue's job attachments bucket>/Conda/Default)"
@@ -102,6 +104,8 @@ func (f *jobFlags) plan(cmd *cobra.Command, stderr io.Writer) (*jobPlan, error) 
 		}
 	} else if f.full {
 		return nil, usageError{errors.New("--full goes with --index")}
+	} else if err := checkBuildNumber(f.buildNumber); err != nil {
+		return nil, err
 	}
 
 	channelURL, err := f.channelURL(cmd.Context(), stderr)
@@ -112,7 +116,7 @@ func (f *jobFlags) plan(cmd *cobra.Command, stderr io.Writer) (*jobPlan, error) 
 
 	target := f.targetPlatform
 	if p.Kind == jobbundle.Build {
-		if target, err = f.buildValues(p); err != nil {
+		if target, err = f.buildValues(p, fl.Changed("build-number")); err != nil {
 			return nil, err
 		}
 	}
@@ -138,9 +142,23 @@ func (f *jobFlags) plan(cmd *cobra.Command, stderr io.Writer) (*jobPlan, error) 
 	return p, nil
 }
 
+// checkBuildNumber accepts the --build-number values `condachan build` takes: auto, a
+// number of 0 or more, or empty for the recipe's.
+func checkBuildNumber(v string) error {
+	if v == "" || v == "auto" {
+		return nil
+	}
+	if n, err := strconv.Atoi(v); err != nil || n < 0 {
+		return usageError{fmt.Errorf("--build-number %q: expected auto, a number of 0 or more, or empty for the recipe's", v)}
+	}
+	return nil
+}
+
 // buildValues fills in the build bundle's recipe, archive and package values and returns
-// the target platform.
-func (f *jobFlags) buildValues(p *jobPlan) (string, error) {
+// the target platform. buildNumberSet tells whether --build-number was given: a recipe
+// that sets build.string keeps its own build number unless it was (and then the job
+// would fail as `condachan build --build-number` does, so it is refused here).
+func (f *jobFlags) buildValues(p *jobPlan, buildNumberSet bool) (string, error) {
 	if f.recipe == "" {
 		return "", usageError{errors.New("--recipe is required (a shipped recipe name or a recipe folder)")}
 	}
@@ -202,9 +220,20 @@ func (f *jobFlags) buildValues(p *jobPlan) (string, error) {
 			return "", usageError{err}
 		}
 	}
+	buildNumber := f.buildNumber
+	if r.Build.String != "" {
+		switch {
+		case !buildNumberSet:
+			buildNumber = "" // the recipe's: the job passes no --build-number
+		case buildNumber != "":
+			if err := pkgbuild.CheckBuildNumberOverride(r); err != nil {
+				return "", usageError{fmt.Errorf("--build-number %s: %w", buildNumber, err)}
+			}
+		}
+	}
 	p.recipe = r
 	p.Values[jobbundle.ParamTargetPlatform] = target
-	p.Values[jobbundle.ParamBuildNumber] = f.buildNumber
+	p.Values[jobbundle.ParamBuildNumber] = buildNumber
 	p.Values[jobbundle.ParamCompression] = f.compression
 	if p.localArchive != "" {
 		p.Values[jobbundle.ParamSourceArchive] = p.localArchive
@@ -383,8 +412,11 @@ func (f *jobFlags) channelURL(ctx context.Context, stderr io.Writer) (string, er
 			return "", usageError{err}
 		}
 		if !loc.IsS3() {
-			fmt.Fprintf(stderr, "note: %s is not an S3 channel: only workers that see this folder at the same path can publish to it\n", loc)
-			return f.channel.url, nil
+			// The worker resolves a relative path against its session folder: write it
+			// absolute, as this machine sees it.
+			dir := jobChannelPath(f.channel.url, loc, onWindowsHost)
+			fmt.Fprintf(stderr, "note: %s is not an S3 channel: only workers that see this folder at the same path can publish to it\n", dir)
+			return dir, nil
 		}
 		return loc.String(), nil
 	}
@@ -399,6 +431,32 @@ func (f *jobFlags) channelURL(ctx context.Context, stderr io.Writer) (string, er
 	url := "s3://" + bucket + "/Conda/Default"
 	fmt.Fprintf(stderr, "no --channel: using %s (the Deadline default queue's job attachments bucket)\n", url)
 	return url, nil
+}
+
+// onWindowsHost tells how local channel paths are read (a variable for tests).
+var onWindowsHost = runtime.GOOS == "windows"
+
+// jobChannelPath is the CondaChannel value of a local --channel raw (parsed as loc): its
+// absolute path. A file:// URL is absolute already and kept, and so is a Windows path
+// (C:\conda, C:/conda, \\server\share\conda) given on another system, for Windows
+// workers: made absolute here it would become a path under the current folder.
+func jobChannelPath(raw string, loc channel.Location, windowsHost bool) string {
+	if strings.HasPrefix(strings.ToLower(raw), "file://") {
+		return raw
+	}
+	if !windowsHost && isWindowsAbs(raw) {
+		return raw
+	}
+	return loc.String()
+}
+
+// isWindowsAbs reports whether p is an absolute Windows path: a drive letter and a
+// separator, or a UNC path.
+func isWindowsAbs(p string) bool {
+	if len(p) >= 3 && (p[0] >= 'a' && p[0] <= 'z' || p[0] >= 'A' && p[0] <= 'Z') && p[1] == ':' && (p[2] == '\\' || p[2] == '/') {
+		return true
+	}
+	return strings.HasPrefix(p, `\\`) || strings.HasPrefix(p, "//")
 }
 
 // deadlineQueueBucket runs `deadline queue get` and returns the queue's job attachments
@@ -459,7 +517,12 @@ job and needs none. ` + "`condachan submit`" + ` writes the same bundle and subm
       --source-archive s3://studio-bucket/sources/blender-4.1.1-linux-x64.tar.xz \
       --channel s3://studio-bucket/Conda/Default
   condachan bundle write ./reindex-job --index --channel s3://studio-bucket/Conda/Default`,
-		Args: cobra.ExactArgs(1),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return fmt.Errorf("expected one argument, DIR, the folder to write the bundle into; got %d", len(args))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := f.plan(cmd, stderr)
 			if err != nil {
@@ -477,7 +540,7 @@ job and needs none. ` + "`condachan submit`" + ` writes the same bundle and subm
 			}
 			fmt.Fprintf(stdout, "wrote the %s job bundle to %s\n", p.Kind, abs)
 			printValues(stdout, p.Values)
-			fmt.Fprintf(stdout, "submit it with: %s\n", shellJoin(deadlineSubmitArgs(abs, &f, "")))
+			fmt.Fprintf(stdout, "submit it with%s: %s\n", shellName(), shellJoin(deadlineSubmitArgs(abs, &f, "")))
 			return nil
 		},
 	}
@@ -516,8 +579,18 @@ func deadlineSubmitArgs(dir string, f *jobFlags, name string) []string {
 // onWindows selects the quoting of printed commands (a variable for tests).
 var onWindows = runtime.GOOS == "windows"
 
-// shellJoin quotes a command for pasting into a shell: POSIX single quotes, or on
-// Windows double quotes, which cmd.exe and PowerShell both take.
+// shellName is how the printed commands are introduced: on Windows they are for
+// PowerShell, whose quoting differs from cmd.exe's.
+func shellName() string {
+	if onWindows {
+		return " (PowerShell)"
+	}
+	return ""
+}
+
+// shellJoin quotes a command for pasting into a shell: POSIX sh, or on Windows
+// PowerShell. Both quote with single quotes, in which nothing ($, backticks, %VAR%)
+// is expanded.
 func shellJoin(args []string) string {
 	quoted := make([]string, len(args))
 	for i, a := range args {
@@ -527,26 +600,48 @@ func shellJoin(args []string) string {
 }
 
 func shellQuote(s string) string {
-	safe := s != ""
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./-_\\", r)) {
-			safe = false
-			break
-		}
-		if r == '\\' && !onWindows {
-			safe = false
-			break
-		}
-		if r == '%' && onWindows {
-			safe = false
-			break
-		}
-	}
-	if safe {
+	if bareWord(s, onWindows) {
 		return s
 	}
 	if onWindows {
-		return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"`
+		// A PowerShell single-quoted string: a quote inside is doubled, typographic
+		// single quotes included (PowerShell ends the string at them too).
+		var b strings.Builder
+		b.WriteByte('\'')
+		for _, r := range s {
+			switch r {
+			case '\'', '\u2018', '\u2019', '\u201a', '\u201b':
+				b.WriteRune(r)
+			}
+			b.WriteRune(r)
+		}
+		b.WriteByte('\'')
+		return b.String()
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// bareWord tells whether s reaches the program as it is when not quoted. POSIX shells
+// take @ % + = , as plain characters and a backslash as an escape. In PowerShell a
+// backslash is plain, but @ splats, , makes an array, % and + are operators, and a word
+// that starts with a digit may be read as a number (1kb is 1024): there only words that
+// start with a letter or -- and a letter are left bare.
+func bareWord(s string, powerShell bool) bool {
+	if s == "" {
+		return false
+	}
+	extra := "@%+=,"
+	if powerShell {
+		extra = `\`
+		first := strings.TrimPrefix(s, "--")
+		if first == "" || !(first[0] >= 'a' && first[0] <= 'z' || first[0] >= 'A' && first[0] <= 'Z') {
+			return false
+		}
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("./-_:"+extra, r)) {
+			return false
+		}
+	}
+	return true
 }

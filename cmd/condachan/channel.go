@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"strings"
 	"time"
 
@@ -44,14 +46,37 @@ func (f *channelFlags) add(fl *pflag.FlagSet, lease bool) {
 	}
 }
 
+// open opens --channel, creating a local channel folder that does not exist yet: for
+// publish, the way to start a channel.
 func (f *channelFlags) open(ctx context.Context) (channel.Store, error) {
-	if f.url == "" {
-		return nil, usageError{errors.New("--channel is required (s3://bucket/prefix, file:///dir or a folder path)")}
-	}
-	if _, err := channel.ParseLocation(f.url); err != nil {
-		return nil, usageError{err}
+	if err := f.check(); err != nil {
+		return nil, err
 	}
 	return channel.Open(ctx, f.url, channel.Options{S3: f.s3Options()})
+}
+
+// openExisting opens --channel for the commands that read or maintain a channel: a
+// local folder that does not exist (a mistyped path) is a usage error, never created.
+func (f *channelFlags) openExisting(ctx context.Context) (channel.Store, error) {
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	st, err := channel.OpenExisting(ctx, f.url, channel.Options{S3: f.s3Options()})
+	var nc *channel.NoChannelError
+	if errors.As(err, &nc) {
+		return nil, usageError{fmt.Errorf("--channel: %w", err)}
+	}
+	return st, err
+}
+
+func (f *channelFlags) check() error {
+	if f.url == "" {
+		return usageError{errors.New("--channel is required (s3://bucket/prefix, file:///dir or a folder path)")}
+	}
+	if _, err := channel.ParseLocation(f.url); err != nil {
+		return usageError{err}
+	}
+	return nil
 }
 
 func (f *channelFlags) s3Options() channel.S3Options {
@@ -93,6 +118,10 @@ queue behind one lease share its index run.`,
 			if err != nil {
 				return usageError{err}
 			}
+			// Before the channel is opened: opening a local one creates its folder.
+			if err := checkPackageFiles(args); err != nil {
+				return err
+			}
 			store, err := cf.open(cmd.Context())
 			if err != nil {
 				return err
@@ -125,6 +154,22 @@ queue behind one lease share its index run.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	cmd.Flags().StringVar(&progressMode, "progress", "auto", "auto, bar, openjd or none")
 	return cmd
+}
+
+// checkPackageFiles makes sure every PKG argument of publish is a file on this machine.
+func checkPackageFiles(paths []string) error {
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return usageError{fmt.Errorf("package file %s does not exist: pass the path of a built .conda or .tar.bz2 package", p)}
+		case err != nil:
+			return usageError{fmt.Errorf("package file %s: %w", p, err)}
+		case st.IsDir():
+			return usageError{fmt.Errorf("package file %s is a folder: pass the .conda or .tar.bz2 files in it", p)}
+		}
+	}
+	return nil
 }
 
 // reportIndex prints what an index run found that people must know about.
@@ -161,7 +206,7 @@ valid is not replaced without --full, which also reads every package again.`,
 			if err != nil {
 				return usageError{err}
 			}
-			store, err := cf.open(cmd.Context())
+			store, err := cf.openExisting(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -220,7 +265,7 @@ func newLockCommand(stdout, stderr io.Writer, stdin io.Reader) *cobra.Command {
 		Short: "Show who holds the channel lease, since when, and its generation",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			store, err := cf.open(cmd.Context())
+			store, err := cf.openExisting(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -271,7 +316,7 @@ one removed: if it changes before you confirm (a heartbeat, a new holder), nothi
 A holder that is in fact alive cannot damage the index: its next repodata write fails.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			store, err := bf.open(cmd.Context())
+			store, err := bf.openExisting(cmd.Context())
 			if err != nil {
 				return err
 			}

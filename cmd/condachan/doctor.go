@@ -39,8 +39,16 @@ the checks that write, for a read-only role such as a render queue's.`,
 			if cf.url == "" {
 				return usageError{errors.New("--channel is required (s3://bucket/prefix, file:///dir or a folder path)")}
 			}
-			if _, err := channel.ParseLocation(cf.url); err != nil {
+			loc, err := channel.ParseLocation(cf.url)
+			if err != nil {
 				return usageError{err}
+			}
+			if !loc.IsS3() {
+				// A missing folder is a mistyped path more often than a channel to come.
+				var nc *channel.NoChannelError
+				if err := channel.CheckLocalChannel(loc.Dir); errors.As(err, &nc) {
+					return usageError{fmt.Errorf("--channel: %w", err)}
+				}
 			}
 			if timeout <= 0 {
 				return usageError{fmt.Errorf("--timeout must be positive, got %s", timeout)}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -49,9 +50,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
+	var usage usageError
+	if isUnknownCommand(err) && !errors.As(err, &usage) {
+		err = usageError{fmt.Errorf("%w\nRun 'condachan --help' for the list of commands.", err)}
+	}
 	fmt.Fprintf(stderr, "condachan: %v\n", err)
 	var missing *pkgbuild.MissingSourceError
-	var usage usageError
 	switch {
 	case errors.As(err, &missing), errors.As(err, &usage):
 		return exitUsage
@@ -98,7 +102,49 @@ folder, and keeps the channel's repodata correct while many jobs publish at once
 		newSubmitCommand(stdout, stderr),
 		newServeCommand(stdout, stderr),
 	)
+	usageArgs(root)
 	return root
+}
+
+// usageArgs makes wrong positional arguments usage errors (exit 2) in every command
+// under c: each Args validator's error becomes a usageError that shows the command's
+// usage line, and a command group (bundle, lock) refuses an unknown subcommand instead
+// of printing its help and exiting 0.
+func usageArgs(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		usageArgs(sub)
+	}
+	if c.HasParent() && c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				names := []string{}
+				for _, s := range cmd.Commands() {
+					if s.IsAvailableCommand() {
+						names = append(names, s.Name())
+					}
+				}
+				return fmt.Errorf("unknown command %q for %q (its commands: %s)", args[0], cmd.CommandPath(), strings.Join(names, ", "))
+			}
+			return nil
+		}
+		c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	}
+	validate := c.Args
+	if validate == nil {
+		return // the root: cobra reports unknown commands itself (see isUnknownCommand)
+	}
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if err := validate(cmd, args); err != nil {
+			return usageError{fmt.Errorf("%w\nUsage: %s\nRun '%s --help' for more.", err, cmd.UseLine(), cmd.CommandPath())}
+		}
+		return nil
+	}
+}
+
+// isUnknownCommand tells cobra's error for an unknown subcommand of the root command
+// (`condachan frobnicate`), which does not go through an Args validator.
+func isUnknownCommand(err error) bool {
+	return strings.HasPrefix(err.Error(), "unknown command ")
 }
 
 type flagError struct{ error }

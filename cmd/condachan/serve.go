@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -46,7 +48,16 @@ SIGTERM or SIGINT shuts the server down gracefully.`,
 			if (tlsCert == "") != (tlsKey == "") {
 				return usageError{errors.New("--tls-cert and --tls-key go together")}
 			}
-			store, err := cf.open(ctx)
+			if tlsCert != "" {
+				// Before listening and announcing https://: a bad file is found now.
+				if err := checkKeyPair(tlsCert, tlsKey); err != nil {
+					return err
+				}
+			}
+			if presignTTL <= 0 || presignTTL > maxPresignTTL {
+				return usageError{fmt.Errorf("--presign-ttl %s: must be more than 0 and at most 168h (7 days, the longest an S3 presigned URL is valid)", presignTTL)}
+			}
+			store, err := cf.openExisting(ctx)
 			if err != nil {
 				return err
 			}
@@ -107,7 +118,7 @@ SIGTERM or SIGINT shuts the server down gracefully.`,
 	fl.StringVar(&tlsKey, "tls-key", "", "TLS private key (PEM)")
 	fl.StringVar(&authFile, "auth-file", "", "require credentials listed in `FILE`: lines \"bearer TOKEN\" and \"basic USER:PASSWORD\"")
 	fl.BoolVar(&redirect, "redirect", false, "answer package downloads with a 302 to a presigned S3 URL (S3 channels)")
-	fl.DurationVar(&presignTTL, "presign-ttl", 5*time.Minute, "how long a presigned URL of --redirect stays valid")
+	fl.DurationVar(&presignTTL, "presign-ttl", 5*time.Minute, "how long a presigned URL of --redirect stays valid (at most 168h, S3's limit)")
 	fl.DurationVar(&maxAge, "repodata-max-age", 30*time.Second, "Cache-Control max-age of repodata, channeldata and index pages (0: clients revalidate every time)")
 	fl.DurationVar(&revalidate, "revalidate", 2*time.Second, "how often cached repodata is checked against the store (0: on every request)")
 	fl.Int64Var(&cacheMiB, "cache-size", 256, "memory for cached repodata, in MiB")
@@ -115,6 +126,26 @@ SIGTERM or SIGINT shuts the server down gracefully.`,
 	fl.BoolVar(&openMetrics, "public-metrics", false, "serve /metrics without auth when --auth-file is set")
 	fl.DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long requests in flight may take to finish")
 	return cmd
+}
+
+// maxPresignTTL is the longest validity of an S3 (SigV4) presigned URL.
+const maxPresignTTL = 7 * 24 * time.Hour
+
+// checkKeyPair loads the TLS certificate and key as tls.LoadX509KeyPair does (and the
+// server will), naming the flag and file at fault.
+func checkKeyPair(certFile, keyFile string) error {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return usageError{fmt.Errorf("--tls-cert: %w", err)}
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return usageError{fmt.Errorf("--tls-key: %w", err)}
+	}
+	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
+		return usageError{fmt.Errorf("--tls-cert %s and --tls-key %s are not a usable certificate and key: %w (both must be PEM, the key the certificate's)", certFile, keyFile, err)}
+	}
+	return nil
 }
 
 // checkChannel warns when the channel does not look indexed; the server starts anyway

@@ -147,9 +147,9 @@ func runSubmit(cmd *cobra.Command, f *submitFlags, stdout, stderr io.Writer) err
 	deadline, lookErr := exec.LookPath("deadline")
 	switch {
 	case f.dryRun:
-		fmt.Fprintf(stderr, "dry run: wrote the %s job bundle to %s; submit it with:\n", p.Kind, dir)
+		fmt.Fprintf(stderr, "dry run: wrote the %s job bundle to %s; submit it with%s:\n", p.Kind, dir, shellName())
 	case lookErr != nil:
-		fmt.Fprintf(stderr, "the Deadline CLI (deadline) is not on PATH: wrote the %s job bundle to %s; submit it with:\n", p.Kind, dir)
+		fmt.Fprintf(stderr, "the Deadline CLI (deadline) is not on PATH: wrote the %s job bundle to %s; submit it with%s:\n", p.Kind, dir, shellName())
 	default:
 		fmt.Fprintf(stderr, "submitting: %s\n", res.CommandLine)
 		c := exec.CommandContext(ctx, deadline, args[1:]...)
