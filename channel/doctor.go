@@ -758,20 +758,27 @@ func (d *s3Doctor) list(ctx context.Context) bool {
 
 // notFound reads a key that does not exist: S3 answers 404 only to a caller allowed to
 // list the bucket, 403 otherwise, and condachan must tell a missing lock.json or
-// repodata.json from a refusal.
+// repodata.json from a refusal. A 403 that a listing of the key shows to be a missing key
+// is fine for condachan (its store does that listing), not for clients reading the
+// bucket directly.
 func (d *s3Doctor) notFound(ctx context.Context, key string) {
 	nctx, cancel := d.op(ctx)
 	defer cancel()
+	_, rawErr := d.st.Client().HeadObject(nctx, &s3.HeadObjectInput{Bucket: aws.String(d.st.Bucket()), Key: aws.String(d.st.FullKey(key)), ExpectedBucketOwner: d.st.ExpectedOwner()})
 	_, err := d.st.Stat(nctx, key)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrNotFound) && !isDenied(d.st.wrap("stat", key, rawErr)):
 		d.r.add(Check{Name: checkNotFound, Status: CheckPass, Detail: "a missing key answers 404 Not Found"})
+	case errors.Is(err, ErrNotFound):
+		d.r.add(Check{Name: checkNotFound, Status: CheckWarn,
+			Detail: "a missing key answers 403 Access Denied (this role may list only the channel's prefix); condachan tells it from a refusal by listing the key, but clients that read the bucket directly (conda's s3:// support) take it for an error",
+			Fix:    fmt.Sprintf("give such clients `condachan serve`, or allow them s3:ListBucket on arn:aws:s3:::%s without the s3:prefix condition", d.st.Bucket())})
 	case err == nil:
 		d.r.add(Check{Name: checkNotFound, Status: CheckWarn, Detail: fmt.Sprintf("%s exists, though its name is random", d.st.uri(key))})
 	case isDenied(err):
 		d.r.add(Check{Name: checkNotFound, Status: CheckFail,
-			Detail: "a missing key answers 403 Access Denied instead of 404: S3 answers 404 only to callers allowed s3:ListBucket for the request, so condachan would take a channel's missing lock.json or repodata.json for a permission error",
-			Fix:    fmt.Sprintf("allow s3:ListBucket on arn:aws:s3:::%s for this role (and s3:GetObject on the channel); if it is allowed only with an s3:prefix condition and this check still fails, allow it without the condition", d.st.Bucket())})
+			Detail: "a missing key answers 403 Access Denied, and listing the key is refused too, so condachan would take a channel's missing lock.json or repodata.json for a permission error",
+			Fix:    fmt.Sprintf("allow s3:ListBucket on arn:aws:s3:::%s for this role, at least for the channel's prefix (see `condachan policy`)", d.st.Bucket())})
 	default:
 		d.r.add(Check{Name: checkNotFound, Status: CheckFail, Detail: err.Error()})
 	}

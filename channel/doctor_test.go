@@ -3,7 +3,9 @@ package channel_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -522,5 +524,44 @@ func TestDiagnoseRegionLookupFailsGivesEndpointAdvice(t *testing.T) {
 	}
 	if strings.Contains(c.Fix, "reachable check") {
 		t.Errorf("region fix points at the skipped reachable check: %s", c.Fix)
+	}
+}
+
+// A role whose s3:ListBucket is limited to the channel's prefix gets 403 for a missing
+// key: fine for condachan (it lists the key to tell), worth a warning for other clients;
+// with the listing refused too, it fails.
+func TestDiagnoseMissingKeyForbidden(t *testing.T) {
+	probe := func(r *http.Request) bool {
+		return r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/.condachan/doctor/")
+	}
+	listProbe := func(r *http.Request) bool {
+		return r.Method == http.MethodGet && strings.Contains(r.URL.Query().Get("prefix"), ".condachan/doctor/")
+	}
+	for _, refuseList := range []bool{false, true} {
+		t.Run(fmt.Sprintf("list refused=%v", refuseList), func(t *testing.T) {
+			srv := s3test.Start(t)
+			bucket := srv.NewBucket(t)
+			p := srv.NewProxy(t)
+			p.RespondOnce(probe, http.StatusForbidden, "Forbidden")
+			p.RespondOnce(probe, http.StatusForbidden, "Forbidden")
+			if refuseList {
+				p.RespondOnce(listProbe, http.StatusForbidden, "AccessDenied")
+			}
+			o := srv.Options()
+			o.EndpointURL = p.URL
+			rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda", channel.DiagnoseOptions{S3: o, Timeout: 5 * time.Second})
+			want := allS3(channel.CheckPass)
+			if refuseList {
+				want["not-found"] = channel.CheckFail
+				wantChecks(t, rep, want)
+				wantFinding(t, rep, "not-found", "403", "s3:ListBucket")
+				return
+			}
+			want["not-found"] = channel.CheckWarn
+			wantChecks(t, rep, want)
+			if c, _ := rep.Check("not-found"); !strings.Contains(c.Detail, "listing the key") || !strings.Contains(c.Fix, "condachan serve") {
+				t.Errorf("not-found: %s (fix: %s)", c.Detail, c.Fix)
+			}
+		})
 	}
 }
