@@ -2,7 +2,6 @@ package serve
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -138,7 +136,7 @@ type server struct {
 	h      *Handler
 	cancel context.CancelFunc
 	done   chan error
-	log    *syncBuffer
+	log    *testkit.SyncBuffer
 }
 
 // startServer runs the handler for the store with the real server lifecycle; the test's
@@ -150,7 +148,7 @@ func startServer(t testing.TB, st channel.Store, opts Options) *server {
 
 func startServerWith(t testing.TB, st channel.Store, opts Options, cfg ServerConfig) *server {
 	t.Helper()
-	logBuf := &syncBuffer{}
+	logBuf := &testkit.SyncBuffer{}
 	if opts.AccessLog == nil {
 		opts.AccessLog = logBuf
 	}
@@ -183,24 +181,6 @@ func startServerWith(t testing.TB, st channel.Store, opts Options, cfg ServerCon
 		}
 	})
 	return s
-}
-
-// syncBuffer is a bytes.Buffer for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // newClient is a plain net/http client that follows no redirects. Its idle connections

@@ -17,6 +17,7 @@ import (
 
 	"github.com/condachan/condachan/channel"
 	"github.com/condachan/condachan/internal/s3test"
+	"github.com/condachan/condachan/internal/testkit"
 )
 
 // TestServe checks every kind of answer over a local channel and a channel on
@@ -468,7 +469,7 @@ func TestConcurrentClients(t *testing.T) {
 	for _, tc := range backends(t) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srv := startServer(t, tc.store, Options{AccessLog: &syncBuffer{}})
+			srv := startServer(t, tc.store, Options{AccessLog: &testkit.SyncBuffer{}})
 			c := newClient(t)
 			keys := []string{"linux-64/repodata.json", "linux-64/repodata.json.zst", "noarch/repodata.json", "channeldata.json", tc.big, tc.small}
 			const clients = 200
@@ -602,7 +603,7 @@ func TestStalledClientIsDropped(t *testing.T) {
 			if _, err := st.Put(context.Background(), "linux-64/big-1-0.conda", bytes.NewReader(body), int64(len(body)), channel.PutOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			log := &syncBuffer{}
+			log := &testkit.SyncBuffer{}
 			h, err := New(st, Options{ErrorLog: log})
 			if err != nil {
 				t.Fatal(err)
