@@ -282,9 +282,10 @@ func TestDiagnoseBlackholedEndpoint(t *testing.T) {
 	unreachable(t, "http://"+blackhole(t), 2*time.Second, words...)
 }
 
-// An endpoint that accepts the connection and then says nothing is a wrong port or a hung
-// server, not a network without a route.
-func TestDiagnoseSilentEndpoint(t *testing.T) {
+// silentListener returns an address that accepts connections and never answers, and a
+// channel that receives a value for each connection accepted.
+func silentListener(t *testing.T) (string, chan struct{}) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -304,10 +305,20 @@ func TestDiagnoseSilentEndpoint(t *testing.T) {
 				return
 			}
 			conns = append(conns, c) // read nothing, answer nothing
-			accepted <- struct{}{}
+			select {
+			case accepted <- struct{}{}:
+			default:
+			}
 		}
 	}()
-	endpoint := "http://" + l.Addr().String()
+	return l.Addr().String(), accepted
+}
+
+// An endpoint that accepts the connection and then says nothing is a wrong port or a hung
+// server, not a network without a route.
+func TestDiagnoseSilentEndpoint(t *testing.T) {
+	addr, accepted := silentListener(t)
+	endpoint := "http://" + addr
 	rep := unreachable(t, endpoint, time.Second, "accepted the connection", "no HTTP answer within 1s", "wrong port")
 	if len(accepted) == 0 {
 		t.Error("the doctor never connected")
