@@ -15,14 +15,20 @@ import (
 	"github.com/condachan/condachan/internal/testkit"
 )
 
-func newLocal(t *testing.T) (*channel.Local, string) {
+// newLocal makes a local channel with an empty linux-64 subdir: the store, the channel
+// folder and the subdir's folder.
+func newLocal(t *testing.T) (*channel.Local, string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := channel.NewLocal(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st, dir
+	sub := filepath.Join(dir, "linux-64")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return st, dir, sub
 }
 
 func mustCheck(t *testing.T, store channel.Store) {
@@ -51,9 +57,7 @@ func repodata(t *testing.T, dir, subdir string) map[string]Record {
 
 func TestIndexDetectsNewReplacedAndDeletedPackages(t *testing.T) {
 	ctx := context.Background()
-	store, dir := newLocal(t)
-	sub := filepath.Join(dir, "linux-64")
-	os.MkdirAll(sub, 0o755)
+	store, dir, sub := newLocal(t)
 	a := testkit.MakeConda(t, sub, testkit.PackageSpec{Name: "alpha", Version: "1.0", Build: "0"})
 	testkit.MakeConda(t, sub, testkit.PackageSpec{Name: "beta", Version: "2.0", Build: "0"})
 	res, err := Run(ctx, store, Options{})
@@ -107,9 +111,7 @@ func TestIndexDetectsNewReplacedAndDeletedPackages(t *testing.T) {
 
 func TestIndexSkipsAndReportsBadFiles(t *testing.T) {
 	ctx := context.Background()
-	store, dir := newLocal(t)
-	sub := filepath.Join(dir, "linux-64")
-	os.MkdirAll(sub, 0o755)
+	store, dir, sub := newLocal(t)
 	testkit.MakeConda(t, sub, testkit.PackageSpec{Name: "good", Version: "1.0", Build: "0"})
 	testkit.WriteFile(t, sub, "notes.txt", []byte("not a package"))
 	testkit.WriteFile(t, sub, "broken-1.0-0.conda", []byte("PK\x03\x04 definitely not a zip"))
@@ -144,9 +146,7 @@ func TestIndexSkipsAndReportsBadFiles(t *testing.T) {
 
 func TestCorruptRepodataNeedsFull(t *testing.T) {
 	ctx := context.Background()
-	store, dir := newLocal(t)
-	sub := filepath.Join(dir, "linux-64")
-	os.MkdirAll(sub, 0o755)
+	store, dir, sub := newLocal(t)
 	testkit.MakeConda(t, sub, testkit.PackageSpec{Name: "good", Version: "1.0", Build: "0"})
 	if _, err := Run(ctx, store, Options{}); err != nil {
 		t.Fatal(err)
@@ -172,9 +172,7 @@ func TestCorruptRepodataNeedsFull(t *testing.T) {
 
 func TestRecordFieldsFollowCondaIndex(t *testing.T) {
 	ctx := context.Background()
-	store, dir := newLocal(t)
-	sub := filepath.Join(dir, "linux-64")
-	os.MkdirAll(sub, 0o755)
+	store, _, sub := newLocal(t)
 	idx := []byte(`{"name": "odd", "version": "1.0", "build": "h1_0", "build_number": 0, "arch": "x86_64", "platform": "linux",
 	  "has_prefix": true, "ucs": 4, "depends": ["python >=3.10,<3.12", "qux[version='>=1']"], "constrains": [],
 	  "license": "caf\u00e9 \u2615 <b>&amp;</b>", "license_family": null, "float": 1E3, "float2": 1.10, "big": 123456789012345678901234567890,
@@ -212,9 +210,7 @@ func TestRecordFieldsFollowCondaIndex(t *testing.T) {
 // and the run falls back to looking, which finds the broken file.
 func TestQuickRunNoticesHandEdits(t *testing.T) {
 	ctx := context.Background()
-	store, dir := newLocal(t)
-	sub := filepath.Join(dir, "linux-64")
-	os.MkdirAll(sub, 0o755)
+	store, _, sub := newLocal(t)
 	testkit.MakeConda(t, sub, testkit.PackageSpec{Name: "good", Version: "1.0", Build: "0"})
 	if _, err := Run(ctx, store, Options{Quick: true}); err != nil {
 		t.Fatal(err)
@@ -274,9 +270,7 @@ func (f *flakyStore) Put(ctx context.Context, key string, body io.Reader, size i
 // unreadable.
 func TestStorageErrorsAreNotRememberedAsUnreadable(t *testing.T) {
 	ctx := context.Background()
-	local, dir := newLocal(t)
-	sub := filepath.Join(dir, "linux-64")
-	os.MkdirAll(sub, 0o755)
+	local, dir, sub := newLocal(t)
 	testkit.MakeConda(t, sub, testkit.PackageSpec{Name: "good", Version: "1.0", Build: "0"})
 	testkit.MakeConda(t, sub, testkit.PackageSpec{Name: "flaky", Version: "1.0", Build: "0"})
 	testkit.WriteFile(t, sub, "broken-1.0-0.conda", []byte("not a zip"))
@@ -337,9 +331,7 @@ func TestStorageErrorsAreNotRememberedAsUnreadable(t *testing.T) {
 // for unchanged.
 func TestQuickRunRewritesDeletedOutputs(t *testing.T) {
 	ctx := context.Background()
-	store, dir := newLocal(t)
-	sub := filepath.Join(dir, "linux-64")
-	os.MkdirAll(sub, 0o755)
+	store, _, sub := newLocal(t)
 	testkit.MakeConda(t, sub, testkit.PackageSpec{Name: "good", Version: "1.0", Build: "0"})
 	if _, err := Run(ctx, store, Options{Quick: true}); err != nil {
 		t.Fatal(err)
@@ -365,9 +357,7 @@ func TestQuickRunRewritesDeletedOutputs(t *testing.T) {
 // recognised as ours: the run succeeds and the channel is whole.
 func TestLostWriteResponsesAreRecognised(t *testing.T) {
 	ctx := context.Background()
-	local, dir := newLocal(t)
-	sub := filepath.Join(dir, "linux-64")
-	os.MkdirAll(sub, 0o755)
+	local, _, sub := newLocal(t)
 	testkit.MakeConda(t, sub, testkit.PackageSpec{Name: "good", Version: "1.0", Build: "0"})
 	for _, quick := range []bool{false, true} {
 		// Every kind of file the index writes loses its first response once.
