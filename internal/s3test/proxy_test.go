@@ -259,6 +259,16 @@ func TestMultipartFaults(t *testing.T) {
 			t.Fatal("stored bytes differ from the file")
 		}
 	}
+	// wantStored checks that the upload made the object put returned, with the file's
+	// bytes, and left no upload behind.
+	wantStored := func(t *testing.T, direct channel.Store, bucket string, put channel.Object) {
+		t.Helper()
+		if cur, err := direct.Stat(testContext(t), "linux-64/big.conda"); err != nil || cur.ETag != put.ETag {
+			t.Errorf("stat %+v %v, put %+v", cur, err, put)
+		}
+		sameBytes(t, direct, "linux-64/big.conda")
+		noUploadsLeft(t, bucket)
+	}
 	for _, checksums := range []bool{false, true} {
 		t.Run(fmt.Sprintf("checksums=%v/409 restarts the upload", checksums), func(t *testing.T) {
 			st, direct, p, bucket := setup(t, checksums)
@@ -275,11 +285,7 @@ func TestMultipartFaults(t *testing.T) {
 			if posts := st.Stats().Post.Load() - before; posts != 4 {
 				t.Errorf("%d POST requests, want 4 (the upload started again)", posts)
 			}
-			if cur, err := direct.Stat(testContext(t), "linux-64/big.conda"); err != nil || cur.ETag != obj.ETag {
-				t.Errorf("stat %+v %v, put %+v", cur, err, obj)
-			}
-			sameBytes(t, direct, "linux-64/big.conda")
-			noUploadsLeft(t, bucket)
+			wantStored(t, direct, bucket, obj)
 		})
 	}
 	t.Run("lost completion response", func(t *testing.T) {
@@ -292,11 +298,7 @@ func TestMultipartFaults(t *testing.T) {
 		if p.Dropped() != 1 {
 			t.Fatalf("dropped %d responses", p.Dropped())
 		}
-		if cur, err := direct.Stat(testContext(t), "linux-64/big.conda"); err != nil || cur.ETag != obj.ETag {
-			t.Errorf("stat %+v %v, put %+v", cur, err, obj)
-		}
-		sameBytes(t, direct, "linux-64/big.conda")
-		noUploadsLeft(t, bucket)
+		wantStored(t, direct, bucket, obj)
 	})
 	t.Run("409 after another writer created the object", func(t *testing.T) {
 		st, direct, p, bucket := setup(t, false)
