@@ -45,7 +45,7 @@ type cacheEntry struct {
 // the object does not exist (so that a missing index page or current_repodata.json does
 // not cost a store request each time it is asked for).
 type cached struct {
-	data    []byte
+	body    *body
 	obj     channel.Object
 	missing bool
 	// Header values, computed once.
@@ -53,8 +53,16 @@ type cached struct {
 	lenV []string
 }
 
-func newCached(data []byte, obj channel.Object) *cached {
-	return &cached{data: data, obj: obj, val: newValidators(obj), lenV: []string{strconv.Itoa(len(data))}}
+func newCached(b *body, obj channel.Object) *cached {
+	return &cached{body: b, obj: obj, val: newValidators(obj), lenV: []string{strconv.FormatInt(b.size, 10)}}
+}
+
+// size is what the entry counts against the cache's budget.
+func (v *cached) size() int64 {
+	if v.body == nil {
+		return 0
+	}
+	return v.body.size
 }
 
 func newCache(store channel.Store, interval time.Duration, maxObject, budget int64, m *metrics) *cache {
@@ -132,13 +140,12 @@ func (c *cache) get(ctx context.Context, key string) (*cached, io.ReadCloser, ch
 		handedOver = true
 		return nil, &cancelOnClose{rc, func() { stopWithRequest(); cancel() }}, obj, nil
 	}
-	data := make([]byte, 0, obj.Size)
-	data, err = readFull(rc, data, obj.Size)
+	b, err := readBody(rc, obj.Size)
 	rc.Close()
 	if err != nil {
-		return nil, nil, obj, err
+		return nil, nil, obj, fmt.Errorf("%s: %w", key, err)
 	}
-	v := newCached(data, obj)
+	v := newCached(b, obj)
 	c.store_(key, e, v, now)
 	return v, nil, obj, nil
 }
@@ -157,20 +164,6 @@ func (c *cache) fresh(e *cacheEntry, now time.Time) bool {
 	return now.UnixNano()-e.checked.Load() < int64(c.interval)
 }
 
-// readFull reads exactly size bytes (an object that changed size under the read is an
-// error: the next request will fetch it again).
-func readFull(r io.Reader, buf []byte, size int64) ([]byte, error) {
-	buf = buf[:size]
-	if _, err := io.ReadFull(r, buf); err != nil {
-		return nil, err
-	}
-	var one [1]byte
-	if n, _ := r.Read(one[:]); n > 0 {
-		return nil, errors.New("object grew while it was read")
-	}
-	return buf, nil
-}
-
 func (c *cache) entry(key string) *cacheEntry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -187,18 +180,18 @@ func (c *cache) store_(key string, e *cacheEntry, v *cached, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old := e.val.Load(); old != nil {
-		c.used -= int64(len(old.data))
+		c.used -= old.size()
 	}
 	e.val.Store(v)
 	e.checked.Store(now.UnixNano())
 	e.used.Store(now.UnixNano())
-	c.used += int64(len(v.data))
+	c.used += v.size()
 	if other := c.entries[key]; other != e {
 		// e was evicted or dropped while it was being fetched; it replaces whatever
 		// entry the key got since.
 		if other != nil {
 			if ov := other.val.Swap(nil); ov != nil {
-				c.used -= int64(len(ov.data))
+				c.used -= ov.size()
 			}
 		}
 		c.entries[key] = e
@@ -217,7 +210,7 @@ func (c *cache) store_(key string, e *cacheEntry, v *cached, now time.Time) {
 		if oldest == nil {
 			break
 		}
-		c.used -= int64(len(oldest.val.Load().data))
+		c.used -= oldest.val.Load().size()
 		oldest.val.Store(nil)
 		delete(c.entries, oldestKey)
 		c.m.cacheEvictions.Add(1)
@@ -230,7 +223,7 @@ func (c *cache) drop(key string, e *cacheEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old := e.val.Swap(nil); old != nil {
-		c.used -= int64(len(old.data))
+		c.used -= old.size()
 	}
 	e.checked.Store(0)
 	if c.entries[key] == e {

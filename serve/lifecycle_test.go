@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -284,6 +285,29 @@ func TestTLS(t *testing.T) {
 	}
 	if resp.ProtoMajor != 2 {
 		t.Errorf("HTTPS spoke %s, expected HTTP/2", resp.Proto)
+	}
+	// A cached index file large enough for a memfd cannot go out with sendfile over TLS:
+	// it is read and encrypted like any other body.
+	large := randomBytes(3*zeroCopyMin+17, 9)
+	if _, err := tc.store.Put(context.Background(), "noarch/repodata.json.zst", bytes.NewReader(large), int64(len(large)), channel.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, rng := range []string{"", "bytes=100-40000"} {
+		req, _ := http.NewRequest("GET", srv.URL+"/noarch/repodata.json.zst", nil)
+		want := large
+		if rng != "" {
+			req.Header.Set("Range", rng)
+			want = large[100:40001]
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("HTTPS GET of a large index file (Range %q): %d, %d bytes, expected %d (%v)", rng, resp.StatusCode, len(got), len(want), err)
+		}
 	}
 
 	// A key without its certificate is refused before serving.

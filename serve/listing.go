@@ -38,7 +38,8 @@ func (h *Handler) generated(ctx context.Context, key string, gen func(context.Co
 	}
 	sum := sha256.Sum256(p.data)
 	etag := `"page-` + hex.EncodeToString(sum[:12]) + `"`
-	p.cached = newCached(p.data, channel.Object{Key: key, Size: int64(len(p.data)), ETag: etag})
+	p.cached = newCached(bytesBody(p.data), channel.Object{Key: key, Size: int64(len(p.data)), ETag: etag})
+	p.data = nil // the body has the bytes now
 	p.at = time.Now()
 	h.pages[key] = p
 	return p, nil

@@ -25,6 +25,7 @@ type metrics struct {
 	cacheStale       atomic.Int64 // served stale because the store failed
 	cacheEvictions   atomic.Int64
 	cacheBytes       atomic.Int64
+	zeroCopyBytes    atomic.Int64 // cached bodies sent with sendfile from their memfd
 
 	redirects   atomic.Int64
 	authFailed  atomic.Int64
@@ -85,6 +86,7 @@ func (m *metrics) write(w io.Writer) error {
 	counter("condachan_serve_cache_stale_total", "Index files served from memory because the store could not be asked.", m.cacheStale.Load())
 	counter("condachan_serve_cache_evictions_total", "Index files dropped from memory to stay within the budget.", m.cacheEvictions.Load())
 	gauge("condachan_serve_cache_bytes", "Bytes of index files held in memory.", float64(m.cacheBytes.Load()))
+	counter("condachan_serve_zero_copy_bytes_total", "Bytes of index files sent with sendfile from memory, without a copy through the process.", m.zeroCopyBytes.Load())
 	counter("condachan_serve_redirects_total", "Package requests redirected to a presigned S3 URL.", m.redirects.Load())
 	counter("condachan_serve_auth_failures_total", "Requests refused for missing or wrong credentials.", m.authFailed.Load())
 	counter("condachan_serve_store_errors_total", "Requests that failed because the channel store failed.", m.storeErrors.Load())

@@ -444,7 +444,7 @@ func (h *Handler) serveIndexFile(w http.ResponseWriter, r *http.Request, key str
 		return
 	}
 	setCommon(w, key, v.val, h.indexCC)
-	p, done := decide(w, r, v.val.etag, v.val.modified, int64(len(v.data)))
+	p, done := decide(w, r, v.val.etag, v.val.modified, v.body.size)
 	if done {
 		return
 	}
@@ -452,12 +452,12 @@ func (h *Handler) serveIndexFile(w http.ResponseWriter, r *http.Request, key str
 		w.Header()["Content-Length"] = v.lenV
 		w.WriteHeader(http.StatusOK)
 	} else {
-		writeHead(w, p, int64(len(v.data)))
+		writeHead(w, p, v.body.size)
 	}
 	if r.Method == http.MethodHead {
 		return
 	}
-	w.Write(v.data[p.off : p.off+p.n])
+	h.copyBody(w, r, v.body.reader(p.off, p.n), p.n)
 }
 
 // servePackage answers with a package: from the file for a local channel, streamed from
@@ -605,18 +605,38 @@ func (h *Handler) copyBody(w http.ResponseWriter, r *http.Request, body io.Reade
 	deadline := func() { rc.SetWriteDeadline(time.Now().Add(h.writeStall)) }
 	var sent int64
 	var err error
-	if f, ok := body.(*os.File); ok {
+	switch src := body.(type) {
+	case *os.File:
 		// A local file goes out with sendfile (through ReadFrom), a chunk at a time.
 		for sent < n && err == nil {
 			deadline()
 			var k int64
-			k, err = io.Copy(w, io.LimitReader(f, min(n-sent, sendfileChunk)))
+			k, err = io.Copy(w, io.LimitReader(src, min(n-sent, sendfileChunk)))
 			sent += k
 			if k == 0 && err == nil {
 				break // the file is shorter than it was
 			}
 		}
-	} else {
+	case *bodyReader:
+		// A cached body: from memory, or from its memfd with sendfile.
+		for sent < n && err == nil {
+			deadline()
+			chunk := src.next(sendfileChunk)
+			var k int64
+			if mem, ok := chunk.inMemory(); ok {
+				var m int
+				m, err = w.Write(mem)
+				k = int64(m)
+			} else {
+				k, err = io.Copy(w, chunk)
+				h.m.zeroCopyBytes.Add(chunk.zeroCopied)
+			}
+			sent += k
+			if k == 0 && err == nil {
+				break
+			}
+		}
+	default:
 		// A stream from the store: large reads and writes, one pooled buffer.
 		bp := copyBufs.Get().(*[]byte)
 		sent, err = io.CopyBuffer(deadlineWriter{w, deadline}, io.LimitReader(body, n), *bp)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -589,7 +590,8 @@ func TestLargeIndexStreamOutlivesFetchLimit(t *testing.T) {
 }
 
 // A client that stops reading a package is dropped once a chunk makes no progress for
-// the stall limit, for a package from S3 (a store connection held) and from a folder.
+// the stall limit, for a package from S3 (a store connection held) and from a folder,
+// and for a large cached index file (sent with sendfile from memory on Linux).
 func TestStalledClientIsDropped(t *testing.T) {
 	body := bytes.Repeat([]byte("0123456789abcdef"), 2<<20) // 32 MiB
 	local, err := channel.NewLocal(t.TempDir())
@@ -598,9 +600,15 @@ func TestStalledClientIsDropped(t *testing.T) {
 	}
 	srv := s3test.Start(t)
 	stores := map[string]channel.Store{"local": local, "s3": srv.Store(t, srv.NewBucket(t), "ch")}
-	for name, st := range stores {
-		t.Run(name, func(t *testing.T) {
-			if _, err := st.Put(context.Background(), "linux-64/big-1-0.conda", bytes.NewReader(body), int64(len(body)), channel.PutOptions{}); err != nil {
+	cases := []struct{ name, key string }{
+		{"local", "linux-64/big-1-0.conda"},
+		{"s3", "linux-64/big-1-0.conda"},
+		{"local", "linux-64/repodata.json"},
+	}
+	for _, tc := range cases {
+		st := stores[tc.name]
+		t.Run(tc.name+"/"+tc.key, func(t *testing.T) {
+			if _, err := st.Put(context.Background(), tc.key, bytes.NewReader(body), int64(len(body)), channel.PutOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			log := &testkit.SyncBuffer{}
@@ -609,14 +617,16 @@ func TestStalledClientIsDropped(t *testing.T) {
 				t.Fatal(err)
 			}
 			h.writeStall = 300 * time.Millisecond
-			ts := httptest.NewServer(h)
+			ts := httptest.NewUnstartedServer(h)
+			ts.Listener = zeroCopyListener(ts.Listener)
+			ts.Start()
 			defer ts.Close()
 			conn, err := net.Dial("tcp", ts.Listener.Addr().String())
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer conn.Close()
-			fmt.Fprintf(conn, "GET /linux-64/big-1-0.conda HTTP/1.1\r\nHost: x\r\n\r\n")
+			fmt.Fprintf(conn, "GET /%s HTTP/1.1\r\nHost: x\r\n\r\n", tc.key)
 			// Not reading for a few stall limits: the server must give up on its own
 			// and close the connection, so that draining it now ends short of the body.
 			time.Sleep(6 * h.writeStall)
@@ -627,6 +637,75 @@ func TestStalledClientIsDropped(t *testing.T) {
 			}
 			if got >= int64(len(body)) {
 				t.Fatalf("the client got all %d bytes after stalling; the server should have dropped it", got)
+			}
+		})
+	}
+}
+
+// A large cached index file (on Linux in a memfd, sent with sendfile) reaches many
+// clients at once byte for byte, whole and in ranges that cross the in-memory head's
+// edge and the write-deadline chunks; on Linux the metric shows that it went out
+// without a copy.
+func TestLargeCachedIndexFile(t *testing.T) {
+	t.Parallel()
+	for _, tc := range backends(t) {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			const key = "linux-64/repodata.json.zst"
+			data := randomBytes(2*sendfileChunk+12345, 3)
+			if _, err := tc.store.Put(context.Background(), key, bytes.NewReader(data), int64(len(data)), channel.PutOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			srv := startServer(t, tc.store, Options{})
+			c := newClient(t)
+			url := srv.URL + "/" + key
+			var wg sync.WaitGroup
+			const clients = 16
+			for range clients {
+				wg.Go(func() {
+					got := do(t, c, "GET", url, nil)
+					if got.status != 200 || !bytes.Equal(got.body, data) || got.header.Get("Content-Length") != strconv.Itoa(len(data)) {
+						t.Errorf("GET: %d, %d bytes (Content-Length %s), expected %d", got.status, len(got.body), got.header.Get("Content-Length"), len(data))
+					}
+				})
+			}
+			wg.Wait()
+			n := len(data)
+			for _, r := range []struct {
+				spec     string
+				off, end int // end exclusive
+			}{
+				{"bytes=0-99", 0, 100},
+				{"bytes=500-600", 500, 601},
+				{fmt.Sprintf("bytes=%d-%d", sendfileChunk-10, sendfileChunk+10), sendfileChunk - 10, sendfileChunk + 11},
+				{"bytes=1000-", 1000, n},
+				{"bytes=-1000", n - 1000, n},
+			} {
+				got := do(t, c, "GET", url, map[string]string{"Range": r.spec})
+				if got.status != 206 || !bytes.Equal(got.body, data[r.off:r.end]) {
+					t.Errorf("Range %s: %d, %d bytes, expected %d", r.spec, got.status, len(got.body), r.end-r.off)
+				}
+			}
+			head := do(t, c, "HEAD", url, nil)
+			if head.status != 200 || len(head.body) != 0 || head.header.Get("Content-Length") != strconv.Itoa(n) {
+				t.Errorf("HEAD: %d, %d body bytes, Content-Length %s", head.status, len(head.body), head.header.Get("Content-Length"))
+			}
+			if got := do(t, c, "GET", url, map[string]string{"If-None-Match": head.header.Get("ETag")}); got.status != 304 || len(got.body) != 0 {
+				t.Errorf("If-None-Match: %d", got.status)
+			}
+			m := do(t, c, "GET", srv.URL+"/metrics", nil)
+			mm := regexp.MustCompile(`(?m)^condachan_serve_zero_copy_bytes_total (\d+)$`).FindSubmatch(m.body)
+			if mm == nil {
+				t.Fatalf("no zero-copy metric:\n%s", m.body)
+			}
+			zeroCopied, _ := strconv.Atoi(string(mm[1]))
+			if runtime.GOOS == "linux" {
+				// All but the first 512 bytes of each whole GET, and most of the ranges.
+				if min := clients * (n - sniffLen); zeroCopied < min {
+					t.Errorf("%d bytes went out with sendfile, expected at least %d", zeroCopied, min)
+				}
+			} else if zeroCopied != 0 {
+				t.Errorf("%d bytes went out with sendfile on %s", zeroCopied, runtime.GOOS)
 			}
 		})
 	}

@@ -81,7 +81,7 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, cfg ServerConfi
 		if tlsOn {
 			err = srv.ServeTLS(ln, "", "")
 		} else {
-			err = srv.Serve(ln)
+			err = srv.Serve(zeroCopyListener(ln))
 		}
 		errc <- err
 	}()
