@@ -247,6 +247,9 @@ func (s *S3) ExpectedOwner() *string    { return s.owner }
 func (s *S3) relKey(full string) string { return strings.TrimPrefix(full, s.prefix) }
 func (s *S3) uri(key string) string     { return "s3://" + s.bucket + "/" + s.prefix + key }
 
+// ConnectTimeout bounds connecting to the endpoint.
+func (s *S3) ConnectTimeout() time.Duration { return s.opts.ConnectTimeout }
+
 func (s *S3) Stat(ctx context.Context, key string) (Object, error) {
 	if err := checkKey(key); err != nil {
 		return Object{}, err

@@ -19,13 +19,14 @@ type metrics struct {
 	bytes    atomic.Int64
 	inFlight atomic.Int64
 
-	cacheHits        atomic.Int64 // served from memory without asking the store
-	cacheRevalidated atomic.Int64 // the store confirmed the ETag
-	cacheMisses      atomic.Int64 // fetched from the store
-	cacheStale       atomic.Int64 // served stale because the store failed
-	cacheEvictions   atomic.Int64
-	cacheBytes       atomic.Int64
-	zeroCopyBytes    atomic.Int64 // cached bodies sent with sendfile from their memfd
+	cacheHits         atomic.Int64 // served from memory without asking the store
+	cacheRevalidated  atomic.Int64 // the store confirmed the ETag
+	cacheMisses       atomic.Int64 // fetched from the store
+	cacheStale        atomic.Int64 // served stale because the store failed
+	cacheEvictions    atomic.Int64
+	cacheBytes        atomic.Int64
+	zeroCopyBytes     atomic.Int64 // bytes sent with sendfile or splice
+	upstreamFallbacks atomic.Int64 // package GETs the direct path sent the SDK's way
 
 	redirects   atomic.Int64
 	authFailed  atomic.Int64
@@ -86,7 +87,8 @@ func (m *metrics) write(w io.Writer) error {
 	counter("condachan_serve_cache_stale_total", "Index files served from memory because the store could not be asked.", m.cacheStale.Load())
 	counter("condachan_serve_cache_evictions_total", "Index files dropped from memory to stay within the budget.", m.cacheEvictions.Load())
 	gauge("condachan_serve_cache_bytes", "Bytes of index files held in memory.", float64(m.cacheBytes.Load()))
-	counter("condachan_serve_zero_copy_bytes_total", "Bytes of index files sent with sendfile from memory, without a copy through the process.", m.zeroCopyBytes.Load())
+	counter("condachan_serve_zero_copy_bytes_total", "Bytes sent without a copy through the process: cached index files with sendfile, packages from a plain-HTTP S3 endpoint with splice.", m.zeroCopyBytes.Load())
+	counter("condachan_serve_s3_direct_fallbacks_total", "Package requests the direct path to a plain-HTTP S3 endpoint left to the SDK (errors, dead connections).", m.upstreamFallbacks.Load())
 	counter("condachan_serve_redirects_total", "Package requests redirected to a presigned S3 URL.", m.redirects.Load())
 	counter("condachan_serve_auth_failures_total", "Requests refused for missing or wrong credentials.", m.authFailed.Load())
 	counter("condachan_serve_store_errors_total", "Requests that failed because the channel store failed.", m.storeErrors.Load())

@@ -66,12 +66,14 @@ type Options struct {
 
 // Handler serves a channel. It is safe for concurrent use.
 type Handler struct {
-	store   channel.Store
-	local   *channel.Local // set for local channels: packages are sent from the file
-	opts    Options
-	cache   *cache
-	m       *metrics
-	presign func(ctx context.Context, key string) (string, error)
+	store channel.Store
+	local *channel.Local // set for local channels: packages are sent from the file
+	// upstream is the direct path to a plain-HTTP S3 endpoint, or nil.
+	upstream *upstream
+	opts     Options
+	cache    *cache
+	m        *metrics
+	presign  func(ctx context.Context, key string) (string, error)
 
 	indexCC   []string // Cache-Control of index files and pages
 	packageCC []string
@@ -113,6 +115,10 @@ func New(store channel.Store, opts Options) (*Handler, error) {
 	}
 	h := &Handler{store: store, opts: opts, m: newMetrics(), pages: map[string]*page{}, writeStall: time.Minute}
 	h.local, _ = store.(*channel.Local)
+	h.upstream = newUpstream(store, http.ProxyFromEnvironment)
+	if h.upstream != nil {
+		h.upstream.logf = h.errorf
+	}
 	h.cache = newCache(store, opts.Revalidate, opts.CacheMaxObject, opts.CacheBytes, h.m)
 	// Responses to authenticated requests must not land in shared caches.
 	visibility := "public"
@@ -494,11 +500,7 @@ func (h *Handler) servePackage(w http.ResponseWriter, r *http.Request, key strin
 		}
 	} else {
 		// The common case takes one request to the store: a GET, whole or ranged.
-		if hasRange {
-			rc, obj, err = h.store.GetRange(ctx, key, br.start, rangeLen(br))
-		} else {
-			rc, obj, err = h.store.Get(ctx, key)
-		}
+		rc, obj, err = h.getPackage(ctx, key, hasRange, br.start, rangeLen(br))
 		if err != nil && hasRange && !errors.Is(err, channel.ErrNotFound) {
 			// Most likely a range past the end: look at the object to answer 416.
 			obj, err = h.store.Stat(ctx, key)
@@ -530,11 +532,7 @@ func (h *Handler) servePackage(w http.ResponseWriter, r *http.Request, key strin
 	}
 	if rc == nil {
 		var got channel.Object
-		if p.status == http.StatusPartialContent {
-			rc, got, err = h.store.GetRange(ctx, key, p.off, p.n)
-		} else {
-			rc, got, err = h.store.Get(ctx, key)
-		}
+		rc, got, err = h.getPackage(ctx, key, p.status == http.StatusPartialContent, p.off, p.n)
 		if err != nil {
 			h.storeError(w, r, err)
 			return
@@ -550,6 +548,25 @@ func (h *Handler) servePackage(w http.ResponseWriter, r *http.Request, key strin
 	}
 	writeHead(w, p, obj.Size)
 	h.copyBody(w, r, rc, p.n)
+}
+
+// getPackage opens a package, or n bytes of it from off when ranged (to the end when
+// n < 0): on the direct path where it applies, else through the store.
+func (h *Handler) getPackage(ctx context.Context, key string, ranged bool, off, n int64) (io.ReadCloser, channel.Object, error) {
+	if h.upstream != nil {
+		body, obj, err := h.upstream.get(ctx, key, ranged, off, n)
+		if !errors.Is(err, errUpstreamFallback) {
+			if err != nil {
+				return nil, obj, err
+			}
+			return body, obj, nil
+		}
+		h.m.upstreamFallbacks.Add(1)
+	}
+	if ranged {
+		return h.store.GetRange(ctx, key, off, n)
+	}
+	return h.store.Get(ctx, key)
 }
 
 func rangeLen(br byteRange) int64 {
@@ -615,6 +632,23 @@ func (h *Handler) copyBody(w http.ResponseWriter, r *http.Request, body io.Reade
 			sent += k
 			if k == 0 && err == nil {
 				break // the file is shorter than it was
+			}
+		}
+	case *upstreamBody:
+		// A package on the direct path: the S3 socket is spliced to the client's, a
+		// chunk at a time; S3 too must keep sending within the stall limit.
+		for sent < n && err == nil {
+			deadline()
+			src.c.conn.SetReadDeadline(time.Now().Add(h.writeStall))
+			var k int64
+			chunk := src.next(min(n-sent, sendfileChunk))
+			k, err = io.Copy(w, chunk)
+			if sc, ok := chunk.(*spliceChunk); ok {
+				h.m.zeroCopyBytes.Add(sc.spliced)
+			}
+			sent += k
+			if k == 0 && err == nil {
+				break
 			}
 		}
 	case *bodyReader:

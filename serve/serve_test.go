@@ -447,7 +447,8 @@ func TestMetricsAndAccessLog(t *testing.T) {
 		}
 	}
 	// Every line is a comment or "name{labels} value".
-	line := regexp.MustCompile(`^(# (HELP|TYPE) .+|[a-z_]+(\{[a-z]+="[^"]*"\})? [0-9.e+-]+|[a-z_]+(\{le="\+Inf"\})? [0-9]+)$`)
+	// Metric names as the format has them: [a-zA-Z_:][a-zA-Z0-9_:]*.
+	line := regexp.MustCompile(`^(# (HELP|TYPE) .+|[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-z]+="[^"]*"\})? [0-9.e+-]+|[a-zA-Z_:][a-zA-Z0-9_:]*(\{le="\+Inf"\})? [0-9]+)$`)
 	for _, l := range strings.Split(strings.TrimSpace(text), "\n") {
 		if !line.MatchString(l) {
 			t.Errorf("metrics line %q is not in the text format", l)

@@ -47,14 +47,27 @@ func (l zeroCopyLn) Accept() (net.Conn, error) {
 }
 
 // zeroCopyConn is a TCP connection whose ReadFrom, which net/http's ResponseWriter
-// calls once the headers are out, sends a body in a memfd with sendfile. Go's own
-// sendfile path cannot be used: it sends from the file's shared offset, and many
-// requests send the same body at once.
+// calls once the headers are out, sends a cached body in a memfd with sendfile, and a
+// package from a plain-HTTP S3 connection with splice. Go's own sendfile path cannot be
+// used for the memfd: it sends from the file's shared offset, and many requests send
+// the same body at once.
 type zeroCopyConn struct{ *net.TCPConn }
 
 func (c zeroCopyConn) ReadFrom(r io.Reader) (int64, error) {
-	if br, ok := r.(*bodyReader); ok && br.b.file != nil {
-		return br.sendfile(c.TCPConn)
+	switch src := r.(type) {
+	case *bodyReader:
+		if src.b.file != nil {
+			return src.sendfile(c.TCPConn)
+		}
+	case *spliceChunk:
+		// Go splices from a TCP connection behind an io.LimitedReader.
+		n, err := c.TCPConn.ReadFrom(&src.lr)
+		src.spliced += n
+		if err == nil && src.lr.N > 0 {
+			err = io.ErrUnexpectedEOF // the S3 server closed before the length it announced
+		}
+		src.b.account(n, err)
+		return n, err
 	}
 	return c.TCPConn.ReadFrom(r)
 }

@@ -97,6 +97,10 @@ func (s *Server) NewProxy(t testing.TB) *Proxy {
 	return p
 }
 
+// CloseClientConnections closes the connections clients hold to the proxy, as an S3
+// server closes kept-alive connections that stayed idle.
+func (p *Proxy) CloseClientConnections() { p.srv.CloseClientConnections() }
+
 // SetCredentials sets the keys StripHeader re-signs requests with.
 func (p *Proxy) SetCredentials(accessKey, secretKey string) {
 	p.mu.Lock()
