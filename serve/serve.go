@@ -622,55 +622,46 @@ func (h *Handler) copyBody(w http.ResponseWriter, r *http.Request, body io.Reade
 	deadline := func() { rc.SetWriteDeadline(time.Now().Add(h.writeStall)) }
 	var sent int64
 	var err error
+	// A file, a cached body or an S3 socket goes out a chunk at a time, each under its own
+	// write deadline, through ReadFrom (sendfile or splice where the system has them).
+	var sendChunk func(max int64) (int64, error)
 	switch src := body.(type) {
 	case *os.File:
-		// A local file goes out with sendfile (through ReadFrom), a chunk at a time.
-		for sent < n && err == nil {
-			deadline()
-			var k int64
-			k, err = io.Copy(w, io.LimitReader(src, min(n-sent, sendfileChunk)))
-			sent += k
-			if k == 0 && err == nil {
-				break // the file is shorter than it was
+		sendChunk = func(max int64) (int64, error) { return io.Copy(w, io.LimitReader(src, max)) }
+	case *bodyReader:
+		sendChunk = func(max int64) (int64, error) {
+			chunk := src.next(max)
+			if mem, ok := chunk.inMemory(); ok {
+				m, err := w.Write(mem)
+				return int64(m), err
 			}
+			k, err := io.Copy(w, chunk)
+			h.m.zeroCopyBytes.Add(chunk.zeroCopied)
+			return k, err
 		}
 	case *upstreamBody:
-		// A package on the direct path: the S3 socket is spliced to the client's, a
-		// chunk at a time; S3 too must keep sending within the stall limit.
-		for sent < n && err == nil {
-			deadline()
+		sendChunk = func(max int64) (int64, error) {
+			// S3 too must keep sending within the stall limit.
 			src.c.conn.SetReadDeadline(time.Now().Add(h.writeStall))
-			var k int64
-			chunk := src.next(min(n-sent, sendfileChunk))
-			k, err = io.Copy(w, chunk)
+			chunk := src.next(max)
+			k, err := io.Copy(w, chunk)
 			if sc, ok := chunk.(*spliceChunk); ok {
 				h.m.zeroCopyBytes.Add(sc.spliced)
 			}
-			sent += k
-			if k == 0 && err == nil {
-				break
-			}
+			return k, err
 		}
-	case *bodyReader:
-		// A cached body: from memory, or from its memfd with sendfile.
+	}
+	if sendChunk != nil {
 		for sent < n && err == nil {
 			deadline()
-			chunk := src.next(sendfileChunk)
 			var k int64
-			if mem, ok := chunk.inMemory(); ok {
-				var m int
-				m, err = w.Write(mem)
-				k = int64(m)
-			} else {
-				k, err = io.Copy(w, chunk)
-				h.m.zeroCopyBytes.Add(chunk.zeroCopied)
-			}
+			k, err = sendChunk(min(n-sent, sendfileChunk))
 			sent += k
 			if k == 0 && err == nil {
-				break
+				break // the source is shorter than it said
 			}
 		}
-	default:
+	} else {
 		// A stream from the store: large reads and writes, one pooled buffer.
 		bp := copyBufs.Get().(*[]byte)
 		sent, err = io.CopyBuffer(deadlineWriter{w, deadline}, io.LimitReader(body, n), *bp)
@@ -686,7 +677,8 @@ func (h *Handler) copyBody(w http.ResponseWriter, r *http.Request, body io.Reade
 	}
 }
 
-// sendfileChunk is how much of a local file goes out under one write deadline.
+// sendfileChunk is how much of a file, cached body or S3 socket goes out under one
+// write deadline.
 const sendfileChunk = 4 << 20
 
 // deadlineWriter renews the write deadline before each write. It hides ReadFrom, so

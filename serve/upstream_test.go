@@ -24,6 +24,16 @@ import (
 	"github.com/condachan/condachan/internal/s3test"
 )
 
+// serveThroughProxy fills a channel on versitygw and serves it through a fault proxy.
+func serveThroughProxy(t *testing.T) (*testChannel, *s3test.Proxy, *server) {
+	t.Helper()
+	s := s3test.Start(t)
+	bucket := s.NewBucket(t)
+	tc := fill(t, "s3", s.Store(t, bucket, "ch"))
+	proxy := s.NewProxy(t)
+	return tc, proxy, startServer(t, s.StoreVia(t, proxy, bucket, "ch"), Options{})
+}
+
 // countDials makes the direct path count the connections it opens.
 func countDials(t *testing.T, h *Handler) *atomic.Int64 {
 	t.Helper()
@@ -111,11 +121,7 @@ func TestUpstreamDirectPath(t *testing.T) {
 // noticing, and without a detour through the SDK.
 func TestUpstreamStaleConnection(t *testing.T) {
 	t.Parallel()
-	s := s3test.Start(t)
-	bucket := s.NewBucket(t)
-	tc := fill(t, "s3", s.Store(t, bucket, "ch"))
-	proxy := s.NewProxy(t)
-	srv := startServer(t, s.StoreVia(t, proxy, bucket, "ch"), Options{})
+	tc, proxy, srv := serveThroughProxy(t)
 	dials := countDials(t, srv.h)
 	c := newClient(t)
 	if got := do(t, c, "GET", srv.URL+"/"+tc.small, nil); got.status != 200 {
@@ -143,12 +149,7 @@ func TestUpstreamStaleConnection(t *testing.T) {
 // which retries: the client gets the package.
 func TestUpstreamFallsBackToTheSDK(t *testing.T) {
 	t.Parallel()
-	s := s3test.Start(t)
-	bucket := s.NewBucket(t)
-	tc := fill(t, "s3", s.Store(t, bucket, "ch"))
-	proxy := s.NewProxy(t)
-	st := s.StoreVia(t, proxy, bucket, "ch")
-	srv := startServer(t, st, Options{})
+	tc, proxy, srv := serveThroughProxy(t)
 	c := newClient(t)
 	isPackage := s3test.Match("GET", "/"+tc.big)
 	for i, fault := range []func(){
