@@ -4,7 +4,11 @@
 # ../shared/bench/make_channel.py, indexed, so repodata.json.zst has a realistic size, plus
 # one 50 MB package built and published by condachan), then measures requests/s and
 # latency for repodata.json.zst and the 50 MB package:
-#   - local channel: condachan serve vs nginx serving the same folder (wrk)
+#   - local channel: condachan serve vs nginx serving the same folder (wrk), and for the
+#     package also with bench/loadgen -discard, a client that lets the kernel drop bodies
+#     unread: wrk copies 2+ GB/s into user space on one core and runs out of CPU before
+#     either server does, so its package figure measures the client; with -discard the
+#     servers' CPU is the limit
 #   - S3 channel on versitygw: signed GETs straight to versitygw vs plain GETs through
 #     condachan serve, and through condachan serve --redirect (bench/loadgen; wrk cannot
 #     sign S3 requests), at full load and on one connection (the latency of the extra hop);
@@ -243,6 +247,8 @@ for round in $(seq "$rounds"); do
        'run_wrk serve-zst "$conns" "http://127.0.0.1:$port_serve/$zst"'
   pair 'run_wrk nginx-pkg "$pkg_conns" "http://127.0.0.1:$port_nginx/$pkg"' \
        'run_wrk serve-pkg "$pkg_conns" "http://127.0.0.1:$port_serve/$pkg"'
+  pair 'run_lg nginx-pkg-discard "$pkg_conns" get -discard -url "http://127.0.0.1:$port_nginx/$pkg"' \
+       'run_lg serve-pkg-discard "$pkg_conns" get -discard -url "http://127.0.0.1:$port_serve/$pkg"'
   pair 'run_lg direct-zst "$conns" s3get -endpoint "$vgwurl" -bucket bench -key "Conda/Default/$zst"' \
        'run_lg s3serve-zst "$conns" get -url "http://127.0.0.1:$port_serve_s3/$zst"'
   pair 'run_lg direct-pkg "$pkg_conns" s3get -endpoint "$vgwurl" -bucket bench -key "Conda/Default/$pkg"' \
@@ -274,9 +280,10 @@ for n, m in med.items():
     print(f"{n:14} {m[0]:9.1f} {m[1]:8.1f} {m[2]:8.2f} {m[3]:8.2f} {m[4]:8.2f} {m[5]:7d}")
 def r(a, b): return med[a][0] / med[b][0]
 print()
-for what in ("zst", "pkg"):
-    print(f"local {what}: condachan serve {r('serve-'+what, 'nginx-'+what)*100:.0f}% of nginx's req/s (target >= 80%); "
-          f"p99 {med['serve-'+what][4]:.2f} ms vs {med['nginx-'+what][4]:.2f} ms")
+for what, how in (("zst", "wrk"), ("pkg", "wrk, client-bound"), ("pkg-discard", "loadgen -discard, server-bound")):
+    if 'serve-'+what in med:
+        print(f"local {what} ({how}): condachan serve {r('serve-'+what, 'nginx-'+what)*100:.0f}% of nginx's req/s (target >= 80%); "
+              f"p99 {med['serve-'+what][4]:.2f} ms vs {med['nginx-'+what][4]:.2f} ms")
 for what in ("zst", "pkg"):
     ov = (1 / r('s3serve-'+what, 'direct-'+what) - 1) * 100
     print(f"S3 {what}: through condachan serve {r('s3serve-'+what, 'direct-'+what)*100:.0f}% of direct req/s "

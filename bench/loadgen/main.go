@@ -3,13 +3,15 @@
 // with the same client code, concurrency and statistics. It also prepares the S3 side of
 // the benchmark (bucket, upload of a channel folder).
 //
-//	loadgen get -url URL [-c 32] [-d 10s] [-warmup 1s] [-name NAME]
+//	loadgen get -url URL [-c 32] [-d 10s] [-warmup 1s] [-name NAME] [-discard]
 //	loadgen s3get -endpoint URL -bucket B -key K [-c 32] [-d 10s] [-name NAME]
 //	loadgen mb -endpoint URL -bucket B
 //	loadgen upload -endpoint URL -bucket B -prefix P DIR
 //
 // Credentials for the S3 modes come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
-// Every request reads the whole body; latency is the time to the body's last byte.
+// Every request reads the whole body; latency is the time to the body's last byte. With
+// -discard, get uses its own HTTP/1.1 client that lets the kernel drop the body unread
+// (recv with MSG_TRUNC), so the servers, not the client's copy, are what is measured.
 // The result is one line: name, requests/s, MB/s, p50, p90, p99 and max latency in ms,
 // errors.
 package main
@@ -48,13 +50,26 @@ func main() {
 	dur := fs.Duration("d", 10*time.Second, "measured duration")
 	warmup := fs.Duration("warmup", time.Second, "unmeasured run before")
 	name := fs.String("name", "", "name printed with the result")
+	discard := fs.Bool("discard", false, "get: drop bodies in the kernel instead of reading them")
 	fs.Parse(os.Args[2:])
 	ctx := context.Background()
 	var err error
 	switch mode {
 	case "get":
+		if *discard {
+			getters := make([]*rawGetter, *conc)
+			for w := range getters {
+				if getters[w], err = newRawGetter(*url); err != nil {
+					break
+				}
+			}
+			if err == nil {
+				err = run(*name, *conc, *warmup, *dur, func(w int) (int64, error) { return getters[w].get() })
+			}
+			break
+		}
 		client := httpClient(*conc)
-		err = run(*name, *conc, *warmup, *dur, func() (int64, error) {
+		err = run(*name, *conc, *warmup, *dur, func(int) (int64, error) {
 			resp, err := client.Get(*url)
 			if err != nil {
 				return 0, err
@@ -68,7 +83,7 @@ func main() {
 		})
 	case "s3get":
 		client := s3Client(*endpoint, *conc)
-		err = run(*name, *conc, *warmup, *dur, func() (int64, error) {
+		err = run(*name, *conc, *warmup, *dur, func(int) (int64, error) {
 			out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: bucket, Key: key})
 			if err != nil {
 				return 0, err
@@ -110,7 +125,8 @@ func s3Client(endpoint string, conc int) *s3.Client {
 }
 
 // run keeps conc workers issuing requests for warmup+dur and reports the measured part.
-func run(name string, conc int, warmup, dur time.Duration, req func() (int64, error)) error {
+// req gets the worker's number, for clients that keep state per worker.
+func run(name string, conc int, warmup, dur time.Duration, req func(worker int) (int64, error)) error {
 	start := time.Now()
 	measureFrom := start.Add(warmup)
 	end := measureFrom.Add(dur)
@@ -130,7 +146,7 @@ func run(name string, conc int, warmup, dur time.Duration, req func() (int64, er
 				if t0.After(end) {
 					return
 				}
-				n, err := req()
+				n, err := req(w)
 				t1 := time.Now()
 				if t0.Before(measureFrom) {
 					continue
