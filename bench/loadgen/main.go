@@ -57,15 +57,15 @@ func main() {
 	switch mode {
 	case "get":
 		if *discard {
-			getters := make([]*rawGetter, *conc)
+			var first *rawGetter
+			if first, err = newRawGetter(*url); err != nil {
+				break
+			}
+			getters := make([]rawGetter, *conc) // one connection each, none dialled yet
 			for w := range getters {
-				if getters[w], err = newRawGetter(*url); err != nil {
-					break
-				}
+				getters[w] = *first
 			}
-			if err == nil {
-				err = run(*name, *conc, *warmup, *dur, func(w int) (int64, error) { return getters[w].get() })
-			}
+			err = run(*name, *conc, *warmup, *dur, func(w int) (int64, error) { return getters[w].get() })
 			break
 		}
 		client := httpClient(*conc)
