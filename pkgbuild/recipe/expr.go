@@ -180,6 +180,14 @@ type (
 		args []node
 		pos  int
 	}
+	// methodNode is obj.name(args): only the env object's get and exists.
+	methodNode struct {
+		obj   string
+		name  string
+		args  []node
+		kwarg []string // the keyword of each argument, "" when positional
+		pos   int
+	}
 	testNode struct {
 		x    node
 		name string
@@ -460,7 +468,7 @@ func (p *parser) postfix() (node, error) {
 			}
 			var args []node
 			if p.isOp("(") {
-				if args, err = p.args(); err != nil {
+				if args, _, err = p.args(); err != nil {
 					return nil, err
 				}
 			}
@@ -479,35 +487,52 @@ func (p *parser) postfix() (node, error) {
 			x = testNode{x, name.text, neg, t.pos}
 		case p.isOp("."):
 			t := p.next()
-			return nil, p.errAt(t, "attribute and method access is not supported: use filters, e.g. (version | split('.'))[0]")
+			obj, isVar := x.(varNode)
+			name := p.peek()
+			if !isVar || obj.name != "env" || name.kind != tIdent || (name.text != "get" && name.text != "exists") {
+				return nil, p.errAt(t, "attribute and method access is not supported (only env.get and env.exists): use filters, e.g. (version | split('.'))[0]")
+			}
+			p.next()
+			if !p.isOp("(") {
+				return nil, p.errAt(name, "env."+name.text+" is a function: env."+name.text+"(\"NAME\")")
+			}
+			args, kw, err := p.args()
+			if err != nil {
+				return nil, err
+			}
+			x = methodNode{obj.name, name.text, args, kw, t.pos}
 		default:
 			return x, nil
 		}
 	}
 }
 
-func (p *parser) args() ([]node, error) {
+// args parses a call's arguments and the keyword of each ("" when positional). Filters
+// take keyword arguments (sep=".") positionally.
+func (p *parser) args() ([]node, []string, error) {
 	if err := p.expectOp("("); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var args []node
+	var kw []string
 	for !p.isOp(")") {
-		// keyword arguments (sep=".") are accepted positionally
+		key := ""
 		if p.peek().kind == tIdent && p.i+1 < len(p.toks) && p.toks[p.i+1].kind == tOp && p.toks[p.i+1].text == "=" {
-			p.next()
+			key = p.next().text
 			p.next()
 		}
 		a, err := p.ternary()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		args = append(args, a)
+		kw = append(kw, key)
 		if !p.isOp(",") {
 			break
 		}
 		p.next()
 	}
-	return args, p.expectOp(")")
+	return args, kw, p.expectOp(")")
 }
 
 func (p *parser) primary() (node, error) {
@@ -531,7 +556,7 @@ func (p *parser) primary() (node, error) {
 			return litNode{nil}, nil
 		}
 		if p.isOp("(") {
-			args, err := p.args()
+			args, _, err := p.args()
 			if err != nil {
 				return nil, err
 			}
@@ -574,13 +599,164 @@ type evaluator struct {
 	depth int
 }
 
-// Eval parses and evaluates src in scope.
+// Eval parses and evaluates src in scope. Every variable the expression names must be in
+// scope, also in a branch that evaluation skips (`linux64 or windows64` is an error on
+// linux-64 too), unless it is tested with `is defined` or given a `| default(...)`.
 func Eval(src string, scope Scope) (Value, error) {
 	n, err := parseExpr(src)
 	if err != nil {
 		return nil, err
 	}
+	if err := checkNames(n, scope); err != nil {
+		return nil, err
+	}
 	return (&evaluator{src: src, scope: scope}).eval(n)
+}
+
+// Check parses src and checks its variables against scope without evaluating it.
+func Check(src string, scope Scope) error {
+	n, err := parseExpr(src)
+	if err != nil {
+		return err
+	}
+	return checkNames(n, scope)
+}
+
+// checkNames reports the first variable of the expression that the scope lacks. A name
+// tested with `is defined` on the left of an `and` (or `is undefined` on the left of an
+// `or`) may be used on its right, the Jinja idiom for optional variables.
+func checkNames(n node, scope Scope) error {
+	return checkGuarded(n, scope, nil)
+}
+
+func checkGuarded(n node, scope Scope, guarded map[string]bool) error {
+	check := func(c node) error { return checkGuarded(c, scope, guarded) }
+	switch n := n.(type) {
+	case varNode:
+		if _, ok := scope[n.name]; !ok && !guarded[n.name] {
+			return undefinedError(n.name, scope)
+		}
+	case listNode:
+		for _, it := range n.items {
+			if err := check(it); err != nil {
+				return err
+			}
+		}
+	case unaryNode:
+		return check(n.x)
+	case binNode:
+		if err := check(n.l); err != nil {
+			return err
+		}
+		if n.op == "and" || n.op == "or" {
+			if names := guardedBy(n.l, n.op == "or"); len(names) > 0 {
+				inner := map[string]bool{}
+				for k := range guarded {
+					inner[k] = true
+				}
+				for _, k := range names {
+					inner[k] = true
+				}
+				return checkGuarded(n.r, scope, inner)
+			}
+		}
+		return check(n.r)
+	case condNode:
+		if err := check(n.cond); err != nil {
+			return err
+		}
+		inner := guarded
+		if names := guardedBy(n.cond, false); len(names) > 0 {
+			inner = map[string]bool{}
+			for k := range guarded {
+				inner[k] = true
+			}
+			for _, k := range names {
+				inner[k] = true
+			}
+		}
+		if err := checkGuarded(n.then, scope, inner); err != nil {
+			return err
+		}
+		return check(n.els)
+	case indexNode:
+		if err := check(n.x); err != nil {
+			return err
+		}
+		return check(n.idx)
+	case sliceNode:
+		for _, c := range []node{n.x, n.lo, n.hi} {
+			if c != nil {
+				if err := check(c); err != nil {
+					return err
+				}
+			}
+		}
+	case filterNode:
+		if _, isVar := n.x.(varNode); !(isVar && n.name == "default") {
+			if err := check(n.x); err != nil {
+				return err
+			}
+		}
+		for _, a := range n.args {
+			if err := check(a); err != nil {
+				return err
+			}
+		}
+	case testNode:
+		if _, isVar := n.x.(varNode); !(isVar && (n.name == "defined" || n.name == "undefined")) {
+			return check(n.x)
+		}
+	case methodNode:
+		if _, ok := scope[n.obj]; !ok {
+			return undefinedError(n.obj, scope)
+		}
+		for _, a := range n.args {
+			if err := check(a); err != nil {
+				return err
+			}
+		}
+	case callNode:
+		for _, a := range n.args {
+			if err := check(a); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// guardedBy lists the variables that n, when true (or false when negated), proves
+// defined: `x is defined`, `x is not undefined`, and `and` chains of them.
+func guardedBy(n node, negated bool) []string {
+	switch n := n.(type) {
+	case testNode:
+		v, isVar := n.x.(varNode)
+		if !isVar || (n.name != "defined" && n.name != "undefined") {
+			return nil
+		}
+		if (n.name == "defined") != n.neg != negated {
+			return []string{v.name}
+		}
+	case unaryNode:
+		if n.op == "not" {
+			return guardedBy(n.x, !negated)
+		}
+	case binNode:
+		if (n.op == "and" && !negated) || (n.op == "or" && negated) {
+			return append(guardedBy(n.l, negated), guardedBy(n.r, negated)...)
+		}
+	}
+	return nil
+}
+
+func undefinedError(name string, scope Scope) *UndefinedError {
+	known := make([]string, 0, len(scope))
+	for k := range scope {
+		known = append(known, k)
+	}
+	sort.Strings(known)
+	return &UndefinedError{Name: name, Known: known}
 }
 
 func (ev *evaluator) errf(pos int, format string, args ...any) error {
@@ -600,14 +776,14 @@ func (ev *evaluator) eval(n node) (Value, error) {
 	case varNode:
 		v, ok := ev.scope[n.name]
 		if !ok {
-			known := make([]string, 0, len(ev.scope))
-			for k := range ev.scope {
-				known = append(known, k)
-			}
-			sort.Strings(known)
-			return nil, &UndefinedError{Name: n.name, Known: known}
+			return nil, undefinedError(n.name, ev.scope)
+		}
+		if _, isEnv := v.(Env); isEnv {
+			return nil, ev.errf(n.pos, "env is an object: use env.get(\"NAME\") or env.exists(\"NAME\")")
 		}
 		return v, nil
+	case methodNode:
+		return ev.envMethod(n)
 	case listNode:
 		out := make([]Value, 0, len(n.items))
 		for _, it := range n.items {
@@ -778,6 +954,57 @@ func (ev *evaluator) eval(n node) (Value, error) {
 		return r != n.neg, nil
 	}
 	return nil, fmt.Errorf("internal: unknown expression node %T", n)
+}
+
+// Env is the `env` object of expressions: env.get("NAME"), env.get("NAME",
+// default="value") and env.exists("NAME") read the environment condachan runs in, as
+// rattler-build's do.
+type Env struct {
+	Lookup func(string) (string, bool)
+}
+
+func (ev *evaluator) envMethod(n methodNode) (Value, error) {
+	env, ok := ev.scope[n.obj].(Env)
+	if !ok {
+		return nil, ev.errf(n.pos, "%s.%s: %s is not the env object", n.obj, n.name, n.obj)
+	}
+	args := make([]Value, len(n.args))
+	for i, a := range n.args {
+		v, err := ev.eval(a)
+		if err != nil {
+			return nil, err
+		}
+		args[i] = v
+	}
+	if len(args) == 0 || n.kwarg[0] != "" {
+		return nil, ev.errf(n.pos, "env.%s needs the variable name as its first argument", n.name)
+	}
+	name, ok := args[0].(string)
+	if !ok {
+		return nil, ev.errf(n.pos, "env.%s: the variable name must be a string, got %s", n.name, typeName(args[0]))
+	}
+	value, set := env.Lookup(name)
+	if n.name == "exists" {
+		if len(args) != 1 {
+			return nil, ev.errf(n.pos, "env.exists takes one argument")
+		}
+		return set, nil
+	}
+	var def Value
+	hasDefault := false
+	for i := 1; i < len(args); i++ {
+		if n.kwarg[i] != "default" || hasDefault {
+			return nil, ev.errf(n.pos, "env.get takes the variable name and an optional default=\"...\" keyword argument")
+		}
+		def, hasDefault = args[i], true
+	}
+	if set {
+		return value, nil
+	}
+	if hasDefault {
+		return def, nil
+	}
+	return nil, ev.errf(n.pos, "environment variable %s is not set (give env.get a default=\"...\" or set it)", name)
 }
 
 func asUndefined(err error, target **UndefinedError) bool {

@@ -21,6 +21,10 @@ func exprScope(t testing.TB) Scope {
 	s["empty"] = ""
 	s["nothing"] = nil
 	s["flag"] = true
+	s["env"] = Env{Lookup: func(name string) (string, bool) {
+		v, ok := map[string]string{"STUDIO": "acme", "EMPTY": ""}[name]
+		return v, ok
+	}}
 	return s
 }
 
@@ -92,8 +96,6 @@ func TestEval(t *testing.T) {
 		{`win or 'x'`, "x"},
 		{`empty and 'x'`, ""},
 		{`n or 0`, int64(3)},
-		{`win and nope`, false},
-		{`linux or nope`, true},
 		{`not n == 3`, false},
 		// in / not in
 		{`'b' in list`, true},
@@ -189,7 +191,17 @@ func TestEval(t *testing.T) {
 		{`version is string`, true},
 		{`n is not string`, true},
 		{`nope is defined and nope == 1`, false},
+		{`nope is undefined or nope == 1`, true},
+		{`nope == 1 if nope is defined else 'x'`, "x"},
 		{`not nope is defined`, true},
+		// the environment
+		{`env.get("STUDIO")`, "acme"},
+		{`env.get("EMPTY", default="x")`, ""},
+		{`env.get("MISSING", default="fallback")`, "fallback"},
+		{`env.get("MISSING", default=n)`, int64(3)},
+		{`env.exists("STUDIO")`, true},
+		{`env.exists("MISSING")`, false},
+		{`env.get("STUDIO") | upper`, "ACME"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.expr, func(t *testing.T) {
@@ -216,6 +228,20 @@ func TestEvalErrors(t *testing.T) {
 		{`nope == 1`, `unknown variable "nope"`, "nope"},
 		{`linux and nope`, `unknown variable "nope"`, "nope"},
 		{`win or nope`, `unknown variable "nope"`, "nope"},
+		// checked also where evaluation would not reach (a typo must fail on every platform)
+		{`win and nope`, `unknown variable "nope"`, "nope"},
+		{`linux or nope`, `unknown variable "nope"`, "nope"},
+		{`not (linux64 or windows64)`, `unknown variable "windows64"`, "windows64"},
+		{`'a' if linux else nope`, `unknown variable "nope"`, "nope"},
+		{`nope is defined or nope == 1`, `unknown variable "nope"`, "nope"},
+		{`env`, `env is an object`, ""},
+		{`env.path`, `attribute and method access is not supported`, ""},
+		{`env.get`, `env.get is a function`, ""},
+		{`env.get()`, `needs the variable name`, ""},
+		{`env.get("A", "b")`, `optional default=`, ""},
+		{`env.get("MISSING")`, `environment variable MISSING is not set`, ""},
+		{`env.get(1)`, `must be a string`, ""},
+		{`env.exists("A", "B")`, `takes one argument`, ""},
 		{`not nope`, `unknown variable "nope"`, "nope"},
 		{`'x' ~ nope`, `unknown variable "nope"`, "nope"},
 		{`nope | lower`, `unknown variable "nope"`, "nope"},

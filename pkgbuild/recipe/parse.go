@@ -102,12 +102,13 @@ func Parse(file string, data []byte, folder fs.FS, targetPlatform string) (*Reci
 	if err != nil {
 		return nil, err
 	}
+	scope["env"] = Env{Lookup: os.LookupEnv}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, yamlError(file, data, err)
 	}
-	p := &parse{file: file, scope: scope, keyOf: map[*yaml.Node]*yaml.Node{}}
-	r := &Recipe{File: file, Folder: folder, Source: data, TargetPlatform: targetPlatform}
+	p := &parse{file: file, scope: scope, keyOf: map[*yaml.Node]*yaml.Node{}, folder: folder}
+	r := &Recipe{File: file, Folder: folder, Source: data, TargetPlatform: targetPlatform, scope: scope}
 	if len(doc.Content) == 0 {
 		return nil, &Error{File: file, Msg: "the recipe is empty"}
 	}
@@ -249,8 +250,13 @@ type parse struct {
 	errs  ErrorList
 	// keyOf maps a mapping value to its key, for errors about a whole block value,
 	// which belong on the key's line rather than on the block's first line.
-	keyOf   map[*yaml.Node]*yaml.Node
-	skipped *Error
+	keyOf     map[*yaml.Node]*yaml.Node
+	skipped   *Error
+	buildKeys map[string]*yaml.Node // the rendered build keys, for checks across sections
+	folder    fs.FS                 // the recipe folder, where script files are looked up (may be nil)
+	// raw keeps ${{ }} in scalars as written while rendering (selectors are still
+	// resolved): inline scripts are rendered when the build runs.
+	raw bool
 }
 
 // at is the node an error about the value v of a mapping is reported at: its key.
@@ -305,7 +311,9 @@ func (p *parse) decode(r *Recipe, root *yaml.Node) {
 		p.errorf(root, "package", "missing required section (package: {name: ..., version: ...})")
 	}
 	if n, ok := sections["build"]; ok {
-		p.build(r, p.render(n, "build"))
+		p.build(r, n)
+	} else {
+		r.Build.Script = p.defaultScript(r)
 	}
 	if n, ok := sections["source"]; ok {
 		p.sources(r, n)
@@ -313,15 +321,9 @@ func (p *parse) decode(r *Recipe, root *yaml.Node) {
 	if n, ok := sections["requirements"]; ok {
 		p.requirements(r, p.render(n, "requirements"))
 	}
+	p.checkScriptKeys(r, p.buildKeys)
 	if n, ok := sections["tests"]; ok {
-		t := p.render(n, "tests")
-		if t.Kind != yaml.SequenceNode {
-			p.errorf(p.at(n), "tests", "expected a list of tests, got %s", kindName(t))
-		} else {
-			for i, item := range t.Content {
-				r.Tests = append(r.Tests, p.plain(item, fmt.Sprintf("tests[%d]", i)))
-			}
-		}
+		p.tests(r, n)
 	}
 	if n, ok := sections["about"]; ok {
 		p.about(r, p.render(n, "about"))
@@ -554,7 +556,7 @@ func (p *parse) render(n *yaml.Node, field string) *yaml.Node {
 	n = deref(n)
 	switch n.Kind {
 	case yaml.ScalarNode:
-		if !strings.Contains(n.Value, "${{") {
+		if !strings.Contains(n.Value, "${{") || p.raw {
 			return n
 		}
 		v, err := interpolate(n.Value, p.scope)
@@ -806,8 +808,20 @@ func (p *parse) sources(r *Recipe, n *yaml.Node) {
 		if v, ok := keys["git"]; ok {
 			p.errorf(p.at(v), field+".git", "git sources are not supported: point url: at a release archive")
 		}
-		if v, ok := keys["patches"]; ok && len(p.strList(v, field+".patches")) > 0 {
-			p.errorf(p.at(v), field+".patches", "patches are not supported: condachan repacks upstream archives as they are")
+		if v, ok := keys["patches"]; ok {
+			for _, it := range p.strItems(v, field+".patches") {
+				if err := checkRelPath(it.s, false); err != nil {
+					p.errorf(it.n, it.field, "%v (patches are relative to the recipe folder)", err)
+					continue
+				}
+				clean := path.Clean(it.s)
+				if p.folder != nil {
+					if _, err := fs.Stat(p.folder, clean); err != nil {
+						p.errorf(it.n, it.field, "no patch file %s in the recipe folder", clean)
+					}
+				}
+				s.Patches = append(s.Patches, clean)
+			}
 		}
 		if v, ok := keys["url"]; ok {
 			for _, u := range p.strItems(v, field+".url") {
@@ -896,14 +910,24 @@ func plainFileName(s string) bool {
 	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "/\\:\x00")
 }
 
-// Keys of build: that only matter to compiling builds; a repack has nothing to relocate
-// or scan, so they are accepted (recipes ported from rattler-build keep them) and unused.
-var buildNoOpKeys = []string{"prefix_detection", "dynamic_linking", "post_process", "always_copy_files", "always_include_files", "merge_build_and_host_envs", "variant", "python"}
+// buildKeys are the keys of build:. Of rattler-build's, variant (condachan builds one
+// variant, the recipe as it is) and python (entry points and pyc compilation of Python
+// packages) are refused unless empty.
+var buildKeys = []string{"number", "string", "noarch", "skip", "script", "files", "links", "activation",
+	"prefix_detection", "dynamic_linking", "post_process", "always_copy_files", "always_include_files",
+	"merge_build_and_host_envs", "variant", "python"}
 
-var buildKeys = append([]string{"number", "string", "noarch", "skip", "script", "files", "links", "activation"}, buildNoOpKeys...)
-
-func (p *parse) build(r *Recipe, n *yaml.Node) {
-	keys := p.mapping(n, "build", buildKeys, buildKeys)
+// build reads the build section. It renders each key itself: the script's commands keep
+// their ${{ }} until the build runs.
+func (p *parse) build(r *Recipe, raw *yaml.Node) {
+	keys := p.mapping(raw, "build", buildKeys, buildKeys)
+	for k, v := range keys {
+		if k != "script" {
+			keys[k] = p.render(v, "build."+k)
+			p.keyOf[keys[k]] = p.at(v)
+		}
+	}
+	p.buildKeys = keys
 	if v, ok := keys["number"]; ok {
 		if num, ok := p.int(v, "build.number"); ok {
 			if num < 0 {
@@ -950,12 +974,45 @@ func (p *parse) build(r *Recipe, n *yaml.Node) {
 		}
 	}
 	if v, ok := keys["script"]; ok {
-		if d := deref(v); !(d.Kind == yaml.ScalarNode && strings.TrimSpace(d.Value) == "") {
-			p.errorf(p.at(v), "build.script", "build scripts are not run: describe the install with build.files, build.links and build.activation")
+		r.Build.Script = p.script(r, v, "build.script")
+	} else {
+		r.Build.Script = p.defaultScript(r)
+	}
+	if v, ok := keys["prefix_detection"]; ok {
+		p.prefixDetection(r, v)
+	}
+	if v, ok := keys["dynamic_linking"]; ok {
+		p.dynamicLinking(r, v)
+	}
+	if v, ok := keys["post_process"]; ok {
+		p.postProcess(r, v)
+	}
+	if v, ok := keys["always_copy_files"]; ok {
+		r.Build.AlwaysCopyFiles = p.globsOrBool(v, "build.always_copy_files")
+	}
+	if v, ok := keys["always_include_files"]; ok {
+		r.Build.AlwaysIncludeFiles = p.globsOrBool(v, "build.always_include_files")
+	}
+	if v, ok := keys["merge_build_and_host_envs"]; ok {
+		r.Build.MergeBuildAndHostEnvs, _ = p.bool(v, "build.merge_build_and_host_envs")
+	}
+	for _, k := range []string{"variant", "python"} {
+		if v, ok := keys[k]; ok {
+			if d := deref(v); !(d.Kind == yaml.MappingNode && len(d.Content) == 0) && !(d.Kind == yaml.ScalarNode && d.Tag == "!!null") {
+				why := map[string]string{
+					"variant": "condachan builds the recipe as written, one variant; variant keys shape a variant matrix it does not make",
+					"python":  "entry points and pyc compilation are for Python packages, which condachan does not build",
+				}[k]
+				p.errorf(p.at(v), "build."+k, "%s", why)
+			}
 		}
 	}
 	if v, ok := keys["files"]; ok {
-		p.files(r, v)
+		if d := deref(v); d.Kind == yaml.MappingNode || (d.Kind == yaml.SequenceNode && len(d.Content) > 0 && deref(d.Content[0]).Kind == yaml.ScalarNode) {
+			r.Build.FileGlobs = p.fileGlobs(d, "build.files")
+		} else {
+			p.files(r, v)
+		}
 	}
 	if v, ok := keys["links"]; ok {
 		p.links(r, v)
@@ -976,7 +1033,7 @@ func (p *parse) files(r *Recipe, n *yaml.Node) {
 		field := fmt.Sprintf("build.files[%d]", i)
 		item = deref(item)
 		if item.Kind == yaml.ScalarNode {
-			p.errorf(item, field, "expected a mapping such as {from: blender, to: opt/blender}; rattler-build's glob list form is not used by condachan")
+			p.errorf(item, field, "expected a mapping such as {from: blender, to: opt/blender}: a list of build.files is either all globs (rattler-build's form) or all mappings (condachan's)")
 			continue
 		}
 		m := p.mapping(item, field, keys, keys)
@@ -1132,10 +1189,11 @@ var requirementKeys = []string{"build", "host", "run", "run_constraints", "run_e
 
 func (p *parse) requirements(r *Recipe, n *yaml.Node) {
 	keys := p.mapping(n, "requirements", requirementKeys, requirementKeys)
-	for _, k := range []string{"build", "host"} {
-		if v, ok := keys[k]; ok && len(p.strList(v, "requirements."+k)) > 0 {
-			p.errorf(p.at(v), "requirements."+k, "condachan repacks without a build environment; move what the package needs at run time to requirements.run")
-		}
+	if v, ok := keys["host"]; ok && len(p.strList(v, "requirements.host")) > 0 {
+		p.errorf(p.at(v), "requirements.host", "condachan makes no host environment (the packages a build compiles and links against, installed into $PREFIX), so it cannot build this recipe faithfully; build it with rattler-build. For a repack, move what the package needs at run time to requirements.run")
+	}
+	if v, ok := keys["build"]; ok {
+		p.buildRequirements(r, v)
 	}
 	if v, ok := keys["run"]; ok {
 		r.Requirements.Run = p.specs(v, "requirements.run")

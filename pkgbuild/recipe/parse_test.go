@@ -134,7 +134,7 @@ func TestBlenderRecipe(t *testing.T) {
 				if !reflect.DeepEqual(r.Build.Files, wantFiles) {
 					t.Errorf("Files = %+v, want %+v", r.Build.Files, wantFiles)
 				}
-				if r.Build.Noarch != "" || r.Build.Script != nil {
+				if r.Build.Noarch != "" || !r.Build.Script.Empty() {
 					t.Errorf("Noarch = %q, Script = %v", r.Build.Noarch, r.Build.Script)
 				}
 				if !reflect.DeepEqual(r.Build.Links, tt.links) {
@@ -745,21 +745,23 @@ requirements:
 			},
 		},
 		{
-			name: "unknown variables are fine where they are never evaluated",
-			src: `package: {name: a, version: "1"}
+			name: "env.get with a default and env.exists",
+			src: `context:
+  studio: ${{ env.get("CONDACHAN_TEST_STUDIO", default="none") }}
+package: {name: a, version: "1"}
 requirements:
   run:
-    - if: win and nope
-      then: x
-    - ${{ 'y' if linux or nope else 'z' }}
+    - if: env.exists("CONDACHAN_TEST_STUDIO")
+      then: studio-tools
 `,
 			check: func(t *testing.T, r *Recipe) {
-				if !reflect.DeepEqual(r.Requirements.Run, []string{"y"}) {
-					t.Errorf("Run = %q", r.Requirements.Run)
+				if r.Context[0].Value != "acme" || !reflect.DeepEqual(r.Requirements.Run, []string{"studio-tools"}) {
+					t.Errorf("Context = %v, Run = %q", r.Context, r.Requirements.Run)
 				}
 			},
 		},
 	}
+	t.Setenv("CONDACHAN_TEST_STUDIO", "acme")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			platform := tt.platform
@@ -850,7 +852,10 @@ func TestParseErrors(t *testing.T) {
 		{"unknown variable in a value", "package:\n  name: a\n  version: ${{ ver }}\n", "", 3, "package.version", `unknown variable "ver"`},
 		{"unknown variable in context", "context:\n  a: \"1\"\n  b: ${{ a ~ c }}\n" + pkg, "", 3, "context.b", `unknown variable "c"`},
 		{"context refers to a later value", "context:\n  a: ${{ b }}\n  b: \"1\"\n" + pkg, "", 2, "context.a", `unknown variable "b"`},
-		{"method call", "context:\n  v: \"4.1.1\"\n  mm: ${{ v.split('.')[0] }}\n" + pkg, "", 3, "context.mm", "attribute and method access is not supported: use filters"},
+		{"unknown selector variable where it is not evaluated", pkg + "requirements:\n  run:\n    - if: win and nope\n      then: x\n", "", 4, "requirements.run[0].if", `unknown selector variable "nope"`},
+		{"misspelt platform in a short-circuited skip", pkg + "build:\n  skip: not (linux64 or windows64)\n", "", 3, "build.skip", `unknown selector variable "windows64"`},
+		{"unknown variable in an untaken inline branch", pkg + "requirements:\n  run:\n    - ${{ 'y' if linux or nope else 'z' }}\n", "", 4, "requirements.run[0]", `unknown variable "nope"`},
+		{"method call", "context:\n  v: \"4.1.1\"\n  mm: ${{ v.split('.')[0] }}\n" + pkg, "", 3, "context.mm", "attribute and method access is not supported (only env.get and env.exists): use filters"},
 		{"unknown filter", pkg + "about:\n  summary: ${{ 'x' | titel }}\n", "", 3, "about.summary", `unknown filter "titel"`},
 		{"unterminated string", pkg + "about:\n  summary: ${{ 'x }}\n", "", 3, "about.summary", "unterminated string"},
 		{"unterminated expression", pkg + "about:\n  summary: a ${{ 'x'\n", "", 3, "about.summary", "unterminated ${{"},
@@ -872,8 +877,9 @@ func TestParseErrors(t *testing.T) {
 		{"strip_components negative", pkg + "source:\n  path: p\n  strip_components: -1\n", "", 4, "source[0].strip_components", "must be 0 or more"},
 		{"noarch python", pkg + "build:\n  noarch: python\n", "", 3, "build.noarch", "noarch: python needs a Python install step"},
 		{"noarch other", pkg + "build:\n  noarch: generik\n", "", 3, "build.noarch", `expected generic, got "generik"`},
-		{"files not a list", pkg + "build:\n  files: {from: a}\n", "", 3, "build.files", "expected a list of"},
-		{"files glob form", pkg + "build:\n  files:\n    - bin/*\n", "", 4, "build.files[0]", "rattler-build's glob list form is not used"},
+		{"files as a mapping is rattler-build's include/exclude", pkg + "build:\n  files: {from: a}\n", "", 3, "build.files.from", "unknown key (allowed here: include, exclude)"},
+		{"files mixing globs and mappings", pkg + "build:\n  files:\n    - bin/*\n    - {from: a}\n", "", 5, "build.files[1]", "expected a string, got a mapping"},
+		{"files mixing mappings and globs", pkg + "build:\n  files:\n    - {from: a}\n    - bin/*\n", "", 5, "build.files[1]", "a list of build.files is either all globs (rattler-build's form) or all mappings"},
 		{"files bad glob", pkg + "build:\n  files:\n    - include: [ok, \"[\"]\n", "", 4, "build.files[0].include[1]", `bad glob "["`},
 		{"links not a list", pkg + "build:\n  links: {path: a}\n", "", 3, "build.links", "expected a list of {path:, target:} mappings"},
 		{"link missing target", pkg + "build:\n  links:\n    - path: bin/a\n", "", 4, "build.links[0].target", "missing required field"},
@@ -933,16 +939,14 @@ func TestParseErrors(t *testing.T) {
 		{"source with neither", pkg + "source:\n  sha256: " + sha + "\n", "", 3, "source[0]", "missing url: or path:"},
 		{"source not a mapping", pkg + "source: [a]\n", "", 2, "source[0]", `expected a mapping, got "a"`},
 		{"git source", pkg + "source:\n  git:\n    url: https://x.example/r.git\n", "", 3, "source[0].git", "git sources are not supported"},
-		{"patches", pkg + "source:\n  path: p\n  patches:\n    - fix.patch\n", "", 4, "source[0].patches", "patches are not supported"},
+		{"patch outside the recipe folder", pkg + "source:\n  path: p\n  patches:\n    - ../fix.patch\n", "", 5, "source[0].patches[0]", "leaves the prefix"},
 		// what condachan does not do
 		{"multi-output recipe", pkg + "outputs:\n  - package:\n      name: b\n", "", 2, "outputs", "multi-output recipes are not supported: write one recipe per package"},
 		{"multi-output recipe key", "recipe:\n  name: a\n" + pkg, "", 1, "recipe", "multi-output recipes are not supported"},
 		{"cache output", pkg + "cache:\n  build: {}\n", "", 2, "cache", "multi-output recipes are not supported"},
-		{"build.script", pkg + "build:\n  script:\n    - make install\n", "", 3, "build.script", "build scripts are not run: describe the install with build.files"},
-		{"build.script string", pkg + "build:\n  script: build.sh\n", "", 3, "build.script", "build scripts are not run"},
-		{"requirements.host", pkg + "requirements:\n  host:\n    - python\n", "", 3, "requirements.host", "condachan repacks without a build environment"},
-		{"requirements.build", pkg + "requirements:\n  build: [make]\n", "", 3, "requirements.build", "without a build environment"},
-		{"requirements.host by selector", pkg + "requirements:\n  host:\n    - if: linux\n      then: patchelf\n", "", 3, "requirements.host", "without a build environment"},
+		{"requirements.host", pkg + "requirements:\n  host:\n    - python\n", "", 3, "requirements.host", "condachan makes no host environment"},
+		{"requirements.build without a script", pkg + "requirements:\n  build: [make]\n", "", 3, "requirements.build", "build requirements are tools for a build script, and this recipe has none"},
+		{"requirements.host by selector", pkg + "requirements:\n  host:\n    - if: linux\n      then: patchelf\n", "", 3, "requirements.host", "makes no host environment"},
 		{"run spec empty", pkg + "requirements:\n  run:\n    - a\n    - ''\n", "", 5, "requirements.run[1]", "empty dependency"},
 		{"run spec too long", pkg + "requirements:\n  run:\n    - a 1 b c\n", "", 4, "requirements.run[0]", "expected `name [version [build]]`"},
 		{"run spec no name", pkg + "requirements:\n  run:\n    - '>=1'\n", "", 4, "requirements.run[0]", "does not start with a package name"},

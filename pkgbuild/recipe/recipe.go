@@ -34,9 +34,17 @@ type Recipe struct {
 	Sources      []Source
 	Build        Build
 	Requirements Requirements
-	Tests        []any
-	About        About
-	Extra        map[string]any
+	// Tests are the tests as written (selectors resolved), for info/tests/tests.yaml;
+	// TestSpecs the same, read for running.
+	Tests     []any
+	TestSpecs []Test
+	About     About
+	Extra     map[string]any
+
+	// Warnings are things the recipe does that are allowed but likely not meant.
+	Warnings []string
+
+	scope Scope // the context and platform variables, for rendering scripts
 }
 
 // ContextVar is one evaluated context entry, in file order.
@@ -64,6 +72,8 @@ type Source struct {
 
 	// TargetDirectory is where the source's entries go in the source tree.
 	TargetDirectory string
+	// Patches are patch files in the recipe folder, applied to the source in SRC_DIR.
+	Patches []string
 	// StripComponents removes leading path components from every entry. -1 (the default)
 	// strips the archive's single top-level folder when it has one, as rattler-build does.
 	StripComponents int
@@ -87,7 +97,8 @@ func (s Source) ArchiveName() string {
 	return path.Base(s.Path)
 }
 
-// Build holds build settings and condachan's declarative install.
+// Build holds build settings, condachan's declarative install, and the build script with
+// the rattler-build keys that shape what the script leaves in the prefix.
 type Build struct {
 	Number     int
 	String     string // build string; defaults to the build number
@@ -95,9 +106,79 @@ type Build struct {
 	Files      []FileRule
 	Links      []Link
 	Activation Activation
-	// Script is the v1 build script; condachan only accepts recipes without one (the
-	// declarative keys replace it), and reports it so.
-	Script any
+
+	// Script is the build script: build.script, or build.sh / build.bat / build.ps1
+	// beside recipe.yaml. Without one the package streams from the sources.
+	Script Script
+	// FileGlobs is rattler-build's form of build.files (globs, or include/exclude): it
+	// selects which of the prefix's files go into the package. Files is condachan's form.
+	FileGlobs          *FileGlobs
+	AlwaysIncludeFiles []string // globs of prefix files packaged even when FileGlobs leaves them out
+	AlwaysCopyFiles    []string // globs of files marked no_link (copied, never hard-linked, at install)
+	PrefixDetection    PrefixDetection
+	DynamicLinking     DynamicLinking
+	PostProcess        []PostProcess
+	// MergeBuildAndHostEnvs makes BUILD_PREFIX the same folder as PREFIX.
+	MergeBuildAndHostEnvs bool
+}
+
+// Script is a build (or test) script: a file in the recipe folder, or inline commands.
+type Script struct {
+	Line int // where it is declared (0: found beside recipe.yaml)
+	// File is a script file in the recipe folder (slash path), e.g. build.sh.
+	File string
+	// Content holds inline commands, one per item. Their ${{ }} expressions are rendered
+	// when the build runs, when the build's variables (PREFIX, SRC_DIR, ...) are known.
+	Content []string
+	// Interpreter runs the script: bash, cmd or powershell.
+	Interpreter string
+	Env         []EnvVar // script.env, in order
+	Secrets     []string // names of variables passed through from condachan's environment
+	Cwd         string   // script.cwd, relative to PREFIX
+}
+
+// Empty reports whether there is no script.
+func (s Script) Empty() bool { return s.File == "" && len(s.Content) == 0 }
+
+// FileGlobs is rattler-build's build.files: a path is packaged when it matches an
+// include glob (or there are none) and no exclude glob.
+type FileGlobs struct {
+	Line    int
+	Include []string
+	Exclude []string
+}
+
+// PrefixDetection is build.prefix_detection: which files holding the build prefix are
+// recorded for prefix replacement at install.
+type PrefixDetection struct {
+	Ignore            bool     // ignore: true, no file gets a placeholder
+	IgnoreGlobs       []string // ignore: [globs]
+	IgnoreBinaryFiles bool
+	ForceText         []string // force_file_type.text
+	ForceBinary       []string // force_file_type.binary
+}
+
+// DynamicLinking is build.dynamic_linking.
+type DynamicLinking struct {
+	Line int
+	// BinaryRelocation is rattler-build's default (true): it rewrites the RPATHs of
+	// the package's ELF and Mach-O files. RelocationGlobs, when set, limit it.
+	BinaryRelocation    bool
+	RelocationSet       bool // binary_relocation is in the recipe
+	RelocationGlobs     []string
+	Rpaths              []string
+	RpathAllowlist      []string
+	MissingDSOAllowlist []string
+	OverlinkingError    bool // overlinking_behavior: error
+	OverdependingError  bool // overdepending_behavior: error
+}
+
+// PostProcess is one build.post_process regex replacement.
+type PostProcess struct {
+	Line        int
+	Files       []string // globs
+	Regex       string
+	Replacement string
 }
 
 // FileRule maps part of the source tree into the prefix. Files not matched by any rule are
@@ -134,11 +215,20 @@ type EnvVar struct {
 	Value string
 }
 
-// Requirements are the dependency lists written into index.json and run_exports.json.
+// Requirements are the dependency lists written into index.json and run_exports.json,
+// and the build requirements: tools a build script needs, found on PATH.
 type Requirements struct {
+	Build          []Requirement
 	Run            []string
 	RunConstraints []string
 	RunExports     RunExports
+}
+
+// Requirement is one entry of requirements.build.
+type Requirement struct {
+	Line int
+	Spec string // as written, e.g. "patchelf >=0.17"
+	Name string // the package name, e.g. "patchelf"
 }
 
 // RunExports is info/run_exports.json.
