@@ -52,6 +52,14 @@ type Options struct {
 	// Timestamp is the package timestamp (SOURCE_DATE_EPOCH for reproducible builds).
 	Timestamp time.Time
 	Progress  progress.Reporter
+	// RunTests runs the recipe's tests on the package before it is put in place; a
+	// failing test fails the build.
+	RunTests bool
+	// Output shows what build and test scripts print, as they print it (nil: only the
+	// log beside the package has it).
+	Output io.Writer
+	// KeepWork keeps the build folder of a failed build, to look inside.
+	KeepWork bool
 }
 
 // Result describes a built package.
@@ -66,6 +74,10 @@ type Result struct {
 	Files        int            `json:"files"`
 	ContentBytes int64          `json:"content_bytes"`
 	Warnings     []string       `json:"warnings,omitempty"`
+	// LogPath is the build's log, beside the package (scripts and tests only).
+	LogPath      string   `json:"log,omitempty"`
+	TestsPassed  []string `json:"tests_passed,omitempty"`
+	TestsSkipped []string `json:"tests_skipped,omitempty"`
 }
 
 // BuildStringConflictError is returned when a build number override meets a recipe
@@ -91,7 +103,10 @@ func CheckBuildNumberOverride(r *recipe.Recipe) error {
 	return &BuildStringConflictError{File: r.File, BuildString: r.Build.String}
 }
 
-// Build builds the package. On any error, nothing is left in the output folder.
+// Build builds the package: it resolves the sources, runs the build script when the
+// recipe has one, streams the sources (or the script's prefix) into the package, runs
+// the recipe's tests on it, and only then puts it in place. On any error, nothing is
+// left in the output folder but the log of a script build.
 func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	r := opts.Recipe
 	if opts.BuildNumber != nil {
@@ -105,106 +120,54 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	if opts.Timestamp.IsZero() {
 		opts.Timestamp = time.Now()
 	}
+	scripted := !r.Build.Script.Empty()
+	if scripted {
+		if err := checkScriptRunnable(r); err != nil {
+			return nil, err
+		}
+	}
 	sources, err := resolveSources(r, opts.SourceArchives, opts.RemoteArchives, opts.SearchDirs)
 	if err != nil {
 		return nil, err
 	}
-	buildNumber := r.Build.Number
-	if opts.BuildNumber != nil {
-		buildNumber = *opts.BuildNumber
-	}
-	buildString := r.Build.String
-	if buildString == "" {
-		buildString = fmt.Sprint(buildNumber)
-	}
-	stem := fmt.Sprintf("%s-%s-%s", r.Package.Name, r.Package.Version, buildString)
-	fileName := stem + condapkg.Extension
+	n := nameThePackage(r, opts.BuildNumber)
 	outDir := filepath.Join(opts.OutputDir, r.Subdir())
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return nil, err
-	}
-	tmp, err := os.CreateTemp(outDir, "."+fileName+".tmp-*")
+	made, err := mkdirAllTracked(outDir)
 	if err != nil {
 		return nil, err
 	}
+	st := &buildState{opts: opts, names: n, outDir: outDir}
 	defer func() {
+		if cerr := st.close(err != nil); err == nil {
+			err = cerr
+		}
 		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+			removeEmptyDirs(made)
 		}
 	}()
-
-	ts := opts.Timestamp.UTC().Truncate(time.Second)
-	w, err := condapkg.NewWriter(tmp, stem, condapkg.Options{Level: opts.Compression, ModTime: ts})
+	if scripted || (opts.RunTests && len(r.TestSpecs) > 0) {
+		if err := st.openWorkspace(r); err != nil {
+			return nil, err
+		}
+	}
+	var prefix *prefixSource
+	if scripted {
+		if prefix, err = st.runBuildScript(ctx, r, sources); err != nil {
+			return nil, err
+		}
+		sources = []resolvedSource{prefix.resolved()}
+	}
+	pkg, err := st.writePackage(ctx, r, sources, prefix)
 	if err != nil {
 		return nil, err
 	}
-	pkg, err := w.Pkg()
-	if err != nil {
-		return nil, err
+	defer pkg.discard()
+	if opts.RunTests && len(r.TestSpecs) > 0 {
+		if err := st.runTests(ctx, r, pkg); err != nil {
+			return nil, err
+		}
 	}
-	defer pkg.Abort()
-	b := newBuilder(ctx, r, pkg, ts, opts.Progress, sources)
-	b.buildNumber, b.buildString = buildNumber, buildString
-	if err := b.streamSources(); err != nil {
-		return nil, err
-	}
-	if err := b.writeDeferredHardlinks(); err != nil {
-		return nil, err
-	}
-	if err := b.addRecipeLinks(); err != nil {
-		return nil, err
-	}
-	if err := b.addActivation(); err != nil {
-		return nil, err
-	}
-	if err := b.finishLinks(); err != nil {
-		return nil, err
-	}
-	b.warnEmptyDirs()
-	opts.Progress.Status("finishing " + fileName)
-	if err := pkg.Close(); err != nil {
-		return nil, err
-	}
-
-	index := indexJSON(r, buildNumber, buildString, ts.UnixMilli())
-	info, err := w.Info()
-	if err != nil {
-		return nil, err
-	}
-	defer info.Abort()
-	if err := b.writeInfo(info, index); err != nil {
-		return nil, err
-	}
-	if err := info.Close(); err != nil {
-		return nil, err
-	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	// CreateTemp makes the file private; a package is meant to be shared.
-	if err := tmp.Chmod(0o644); err != nil {
-		return nil, err
-	}
-	if err := tmp.Sync(); err != nil {
-		return nil, err
-	}
-	size, sha, md, err := hashFile(tmp)
-	if err != nil {
-		return nil, err
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, err
-	}
-	final := filepath.Join(outDir, fileName)
-	if err := os.Rename(tmp.Name(), final); err != nil {
-		return nil, err
-	}
-	opts.Progress.Finish()
-	return &Result{
-		Path: final, FileName: fileName, Subdir: r.Subdir(), Size: size, SHA256: sha, MD5: md,
-		Index: index, Files: len(b.records), ContentBytes: b.contentBytes, Warnings: b.warnings,
-	}, nil
+	return st.finish(r, pkg)
 }
 
 // hashFile returns the size, sha256 and md5 of a finished package, hashing both digests
@@ -250,6 +213,12 @@ type builder struct {
 	dirEntry map[string]bool   // directories that appeared as entries (maybe empty)
 
 	deferred []deferredLink
+
+	// fromPrefix is set when a build script's prefix is what streams in.
+	fromPrefix *prefixSource
+	selection  *fileSelection
+	// srcDir is SRC_DIR of a script build, where license files are looked up.
+	srcDir string
 
 	licenseWant map[string]bool   // source-tree paths of license files to capture
 	licenses    map[string][]byte // captured license files
@@ -360,7 +329,7 @@ func (b *builder) streamSource(idx int, s resolvedSource, base int64) error {
 		if err != nil {
 			return err
 		}
-		if treePath == "" {
+		if treePath == "" || (b.fromPrefix != nil && b.fromPrefix.excluded(treePath)) {
 			continue
 		}
 		origin := fmt.Sprintf("%s: entry %s", s.name, en.Name)
@@ -374,6 +343,9 @@ func (b *builder) streamSource(idx int, s resolvedSource, base int64) error {
 		dest, packaged, executable := b.mapper.dest(treePath)
 		if executable {
 			en.Mode |= 0o755
+		}
+		if packaged && en.Kind != archive.KindDir && !b.selection.keep(dest) {
+			packaged = false
 		}
 		if !packaged {
 			if capture != nil {
@@ -398,17 +370,30 @@ func (b *builder) streamSource(idx int, s resolvedSource, base int64) error {
 			if capture != nil {
 				src = io.TeeReader(content, capture)
 			}
-			fr, err := b.pkg.WriteFile(dest, en.Mode, en.Size, en.ModTime, src)
+			scan := b.scanner(dest)
+			fr, err := b.pkg.WriteFile(dest, en.Mode, en.Size, en.ModTime, scannedReader(src, scan))
 			if err != nil {
 				return fmt.Errorf("%s: %w", origin, err)
 			}
 			if capture != nil {
 				b.licenses[treePath] = []byte(capture.String())
 			}
-			b.addRecord(PathRecord{Path: dest, SHA256: fr.SHA256, Size: fr.Size})
+			rec := PathRecord{Path: dest, SHA256: fr.SHA256, Size: fr.Size, NoLink: b.selection.noLinkFor(dest)}
+			placeholder, mode, err := scan.Result()
+			if err != nil {
+				return fmt.Errorf("%s: %w", origin, err)
+			}
+			rec.PrefixPlaceholder, rec.FileMode = placeholder, string(mode)
+			b.addRecord(rec)
 			b.contentBytes += fr.Size
 		case archive.KindSymlink:
-			if err := b.addSymlink(dest, en.Link, en.ModTime, origin); err != nil {
+			target := en.Link
+			if b.fromPrefix != nil {
+				if target, err = b.fromPrefix.linkTarget(treePath, target); err != nil {
+					return err
+				}
+			}
+			if err := b.addSymlink(dest, target, en.ModTime, origin); err != nil {
 				return err
 			}
 		case archive.KindHardlink:
@@ -797,9 +782,9 @@ func (b *builder) licenseFiles() ([]licenseFile, error) {
 			}
 			data = d
 		} else {
-			d, err := fs.ReadFile(b.r.Folder, lf)
+			d, err := b.readLicense(lf)
 			if err != nil {
-				return nil, fmt.Errorf("%s: about.license_file %s: %w", b.r.File, lf, err)
+				return nil, err
 			}
 			data = d
 		}
@@ -811,6 +796,22 @@ func (b *builder) licenseFiles() ([]licenseFile, error) {
 		out = append(out, licenseFile{name, data})
 	}
 	return out, nil
+}
+
+// readLicense reads a license file from the recipe folder, or for a script build from
+// SRC_DIR (where rattler-build looks next).
+func (b *builder) readLicense(lf string) ([]byte, error) {
+	d, err := fs.ReadFile(b.r.Folder, lf)
+	if err == nil {
+		return d, nil
+	}
+	if b.srcDir != "" {
+		if d, serr := os.ReadFile(filepath.Join(b.srcDir, filepath.FromSlash(lf))); serr == nil {
+			return d, nil
+		}
+		return nil, fmt.Errorf("%s: about.license_file %s is neither in the recipe folder nor in SRC_DIR", b.r.File, lf)
+	}
+	return nil, fmt.Errorf("%s: about.license_file %s: %w", b.r.File, lf, err)
 }
 
 // maxRecipeFile is the largest file of the recipe folder copied into info/recipe/.

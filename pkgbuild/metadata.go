@@ -15,6 +15,12 @@ type PathRecord struct {
 	Softlink bool
 	SHA256   [32]byte
 	Size     int64
+	// PrefixPlaceholder is the build prefix the file holds, which conda replaces with
+	// the install prefix; FileMode says how (text or binary). Both or neither.
+	PrefixPlaceholder string
+	FileMode          string
+	// NoLink has conda copy the file instead of hard-linking it (always_copy_files).
+	NoLink bool
 }
 
 // emptySHA256 is what conda-build records for links to directories or dangling links.
@@ -77,12 +83,19 @@ func pathsJSON(records []PathRecord) []byte {
 		if rec.Softlink {
 			typ = "softlink"
 		}
-		paths[i] = map[string]any{
+		entry := map[string]any{
 			"_path":         rec.Path,
 			"path_type":     typ,
 			"sha256":        hex.EncodeToString(rec.SHA256[:]),
 			"size_in_bytes": rec.Size,
 		}
+		if rec.PrefixPlaceholder != "" {
+			entry["prefix_placeholder"], entry["file_mode"] = rec.PrefixPlaceholder, rec.FileMode
+		}
+		if rec.NoLink {
+			entry["no_link"] = true
+		}
+		paths[i] = entry
 	}
 	return pyjson.MustMarshal(map[string]any{"paths": paths, "paths_version": 1}, pyjson.Indent2)
 }

@@ -64,7 +64,7 @@ type resolvedSource struct {
 // resolveSources finds every source of r: path sources in the recipe folder, archives
 // among the --source-archive files or in the search folders.
 func resolveSources(r *recipe.Recipe, archives []string, remote []RemoteArchive, searchDirs []string) ([]resolvedSource, error) {
-	if len(r.Sources) == 0 {
+	if len(r.Sources) == 0 && r.Build.Script.Empty() {
 		return nil, fmt.Errorf("%s: no source for target platform %s (check the source: selectors)", r.File, r.TargetPlatform)
 	}
 	var urlSources int
@@ -125,6 +125,16 @@ func resolveSources(r *recipe.Recipe, archives []string, remote []RemoteArchive,
 			out = append(out, rs)
 			continue
 		}
+		if local, ok := fileURLSource(r, s); ok {
+			if local.path != "" || local.fsys != nil {
+				rs.path, rs.fsys, rs.fsName = local.path, local.fsys, local.fsName
+				if err := rs.stat(); err == nil {
+					out = append(out, rs)
+					continue
+				}
+				rs.path, rs.fsys, rs.fsName = "", nil, ""
+			}
+		}
 		var searched []string
 		for _, d := range searchDirs {
 			if d == "" {
@@ -182,6 +192,7 @@ func (rs *resolvedSource) stat() error {
 		return err
 	}
 	rs.size = st.Size()
+	rs.isDir = st.IsDir()
 	if st.IsDir() {
 		rs.size = 0 // measured while streaming
 		if rs.StripComponents < 0 {
@@ -189,4 +200,38 @@ func (rs *resolvedSource) stat() error {
 		}
 	}
 	return nil
+}
+
+// fileURLSource finds a file:// source on this machine: file:///abs/path as it is, and
+// file://relative/path (as the Deadline Cloud sample recipes write it) in the recipe
+// folder.
+func fileURLSource(r *recipe.Recipe, s recipe.Source) (resolvedSource, bool) {
+	for _, u := range s.URLs {
+		rest, ok := strings.CutPrefix(u, "file://")
+		if !ok {
+			continue
+		}
+		if i := strings.IndexAny(rest, "?#"); i >= 0 {
+			rest = rest[:i]
+		}
+		if strings.HasPrefix(rest, "/") || filepath.IsAbs(rest) {
+			p := rest
+			if len(p) >= 3 && p[0] == '/' && p[2] == ':' { // file:///C:/dir on Windows
+				p = p[1:]
+			}
+			return resolvedSource{path: filepath.FromSlash(p)}, true
+		}
+		clean := path.Clean(rest)
+		if clean == ".." || strings.HasPrefix(clean, "../") {
+			return resolvedSource{}, true
+		}
+		if r.Dir != "" {
+			return resolvedSource{path: filepath.Join(r.Dir, filepath.FromSlash(clean))}, true
+		}
+		if r.Folder != nil {
+			return resolvedSource{fsys: r.Folder, fsName: clean}, true
+		}
+		return resolvedSource{}, true
+	}
+	return resolvedSource{}, false
 }

@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -24,6 +25,15 @@ type PackageSpec struct {
 	Files Tree
 	About map[string]any
 	Time  time.Time
+	// Placeholders gives files a prefix_placeholder and file_mode in paths.json.
+	Placeholders map[string]Placeholder
+	// PathsJSON replaces the generated info/paths.json when set.
+	PathsJSON []byte
+}
+
+// Placeholder is a paths.json prefix_placeholder with its file_mode.
+type Placeholder struct {
+	Prefix, Mode string
 }
 
 // FileName is <name>-<version>-<build>.conda.
@@ -76,13 +86,18 @@ func MakeConda(t testing.TB, dir string, p PackageSpec) string {
 			if err := pkg.WriteSymlink(name, n.Link, p.Time); err != nil {
 				t.Fatal(err)
 			}
+			paths = append(paths, map[string]any{"_path": name, "path_type": "softlink", "sha256": fmt.Sprintf("%x", sha256.Sum256(nil)), "size_in_bytes": 0})
 			continue
 		}
 		res, err := pkg.WriteFile(name, n.Mode, int64(len(n.Data)), p.Time, bytes.NewReader(n.Data))
 		if err != nil {
 			t.Fatal(err)
 		}
-		paths = append(paths, map[string]any{"_path": name, "path_type": "hardlink", "sha256": fmt.Sprintf("%x", res.SHA256), "size_in_bytes": res.Size})
+		rec := map[string]any{"_path": name, "path_type": "hardlink", "sha256": fmt.Sprintf("%x", res.SHA256), "size_in_bytes": res.Size}
+		if ph, ok := p.Placeholders[name]; ok {
+			rec["prefix_placeholder"], rec["file_mode"] = ph.Prefix, ph.Mode
+		}
+		paths = append(paths, rec)
 	}
 	if err := pkg.Close(); err != nil {
 		t.Fatal(err)
@@ -92,6 +107,9 @@ func MakeConda(t testing.TB, dir string, p PackageSpec) string {
 		t.Fatal(err)
 	}
 	pj, _ := json.Marshal(map[string]any{"paths": paths, "paths_version": 1})
+	if p.PathsJSON != nil {
+		pj = p.PathsJSON
+	}
 	infoFiles := map[string][]byte{"info/index.json": idx, "info/paths.json": pj}
 	if p.About != nil {
 		infoFiles["info/about.json"], _ = json.Marshal(p.About)

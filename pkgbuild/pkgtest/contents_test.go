@@ -1,0 +1,67 @@
+package pkgtest
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/condachan/condachan/pkgbuild/install"
+	"github.com/condachan/condachan/pkgbuild/recipe"
+)
+
+func entries(paths ...string) []install.PathEntry {
+	var out []install.PathEntry
+	for _, p := range paths {
+		out = append(out, install.PathEntry{Path: p})
+	}
+	return out
+}
+
+func TestCheckContents(t *testing.T) {
+	unix := entries("bin/houdini", "opt/houdini/bin/hython", "lib/libHoudiniUT.so.20.5", "lib/libz.so", "include/hou.h",
+		"lib/python3.11/site-packages/hou/__init__.py", "lib/python3.11/site-packages/hrpyc.py")
+	win := entries("Library/bin/houdini.exe", "Library/bin/HoudiniUT.dll", "Library/lib/HoudiniUT.lib", "Scripts/hython.bat", "Library/include/hou.h", "Lib/site-packages/hou/__init__.py")
+	e := func(g ...string) recipe.ContentGlobs { return recipe.ContentGlobs{Exists: g} }
+	tests := []struct {
+		name    string
+		pc      recipe.PackageContents
+		paths   []install.PathEntry
+		subdir  string
+		problem string // "" when it passes
+	}{
+		{"files", recipe.PackageContents{Files: e("opt/houdini/bin/*")}, unix, "linux-64", ""},
+		{"files missing", recipe.PackageContents{Files: e("opt/nuke/**")}, unix, "linux-64", `files "opt/nuke/**": no path matches`},
+		{"bin", recipe.PackageContents{Bin: e("houdini")}, unix, "linux-64", ""},
+		{"lib by name", recipe.PackageContents{Lib: e("HoudiniUT", "z")}, unix, "linux-64", ""},
+		{"lib by file", recipe.PackageContents{Lib: e("libz.so")}, unix, "linux-64", ""},
+		{"include", recipe.PackageContents{Include: e("hou.h")}, unix, "linux-64", ""},
+		{"site_packages modules", recipe.PackageContents{SitePackages: e("hou", "hrpyc")}, unix, "linux-64", ""},
+		{"not_exists", recipe.PackageContents{Files: recipe.ContentGlobs{NotExists: []string{"include/**"}}}, unix, "linux-64", `not_exists "include/**": the package holds include/hou.h`},
+		{"strict", recipe.PackageContents{Files: e("bin/*", "opt/**", "lib/**"), Strict: true}, unix, "linux-64", "strict: include/hou.h is not matched"},
+		{"windows bin with extension", recipe.PackageContents{Bin: e("houdini", "hython")}, win, "win-64", ""},
+		{"windows lib needs the dll and the import lib", recipe.PackageContents{Lib: e("HoudiniUT")}, win, "win-64", ""},
+		{"windows lib without import lib", recipe.PackageContents{Lib: e("houdini")}, win, "win-64", "Library/lib/houdini.lib"},
+		{"windows include and site-packages", recipe.PackageContents{Include: e("hou.h"), SitePackages: e("hou")}, win, "win-64", ""},
+	}
+	for _, tt := range tests {
+		err := checkContents(tt.pc, tt.paths, strings.HasPrefix(tt.subdir, "win-"), tt.subdir)
+		switch {
+		case tt.problem == "" && err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case tt.problem != "" && (err == nil || !strings.Contains(err.Error(), tt.problem)):
+			t.Errorf("%s: error = %v, want %q", tt.name, err, tt.problem)
+		}
+	}
+}
+
+func TestCannotRun(t *testing.T) {
+	for _, subdir := range []string{"win-64", "linux-aarch64"} {
+		if why := cannotRun(subdir, "linux-64"); !strings.Contains(why, "a "+subdir+" package's tests run on "+subdir+" machines, and this one is linux-64") {
+			t.Errorf("%s on linux-64: %q", subdir, why)
+		}
+	}
+	for _, subdir := range []string{"linux-64", "noarch"} {
+		if why := cannotRun(subdir, "linux-64"); why != "" {
+			t.Errorf("%s on linux-64: %q", subdir, why)
+		}
+	}
+}
