@@ -35,6 +35,8 @@ type buildFlags struct {
 	json           bool
 	channel        channelFlags
 	force          bool
+	noTest         bool
+	keepWork       bool
 }
 
 func newBuildCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -50,6 +52,15 @@ a folder holding recipe.yaml. The archive a recipe names is looked up by file na
 --source-archive files, in --source-dir folders, the current folder and the recipe folder;
 nothing is downloaded. The package is written to OUTPUT/<subdir>/<name>-<version>-<build>.conda;
 a failed or interrupted build leaves nothing behind.
+
+A recipe with a build script (build.sh / build.bat beside recipe.yaml, or build.script)
+builds as rattler-build builds it: the sources are unpacked into SRC_DIR, the script runs
+with PREFIX, SRC_DIR, PKG_VERSION, ... set and installs into a long padded PREFIX, and
+what it left there is packed, files holding the prefix recorded for conda to rewrite at
+install. Its output shows live and goes to OUTPUT/<subdir>/<package>.build.log.
+
+The recipe's tests run on the package before it is put in place (installed into a fresh
+prefix the way conda installs it); a failing test leaves no package. --no-test skips them.
 
 SOURCE_DATE_EPOCH (seconds) fixes the package timestamp: the same recipe, archive and
 SOURCE_DATE_EPOCH give byte-identical packages.
@@ -77,6 +88,8 @@ Shipped recipes: ` + strings.Join(recipes.Names(), ", "),
 	f.channel.add(fl, true)
 	fl.Lookup("channel").Usage = "publish the package to this channel after building (s3://bucket/prefix, file:///dir or a folder)"
 	fl.BoolVar(&f.force, "force", false, "with --channel: replace a package that exists with different content")
+	fl.BoolVar(&f.noTest, "no-test", false, "do not run the recipe's tests on the package")
+	fl.BoolVar(&f.keepWork, "keep-work", false, "keep the build folder (SRC_DIR, PREFIX) of a failed build, to look inside")
 	cmd.RegisterFlagCompletionFunc("recipe", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return recipes.Names(), cobra.ShellCompDirectiveFilterDirs
 	})
@@ -184,6 +197,9 @@ func runBuild(cmd *cobra.Command, f buildFlags, stdout, stderr io.Writer) error 
 		Compression:    level,
 		Timestamp:      ts,
 		Progress:       rep,
+		RunTests:       !f.noTest,
+		Output:         stderr,
+		KeepWork:       f.keepWork,
 	})
 	rep.Finish()
 	if err != nil {
