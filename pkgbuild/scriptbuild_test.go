@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/condachan/condachan/internal/exampleinstaller"
 	"github.com/condachan/condachan/internal/testkit"
 	"github.com/condachan/condachan/pkgbuild/buildscript"
 	"github.com/condachan/condachan/pkgbuild/condapkg"
@@ -806,5 +807,50 @@ tests:
 		}
 	} else {
 		t.Fatal(err)
+	}
+}
+
+// The shipped script recipe builds from the generated vendor archive, from the binary's
+// embedded copy as from the folder, and installs elsewhere.
+func TestShippedVendorAppExample(t *testing.T) {
+	data, err := exampleinstaller.Archive()
+	if err != nil {
+		t.Fatal(err)
+	}
+	downloads := t.TempDir()
+	archive := testkit.WriteFile(t, downloads, exampleinstaller.FileName, data)
+	for _, load := range []struct {
+		name string
+		load func() (*recipe.Recipe, error)
+	}{
+		{"embedded", func() (*recipe.Recipe, error) {
+			return recipe.LoadFS(os.DirFS(filepath.Join("..", "recipes")), "vendor-app-example", "linux-64")
+		}},
+		{"folder", func() (*recipe.Recipe, error) {
+			return recipe.LoadDir(filepath.Join("..", "recipes", "vendor-app-example"), "linux-64")
+		}},
+	} {
+		t.Run(load.name, func(t *testing.T) {
+			r, err := load.load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Sources[0].SHA256 != testkit.SHA256(data) {
+				t.Fatalf("the recipe pins sha256 %s, the generated archive has %s: update recipes/vendor-app-example/recipe.yaml", r.Sources[0].SHA256, testkit.SHA256(data))
+			}
+			res, err := Build(context.Background(), Options{Recipe: r, SourceArchives: []string{archive}, OutputDir: t.TempDir(),
+				Compression: condapkg.LevelFast, Timestamp: fixedTime, RunTests: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.TestsPassed) != 2 {
+				t.Errorf("TestsPassed = %q", res.TestsPassed)
+			}
+			prefix := installElsewhere(t, res.Path)
+			out := activated(t, prefix, "vendor-app --version\necho \"$VENDOR_APP_LOCATION\"\n")
+			if want := "vendor-app 1.0.0 (" + prefix + "/opt/vendor-app)\n" + prefix + "/opt/vendor-app\n"; out != want {
+				t.Errorf("installed: %q, want %q", out, want)
+			}
+		})
 	}
 }

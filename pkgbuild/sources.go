@@ -39,6 +39,9 @@ func (e *MissingSourceError) Error() string {
 		fmt.Fprintf(&b, "\n  expected sha256:  %s", e.SHA256)
 	}
 	fmt.Fprintf(&b, "\n  then pass it with: --source-archive /path/to/%s", e.FileName)
+	if strings.Contains(e.FileName, "{{") {
+		fmt.Fprintf(&b, "\n  (the recipe writes {{ }} without $ in the name, which stays literal text: write ${{ }})")
+	}
 	return b.String()
 }
 

@@ -314,7 +314,7 @@ func (st *buildState) finish(r *recipe.Recipe, pkg *builtPackage) (*Result, erro
 	res := &Result{
 		Path: final, FileName: st.names.fileName, Subdir: r.Subdir(), Size: size, SHA256: sha, MD5: md,
 		Index: pkg.index, Files: len(b.records), ContentBytes: b.contentBytes,
-		Warnings: append(append([]string{}, r.Warnings...), b.warnings...), LogPath: st.logPath,
+		Warnings: b.warnings, LogPath: st.logPath,
 	}
 	if st.tests != nil {
 		res.TestsPassed, res.TestsSkipped = st.tests.Passed, st.tests.Skipped

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs condachan's whole test suite on a fresh machine. It installs what the tests need
 # first: Debian's readers that are not ours (conda-package-handling, conda-package-
-# streaming, bsdtar) and the compressors used to make test archives (as root or through
-# sudo), and the versitygw S3 server (through `go install`, into .cache/tools).
+# streaming, bsdtar), the compressors used to make test archives, and what the script
+# recipes' tests run (patchelf, bc, makeself, gcc) (as root or through sudo), and the
+# versitygw S3 server (through `go install`, into .cache/tools).
 # A missing tool makes the tests fail, never skip.
 #   scripts/test.sh [go test flags...]     e.g. scripts/test.sh -run Build ./pkgbuild/...
 set -euo pipefail
@@ -15,6 +16,12 @@ command -v bsdtar >/dev/null || packages+=(libarchive-tools)
 command -v xz >/dev/null || packages+=(xz-utils)
 command -v zstd >/dev/null || packages+=(zstd)
 command -v bzip2 >/dev/null || packages+=(bzip2)
+# what the script-recipe tests' build scripts and generated installers use
+command -v patchelf >/dev/null || packages+=(patchelf)
+command -v bc >/dev/null || packages+=(bc)
+command -v makeself >/dev/null || packages+=(makeself)
+command -v gcc >/dev/null || packages+=(gcc libc6-dev)
+command -v diff >/dev/null || packages+=(diffutils)
 if ((${#packages[@]})); then
   echo "installing Debian packages: ${packages[*]}"
   sudo=""

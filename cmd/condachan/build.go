@@ -148,6 +148,9 @@ func runBuild(cmd *cobra.Command, f buildFlags, stdout, stderr io.Writer) error 
 			return usageError{fmt.Errorf("--build-number %s: %w", f.buildNumber, err)}
 		}
 	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
 	search := append([]string{}, f.sourceDirs...)
 	search = append(search, ".")
 	if r.Dir != "" {

@@ -121,7 +121,15 @@ func (f *jobFlags) plan(cmd *cobra.Command, stderr io.Writer) (*jobPlan, error) 
 		}
 	}
 
-	osName, arch, err := workerPlatform(target, f.workerOS, f.workerArch)
+	workerOS := f.workerOS
+	if p.recipe != nil && !p.recipe.Build.Script.Empty() {
+		need := scriptWorkerOS(p.recipe)
+		if workerOS != "" && workerOS != need {
+			return nil, usageError{fmt.Errorf("--worker-os %s: recipe %s runs a build script (%s), which runs on %s workers: a script runs the vendor's installer for the OS it targets", workerOS, p.recipe.Package.Name, scriptName(p.recipe), need)}
+		}
+		workerOS = need
+	}
+	osName, arch, err := workerPlatform(target, workerOS, f.workerArch)
 	if err != nil {
 		return nil, err
 	}
@@ -310,6 +318,33 @@ func recipeSource(r *recipe.Recipe, name string) (recipe.Source, error) {
 		return recipe.Source{}, fmt.Errorf("--source-archive %s: recipe %s takes no archive for %s (its sources are in the recipe folder)", name, r.Package.Name, r.TargetPlatform)
 	}
 	return recipe.Source{}, fmt.Errorf("--source-archive %s: recipe %s for %s expects %s (pass --target-platform for another platform)", name, r.Package.Name, r.TargetPlatform, strings.Join(names, " or "))
+}
+
+// scriptWorkerOS is the OS a script recipe's build runs on: the target's, or for a noarch
+// package the one its interpreter belongs to.
+func scriptWorkerOS(r *recipe.Recipe) string {
+	target := r.TargetPlatform
+	if r.Build.Noarch != "" {
+		if r.Build.Script.Interpreter == recipe.Bash {
+			return "linux"
+		}
+		return "windows"
+	}
+	switch {
+	case strings.HasPrefix(target, "win-"):
+		return "windows"
+	case strings.HasPrefix(target, "osx-"):
+		return "macos"
+	}
+	return "linux"
+}
+
+// scriptName names a recipe's build script for messages.
+func scriptName(r *recipe.Recipe) string {
+	if r.Build.Script.File != "" {
+		return r.Build.Script.File
+	}
+	return "build.script"
 }
 
 // workerPlatform gives the workers' OS family and CPU, from the flags or the target.

@@ -297,3 +297,54 @@ func TestSubmitHintNamesPowerShell(t *testing.T) {
 		t.Errorf("exit %d:\n%s%s", code, stdout, stderr)
 	}
 }
+
+// Script recipes run on workers of the OS they target: a Windows build script goes to
+// Windows workers, a build.sh to Linux ones, and --worker-os cannot send them elsewhere
+// (a declarative recipe builds on any OS).
+func TestBundleSendsScriptRecipesToTheirOS(t *testing.T) {
+	noDeadline(t)
+	rdir := filepath.Join(t.TempDir(), "vendor-app")
+	content := []byte("installer")
+	testkit.WriteFile(t, rdir, "recipe.yaml", []byte(`package: {name: vendor-app, version: "1.0"}
+source:
+  - if: linux
+    then:
+      url: file://archive_files/vendor-app-1.0-linux.tar.gz
+      sha256: `+testkit.SHA256(content)+`
+  - if: win
+    then:
+      url: file://archive_files/vendor-app-1.0-windows.zip
+      sha256: `+testkit.SHA256(content)+`
+build:
+  dynamic_linking:
+    binary_relocation: false
+`))
+	testkit.WriteFile(t, rdir, "build.sh", []byte("./installer --prefix \"$PREFIX\"\n"))
+	testkit.WriteFile(t, rdir, "build.bat", []byte("installer.exe /S /D=%PREFIX%\r\n"))
+	for _, tt := range []struct{ archive, target, os string }{
+		{"vendor-app-1.0-linux.tar.gz", "linux-64", "linux"},
+		{"vendor-app-1.0-windows.zip", "win-64", "windows"},
+	} {
+		archive := testkit.WriteFile(t, t.TempDir(), tt.archive, content)
+		dir := t.TempDir()
+		code, _, stderr := runJob(t, "bundle", "write", dir, "--recipe", rdir, "--source-archive", archive, "--channel", "s3://b-1/c")
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", tt.archive, code, stderr)
+		}
+		vals := readBundle(t, dir)
+		if vals["TargetPlatform"] != tt.target || vals["WorkerOS"] != tt.os {
+			t.Errorf("%s: TargetPlatform %s, WorkerOS %s; want %s on %s", tt.archive, vals["TargetPlatform"], vals["WorkerOS"], tt.target, tt.os)
+		}
+	}
+	archive := testkit.WriteFile(t, t.TempDir(), "vendor-app-1.0-windows.zip", content)
+	code, _, stderr := runJob(t, "bundle", "write", t.TempDir(), "--recipe", rdir, "--source-archive", archive, "--channel", "s3://b-1/c", "--worker-os", "linux")
+	if code != exitUsage || !strings.Contains(stderr, "--worker-os linux: recipe vendor-app runs a build script (build.bat), which runs on windows workers") {
+		t.Errorf("a Windows script sent to Linux workers: exit %d: %s", code, stderr)
+	}
+	// A declarative recipe may still build its Windows package on Linux workers.
+	zip := testkit.WriteFile(t, t.TempDir(), "blender-4.1.1-windows-x64.zip", []byte("zip"))
+	code, _, stderr = runJob(t, "bundle", "write", t.TempDir(), "--recipe", "blender-4.1", "--source-archive", zip, "--channel", "s3://b-1/c", "--worker-os", "linux")
+	if code != 0 {
+		t.Errorf("declarative recipe on Linux workers: exit %d: %s", code, stderr)
+	}
+}

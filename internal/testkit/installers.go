@@ -22,7 +22,6 @@ import (
 // houdini.tar.gz) into dir and returns its path and bytes.
 func HoudiniLikeInstaller(t testing.TB, dir, name string, payload Tree) (string, []byte) {
 	t.Helper()
-	mkdir(t, dir)
 	inner := Compress(t, payload.Tar(t, TarOptions{DirEntries: true}), "gzip", "-n")
 	installer := `#!/bin/sh
 # A stand-in for houdini.install: unpacks houdini.tar.gz into --make-dir and writes
@@ -61,7 +60,6 @@ echo "Houdini installed in $dir"
 // with the install folder.
 func NukeLikeInstaller(t testing.TB, dir, tgzName, runName, appDir string, payload Tree) (string, []byte) {
 	t.Helper()
-	mkdir(t, dir)
 	inner := Compress(t, payload.Tar(t, TarOptions{DirEntries: true}), "gzip", "-n")
 	header := `#!/bin/sh
 # A stand-in for Foundry's self-extracting installer: the payload after the __PAYLOAD__
@@ -99,7 +97,9 @@ __PAYLOAD__
 func MakeselfInstaller(t testing.TB, dir, name string, payload Tree) (string, []byte) {
 	t.Helper()
 	makeself := Tool(t, "makeself")
-	mkdir(t, dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	content := t.TempDir()
 	payload.Prefixed("files").WriteDir(t, content)
 	setup := `#!/bin/bash
@@ -133,11 +133,4 @@ echo "REDSHIFT_ROOT=\"$path\"" > "$path/redshift.cfg"
 		t.Fatalf("%s does not look like a makeself archive", out)
 	}
 	return out, data
-}
-
-func mkdir(t testing.TB, dir string) {
-	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -315,10 +315,13 @@ func (tr Tree) Prefixed(dir string) Tree {
 	return out
 }
 
-// WriteFile writes data to dir/name and returns the path.
+// WriteFile writes data to dir/name (making the folders it needs) and returns the path.
 func WriteFile(t testing.TB, dir, name string, data []byte) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func appPackage(t *testing.T, dir string, extra testkit.Tree) string {
 
 func TestPackage(t *testing.T) {
 	pkg := appPackage(t, t.TempDir(), testkit.Tree{
-		"bin/.app-post-link.sh": {Data: []byte("echo \"post-link $PKG_NAME $PKG_VERSION $PKG_BUILDNUM in $PREFIX\" > \"$PREFIX/post-link.txt\"\necho \"APP_HOME=$APP_HOME\" >> \"$PREFIX/post-link.txt\"\n"), Mode: 0o755},
+		"bin/.app-post-link.sh":       {Data: []byte("echo \"post-link $PKG_NAME $PKG_VERSION $PKG_BUILDNUM in $PREFIX\" > \"$PREFIX/post-link.txt\"\necho \"APP_HOME=$APP_HOME\" >> \"$PREFIX/post-link.txt\"\n"), Mode: 0o755},
 		"etc/conda/activate.d/app.sh": {Data: []byte("export APP_HOME=\"$CONDA_PREFIX/opt/app\"\n"), Mode: 0o644},
 	})
 	prefix := filepath.Join(t.TempDir(), "my env")

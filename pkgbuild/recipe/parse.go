@@ -117,6 +117,7 @@ func Parse(file string, data []byte, folder fs.FS, targetPlatform string) (*Reci
 		return nil, p.errs
 	}
 	p.decode(r, root)
+	r.Warnings = append(r.Warnings, literalJinja(file, root)...)
 	if p.skipped != nil {
 		// Other problems on a platform the recipe does not build for are noise (a
 		// source selector may, say, leave that platform without a sha256).
@@ -1423,4 +1424,30 @@ func isPlatformVar(name string) bool {
 	s, _ := PlatformScope("linux-64")
 	_, ok := s[name]
 	return ok
+}
+
+// jinjaWithoutDollar finds {{ not preceded by $.
+var jinjaWithoutDollar = regexp.MustCompile(`(^|[^$]){{`)
+
+// literalJinja warns about {{ expr }} written without its $: v1 recipes (and
+// rattler-build) keep it as literal text, which is rarely what was meant (three of the
+// Deadline Cloud sample recipes have it in their url).
+func literalJinja(file string, root *yaml.Node) []string {
+	var out []string
+	seen := map[*yaml.Node]bool{}
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n == nil || seen[n] || len(out) >= 10 {
+			return
+		}
+		seen[n] = true
+		if n.Kind == yaml.ScalarNode && jinjaWithoutDollar.MatchString(n.Value) {
+			out = append(out, fmt.Sprintf("%s:%d: %q holds {{ }} without $, which v1 recipes keep as literal text; write ${{ }} to use the variable", file, n.Line, n.Value))
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(root)
+	return out
 }

@@ -326,3 +326,24 @@ func TestScriptRecipeErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestLiteralJinjaWarns(t *testing.T) {
+	r, err := parseIn(t, `context:
+  version: "20.5.654"
+package:
+  name: houdini
+  version: ${{ version }}
+source:
+  url: file://archive_files/houdini-{{ version }}-linux.tar.gz
+  sha256: `+sha+`
+`, scriptFolder(), "linux-64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "dir/recipe.yaml:7:") || !strings.Contains(r.Warnings[0], "without $") {
+		t.Errorf("Warnings = %q", r.Warnings)
+	}
+	if r.Sources[0].ArchiveName() != "houdini-{{ version }}-linux.tar.gz" {
+		t.Errorf("the name was rendered: %s", r.Sources[0].ArchiveName())
+	}
+}

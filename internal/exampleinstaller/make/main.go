@@ -1,0 +1,26 @@
+// Command make writes the vendor installer archive that the shipped vendor-app-example
+// recipe builds from:
+//
+//	go run ./internal/exampleinstaller/make DIR
+//	condachan build --recipe vendor-app-example --source-dir DIR
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/condachan/condachan/internal/exampleinstaller"
+)
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: go run ./internal/exampleinstaller/make DIR")
+		os.Exit(2)
+	}
+	p, err := exampleinstaller.Write(os.Args[1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(p)
+}
