@@ -7,6 +7,8 @@ duration=${1:-60s}
 for pkg in $(go list ./...); do
   for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
     echo "== $pkg $target ($duration)"
-    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$duration" -parallel 1 "$pkg"
+    # Minimizing a new input may take 60 s by default, in which no fuzzing happens: a
+    # short run would be spent minimizing.
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$duration" -fuzzminimizetime 5s -parallel 1 "$pkg"
   done
 done

@@ -152,7 +152,7 @@ func translate(pat string) (string, error) {
 				return "", fmt.Errorf("dangling escape \\ at the end")
 			}
 			i++
-			b.WriteString(regexp.QuoteMeta(string(pat[i])))
+			b.WriteString(regexp.QuoteMeta(pat[i : i+1]))
 		case c == '[':
 			j := i + 1
 			if j < len(pat) && (pat[j] == '!' || pat[j] == '^') {
@@ -198,7 +198,7 @@ func translate(pat string) (string, error) {
 			b.WriteString(`|`)
 			altStart = i + 1
 		default:
-			b.WriteString(regexp.QuoteMeta(string(c)))
+			b.WriteString(regexp.QuoteMeta(pat[i : i+1]))
 		}
 		i++
 	}

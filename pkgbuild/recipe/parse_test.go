@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 // recipesDir is the repository's recipes/ folder, found from this file's location so
@@ -1056,6 +1057,11 @@ var fuzzSeeds = []string{
 	"a: &a [x, x]\nb: &b [*a, *a]\nextra: {c: [*b, *b]}\n" + pkg,
 	pkg + "outputs: []\nbuild:\n  script: x\n",
 	"package:\n  name: a\n  version: [1\n",
+	// script recipes and the rattler-build keys around them
+	pkg + "build:\n  script:\n    - if: unix\n      then: bash $RECIPE_DIR/build.sh\n    - echo ${{ PREFIX }}\n  prefix_detection:\n    ignore_binary_files: true\n    ignore: [etc/**]\n    force_file_type: {text: ['*.cfg'], binary: ['*.dat']}\n  dynamic_linking:\n    binary_relocation: false\n    missing_dso_allowlist: ['**']\nrequirements:\n  build: [patchelf, m2-patch]\n",
+	pkg + "build:\n  script:\n    interpreter: powershell\n    env: {A: b}\n    secrets: [S]\n    content: [x, y]\n    cwd: opt\n  files:\n    include: [opt/]\n    exclude: ['**/*.la']\n  always_copy_files: [bin/*]\n  post_process:\n    - {files: ['*.txt'], regex: 'a(b)', replacement: '$1'}\n",
+	pkg + "source:\n  path: p\n  patches: [fix.patch]\ntests:\n  - script: [a]\n    requirements: {run: [b]}\n  - package_contents: {files: {exists: [a], not_exists: [b]}, bin: [c], strict: true}\n  - python: {imports: [x]}\n",
+	"context:\n  s: ${{ env.get('STUDIO', default='x') }}\n" + pkg + "build:\n  skip: not (linux64 or win64) and env.exists('X')\n",
 }
 
 func FuzzParse(f *testing.F) {
@@ -1070,9 +1076,14 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	const file = "fuzz/recipe.yaml"
+	// a recipe folder with the script files and patches the seeds name
+	folder := fstest.MapFS{
+		"build.sh": {Data: []byte("true\n")}, "build.bat": {Data: []byte("rem\n")},
+		"fix.patch": {Data: []byte("--- a/x\n")}, "p/a": {Data: []byte("a")},
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, platform := range []string{"linux-64", "win-64"} {
-			r, err := Parse(file, data, nil, platform)
+			r, err := Parse(file, data, folder, platform)
 			if err != nil {
 				if r != nil {
 					t.Fatalf("%s: Parse returned a recipe and an error", platform)
@@ -1113,6 +1124,37 @@ func FuzzParse(f *testing.F) {
 			for _, p := range r.Build.Activation.PathPrepend {
 				if CheckPathEntry(p) != nil {
 					t.Fatalf("%s: accepted path_prepend entry %q", platform, p)
+				}
+			}
+			// what the build relies on for scripts
+			s := r.Build.Script
+			if !s.Empty() {
+				switch s.Interpreter {
+				case Bash, Cmd, PowerShell:
+				default:
+					t.Fatalf("%s: accepted interpreter %q", platform, s.Interpreter)
+				}
+				for _, c := range s.Content {
+					if strings.Contains(c, "{%") || strings.Contains(c, "{#") {
+						t.Fatalf("%s: accepted a Jinja block in %q", platform, c)
+					}
+				}
+				if s.File != "" {
+					if _, err := fs.Stat(folder, s.File); err != nil {
+						t.Fatalf("%s: accepted a script file that is not in the folder: %q", platform, s.File)
+					}
+				}
+			}
+			for _, src := range r.Sources {
+				for _, p := range src.Patches {
+					if checkRelPath(p, false) != nil {
+						t.Fatalf("%s: accepted patch %q", platform, p)
+					}
+				}
+			}
+			for _, req := range r.Requirements.Build {
+				if req.Name == "" || !nameRe.MatchString(req.Name) {
+					t.Fatalf("%s: accepted build requirement %+v", platform, req)
 				}
 			}
 		}
