@@ -45,14 +45,16 @@ measure() { # name, output file or "-", command...
 }
 
 # condachan's runs are short and this machine is noisy: ROUNDS alternating rounds, medians.
+# --no-test: the archive's programs are stand-ins that the recipe's test cannot run, and
+# the anchors run no tests either.
 rounds=${ROUNDS:-3}
 for r in $(seq "$rounds"); do
   rm -rf "$work/out-default" "$work/out-max"
   measure read-only - "$work/readarchive" "$archive"
   measure condachan-default "$work/out-default/linux-64/blender-3.4.1-0.conda" \
-    "$work/condachan" build --recipe "$recipe" --source-archive "$archive" -o "$work/out-default" --progress none --compression default
+    "$work/condachan" build --recipe "$recipe" --source-archive "$archive" -o "$work/out-default" --progress none --compression default --no-test
   measure condachan-max "$work/out-max/linux-64/blender-3.4.1-0.conda" \
-    "$work/condachan" build --recipe "$recipe" --source-archive "$archive" -o "$work/out-max" --progress none --compression max
+    "$work/condachan" build --recipe "$recipe" --source-archive "$archive" -o "$work/out-max" --progress none --compression max --no-test
 done
 if [ -z "${SKIP_ANCHORS:-}" ]; then
   measure anchor-15 "$work/anchor15/blender-3.4.1-0.conda" /usr/bin/python3 "$shared/anchor_repack.py" "$archive" "$work/anchor15" 15 -1

@@ -21,7 +21,7 @@ import (
 // TestWriterContract checks the container and the tars of a package written at every level
 // against the contract, entry by entry.
 func TestWriterContract(t *testing.T) {
-	windows := map[condapkg.Level]uint64{condapkg.LevelFast: 8 << 20, condapkg.LevelDefault: 8 << 20, condapkg.LevelMax: 8 << 20}
+	windows := map[condapkg.Level]uint64{condapkg.LevelFast: 8 << 20, condapkg.LevelDefault: 32 << 20, condapkg.LevelMax: 8 << 20}
 	for _, level := range []condapkg.Level{condapkg.LevelFast, condapkg.LevelDefault, condapkg.LevelMax} {
 		t.Run(level.String(), func(t *testing.T) {
 			c := sampleContent()
