@@ -188,7 +188,7 @@ func checkScriptRunnable(r *recipe.Recipe) error {
 	s := r.Build.Script
 	target := r.TargetPlatform
 	if r.Build.Noarch != "" {
-		target = hostSubdir()
+		target = HostSubdir()
 	}
 	hostOS := map[string]string{"windows": "win", "darwin": "osx"}[runtime.GOOS]
 	if hostOS == "" {
@@ -237,8 +237,8 @@ func findTool(name string) string {
 	return ""
 }
 
-// hostSubdir is the conda subdir of this machine.
-func hostSubdir() string {
+// HostSubdir is the conda subdir of this machine (linux-64 when it has none).
+func HostSubdir() string {
 	os := map[string]string{"linux": "linux", "darwin": "osx", "windows": "win"}[runtime.GOOS]
 	arch := map[string]string{"amd64": "64", "arm64": "arm64", "386": "32", "ppc64le": "ppc64le", "s390x": "s390x"}[runtime.GOARCH]
 	if os == "linux" && arch == "arm64" {

@@ -145,7 +145,7 @@ func (st *buildState) runBuildScript(ctx context.Context, r *recipe.Recipe, sour
 	vars := buildscript.Vars(buildscript.Layout{
 		Prefix: ws.prefix, BuildPrefix: ws.buildPrefix, SrcDir: ws.srcDir, RecipeDir: ws.recipeDir, BuildDir: ws.dir,
 		Name: r.Package.Name, Version: r.Package.Version, BuildNumber: st.names.buildNumber, BuildString: st.names.buildString,
-		Target: r.Subdir(), HostPlatform: hostPlatformFor(r), BuildPlatform: hostSubdir(), CPUCount: cpus,
+		Target: r.Subdir(), HostPlatform: hostPlatformFor(r), BuildPlatform: HostSubdir(), CPUCount: cpus,
 		Timestamp: st.opts.Timestamp,
 	})
 	spec, err := scriptSpec(r, ws, vars)
@@ -173,7 +173,7 @@ func (st *buildState) runBuildScript(ctx context.Context, r *recipe.Recipe, sour
 // machine's for noarch.
 func hostPlatformFor(r *recipe.Recipe) string {
 	if r.Build.Noarch != "" {
-		return hostSubdir()
+		return HostSubdir()
 	}
 	return r.TargetPlatform
 }
@@ -286,7 +286,7 @@ func (st *buildState) runTests(ctx context.Context, r *recipe.Recipe, pkg *built
 	}
 	rep, err := pkgtest.Run(ctx, r, pkgtest.Options{
 		PackagePath: pkg.tmp.Name(), FileName: st.names.fileName, WorkDir: testDir,
-		BuildPlatform: hostSubdir(), CPUCount: runtime.NumCPU(), Log: st.log, Output: st.opts.Output,
+		BuildPlatform: HostSubdir(), CPUCount: runtime.NumCPU(), Log: st.log, Output: st.opts.Output,
 	})
 	st.tests = rep
 	if err != nil {

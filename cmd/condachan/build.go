@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -79,7 +78,7 @@ Shipped recipes: ` + strings.Join(recipes.Names(), ", "),
 	fl.StringVarP(&f.recipe, "recipe", "r", "", "shipped recipe name, or a folder holding recipe.yaml (required)")
 	fl.StringArrayVar(&f.sourceArchives, "source-archive", nil, "upstream archive to use (repeatable; matched to the recipe's sources by file name)")
 	fl.StringArrayVar(&f.sourceDirs, "source-dir", nil, "folder to look for source archives in (repeatable)")
-	fl.StringVar(&f.targetPlatform, "target-platform", hostPlatform(), "conda subdir to build for: linux-64, win-64, osx-arm64, ...")
+	fl.StringVar(&f.targetPlatform, "target-platform", pkgbuild.HostSubdir(), "conda subdir to build for: linux-64, win-64, osx-arm64, ...")
 	fl.StringVarP(&f.outputDir, "output-dir", "o", "output", "folder that receives <subdir>/<package>.conda")
 	fl.StringVar(&f.buildNumber, "build-number", "", "build number overriding the recipe's (refused when the recipe sets build.string); `auto` (with --channel) takes the next free one for this name and version")
 	fl.StringVar(&f.compression, "compression", "default", "fast, default or max (max: smallest package, slowest)")
@@ -277,17 +276,4 @@ func sourceDateEpoch() (time.Time, error) {
 		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q: expected seconds since 1970", v)
 	}
 	return time.Unix(secs, 0), nil
-}
-
-// hostPlatform is the conda subdir of the machine running condachan.
-func hostPlatform() string {
-	os := map[string]string{"linux": "linux", "darwin": "osx", "windows": "win"}[runtime.GOOS]
-	arch := map[string]string{"amd64": "64", "arm64": "arm64", "386": "32", "ppc64le": "ppc64le", "s390x": "s390x"}[runtime.GOARCH]
-	if os == "linux" && arch == "arm64" {
-		arch = "aarch64"
-	}
-	if os == "" || arch == "" {
-		return "linux-64"
-	}
-	return os + "-" + arch
 }

@@ -118,6 +118,7 @@ func Parse(file string, data []byte, folder fs.FS, targetPlatform string) (*Reci
 	}
 	p.decode(r, root)
 	r.Warnings = append(r.Warnings, literalJinja(file, root)...)
+	r.Warnings = append(r.Warnings, linkScriptFiles(r)...)
 	if p.skipped != nil {
 		// Other problems on a platform the recipe does not build for are noise (a
 		// source selector may, say, leave that platform without a sha256).
@@ -1449,5 +1450,28 @@ func literalJinja(file string, root *yaml.Node) []string {
 		}
 	}
 	walk(root)
+	return out
+}
+
+// linkScriptFiles warns about conda-build's link scripts beside recipe.yaml: conda-build
+// installs post-link.sh as bin/.<name>-post-link.sh, rattler-build ignores the file, and
+// so does condachan (the package must be what rattler-build makes), but not silently.
+func linkScriptFiles(r *Recipe) []string {
+	if r.Folder == nil || r.Package.Name == "" {
+		return nil
+	}
+	var out []string
+	for _, action := range []string{"pre-link", "post-link", "pre-unlink"} {
+		for _, ext := range []string{".sh", ".bat"} {
+			if _, err := fs.Stat(r.Folder, action+ext); err != nil {
+				continue
+			}
+			dest := "$PREFIX/bin/." + r.Package.Name + "-" + action + ".sh"
+			if ext == ".bat" {
+				dest = "%PREFIX%\\Scripts\\." + r.Package.Name + "-" + action + ".bat"
+			}
+			out = append(out, fmt.Sprintf("%s: %s%s beside the recipe is not packaged (rattler-build ignores it; conda-build installed it): to ship it, copy it to %s in the build script", r.File, action, ext, dest))
+		}
+	}
 	return out
 }

@@ -347,3 +347,15 @@ source:
 		t.Errorf("the name was rendered: %s", r.Sources[0].ArchiveName())
 	}
 }
+
+func TestLinkScriptFilesWarn(t *testing.T) {
+	r, err := parseIn(t, pkg, scriptFolder("build.sh", "post-link.sh", "pre-unlink.bat"), "linux-64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(r.Warnings, "\n")
+	if !strings.Contains(got, "post-link.sh beside the recipe is not packaged (rattler-build ignores it; conda-build installed it): to ship it, copy it to $PREFIX/bin/.a-post-link.sh in the build script") ||
+		!strings.Contains(got, `pre-unlink.bat beside the recipe is not packaged`) || !strings.Contains(got, `%PREFIX%\Scripts\.a-pre-unlink.bat`) {
+		t.Errorf("Warnings = %q", r.Warnings)
+	}
+}
