@@ -45,7 +45,7 @@ for r in $(seq "$rounds"); do
     /usr/bin/python3 "$shared/anchor_script.py" "$archive" "$recipe" "$work/anchor-script" 15 -1
 done
 # Where condachan's time went, from its log (last round).
-grep -E "finished in|unpacking|packing|built" "$work/out-script/linux-64/studioapp-3.4.1-0.build.log" || true
+grep -E "unpacked in|finished in|packed .* in" "$work/out-script/linux-64/studioapp-3.4.1-0.build.log" || true
 grep -E "^extract" "$work/anchor-15.log" || true
 
 /usr/bin/python3 - "$results" <<'PY'

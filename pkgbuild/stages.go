@@ -134,6 +134,7 @@ func (st *buildState) runBuildScript(ctx context.Context, r *recipe.Recipe, sour
 	}
 	rep.Status("unpacking sources into SRC_DIR")
 	st.logf("unpacking %d source(s) into %s", len(staged), ws.srcDir)
+	started := time.Now()
 	err = srcdir.Stage(ctx, ws.srcDir, staged, srcdir.Options{
 		Progress: func(n int64) { rep.Update(n, total) },
 		Log:      func(s string) { st.logf("%s", s) },
@@ -141,6 +142,7 @@ func (st *buildState) runBuildScript(ctx context.Context, r *recipe.Recipe, sour
 	if err != nil {
 		return nil, st.withLog(err)
 	}
+	st.logf("sources unpacked in %s", since(started))
 	cpus := runtime.NumCPU()
 	vars := buildscript.Vars(buildscript.Layout{
 		Prefix: ws.prefix, BuildPrefix: ws.buildPrefix, SrcDir: ws.srcDir, RecipeDir: ws.recipeDir, BuildDir: ws.dir,
@@ -155,11 +157,11 @@ func (st *buildState) runBuildScript(ctx context.Context, r *recipe.Recipe, sour
 	spec.Log, spec.Output = st.log, st.opts.Output
 	rep.Status("running " + spec.Name)
 	st.logf("running %s (%s) in %s", spec.Name, spec.Interpreter, ws.srcDir)
-	started := time.Now()
+	started = time.Now()
 	if err := buildscript.Run(ctx, spec); err != nil {
 		return nil, st.withLog(err)
 	}
-	st.logf("%s finished in %s", spec.Name, time.Since(started).Round(time.Millisecond))
+	st.logf("%s finished in %s", spec.Name, since(started))
 	if err := postProcess(r, ws.prefix); err != nil {
 		return nil, st.withLog(err)
 	}
@@ -201,9 +203,13 @@ func (st *buildState) writePackage(ctx context.Context, r *recipe.Recipe, source
 		return nil, err
 	}
 	pkgFile := &builtPackage{tmp: tmp}
+	started := time.Now()
 	if err := st.pack(ctx, r, sources, prefix, pkgFile); err != nil {
 		pkgFile.discard()
 		return nil, st.withLog(err)
+	}
+	if st.log != nil {
+		fmt.Fprintf(st.log, "packed %d files (%d bytes) in %s\n", len(pkgFile.b.records), pkgFile.b.contentBytes, since(started))
 	}
 	return pkgFile, nil
 }
@@ -284,6 +290,8 @@ func (st *buildState) runTests(ctx context.Context, r *recipe.Recipe, pkg *built
 	if err := os.MkdirAll(testDir, 0o755); err != nil {
 		return err
 	}
+	started := time.Now()
+	defer func() { st.logf("tests took %s", since(started)) }()
 	rep, err := pkgtest.Run(ctx, r, pkgtest.Options{
 		PackagePath: pkg.tmp.Name(), FileName: st.names.fileName, WorkDir: testDir,
 		BuildPlatform: HostSubdir(), CPUCount: runtime.NumCPU(), Log: st.log, Output: st.opts.Output,
@@ -350,3 +358,5 @@ func removeEmptyDirs(dirs []string) {
 		os.Remove(d) // fails, as it should, when something is inside
 	}
 }
+
+func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }

@@ -70,15 +70,11 @@ func Package(ctx context.Context, pkgPath, prefix string, opts Options) (*Result
 	if err != nil {
 		return nil, err
 	}
-	f, rd, err := open(pkgPath, opts.FileName)
+	f, rd, res, err := openInfo(pkgPath, opts.FileName)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	res, err := readInfo(rd)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", pkgPath, err)
-	}
 	if err := os.MkdirAll(prefix, 0o755); err != nil {
 		return nil, err
 	}
@@ -101,37 +97,36 @@ func Package(ctx context.Context, pkgPath, prefix string, opts Options) (*Result
 
 // Inspect reads a package's index.json and paths.json without installing it.
 func Inspect(pkgPath, fileName string) (*Result, error) {
-	f, rd, err := open(pkgPath, fileName)
+	f, _, res, err := openInfo(pkgPath, fileName)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	res, err := readInfo(rd)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", pkgPath, err)
-	}
+	f.Close()
 	return res, nil
 }
 
-func open(pkgPath, fileName string) (*os.File, *condapkg.Reader, error) {
+// openInfo opens a package and reads its info; the caller closes the file.
+func openInfo(pkgPath, fileName string) (*os.File, *condapkg.Reader, *Result, error) {
 	if fileName == "" {
 		fileName = filepath.Base(pkgPath)
 	}
 	f, err := os.Open(pkgPath)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, nil, err
+	if err == nil {
+		var rd *condapkg.Reader
+		if rd, err = condapkg.NewReader(f, st.Size(), fileName); err == nil {
+			var res *Result
+			if res, err = readInfo(rd); err == nil {
+				return f, rd, res, nil
+			}
+			err = fmt.Errorf("%s: %w", pkgPath, err)
+		}
 	}
-	rd, err := condapkg.NewReader(f, st.Size(), fileName)
-	if err != nil {
-		f.Close()
-		return nil, nil, err
-	}
-	return f, rd, nil
+	f.Close()
+	return nil, nil, nil, err
 }
 
 // readInfo reads index.json and paths.json, checking the paths.json rules conda holds
