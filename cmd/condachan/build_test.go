@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,4 +81,77 @@ func TestBuildNumberWithExplicitBuildString(t *testing.T) {
 	if entries, err := os.ReadDir(ch); err != nil || len(entries) != 0 {
 		t.Errorf("channel after the refused builds: %v %v", entries, err)
 	}
+}
+
+// writeScriptRecipe writes a recipe folder with a build.sh and a test.
+func writeScriptRecipe(t *testing.T, buildSh, test string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "scripted")
+	files := map[string]string{
+		"recipe.yaml": "package: {name: scripted, version: \"1.0\"}\nbuild:\n  dynamic_linking:\n    binary_relocation: false\ntests:\n  - script:\n      - " + test + "\n",
+		"build.sh":    buildSh,
+	}
+	for name, data := range files {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestBuildScriptRecipe(t *testing.T) {
+	good := "mkdir -p \"$PREFIX/bin\"\nprintf '#!/bin/sh\\necho scripted %s\\n' \"$PKG_VERSION\" > \"$PREFIX/bin/scripted\"\nchmod +x \"$PREFIX/bin/scripted\"\n"
+	t.Run("builds, tests, reports", func(t *testing.T) {
+		out := t.TempDir()
+		code, stdout, stderr := runCLI(t, "build", "--recipe", writeScriptRecipe(t, good, "scripted | grep -q 'scripted 1.0'"), "-o", out, "--progress", "none", "--json")
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		var res struct {
+			Path        string   `json:"path"`
+			Log         string   `json:"log"`
+			TestsPassed []string `json:"tests_passed"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+			t.Fatalf("--json: %v\n%s", err, stdout)
+		}
+		if res.Log != filepath.Join(out, "linux-64", "scripted-1.0-0.build.log") || len(res.TestsPassed) != 1 {
+			t.Errorf("--json = %+v", res)
+		}
+		if !strings.Contains(stderr, "+ scripted") || !strings.Contains(stderr, "test tests[0] (script, line 6) passed") {
+			t.Errorf("the script and test output are not shown live:\n%s", stderr)
+		}
+	})
+	t.Run("a failing script exits 1, --keep-work keeps the folder", func(t *testing.T) {
+		out := t.TempDir()
+		code, _, stderr := runCLI(t, "build", "--recipe", writeScriptRecipe(t, "echo about to fail\nfalse\n", "true"), "-o", out, "--progress", "none", "--keep-work")
+		if code != exitFailure || !strings.Contains(stderr, "condachan: build.sh failed with exit code 1") || !strings.Contains(stderr, "the build folder is kept: ") {
+			t.Fatalf("exit %d:\n%s", code, stderr)
+		}
+		if _, err := os.Stat(filepath.Join(out, ".condachan-work", "scripted-1.0-0", "work", "conda_build.sh")); err != nil {
+			t.Errorf("--keep-work did not keep the build folder: %v", err)
+		}
+		// the next build takes the kept folder over
+		code, _, stderr = runCLI(t, "build", "--recipe", writeScriptRecipe(t, good, "true"), "-o", out, "--progress", "none")
+		if code != exitOK {
+			t.Errorf("a build after --keep-work: exit %d: %s", code, stderr)
+		}
+	})
+	t.Run("a failing test exits 1, --no-test skips it", func(t *testing.T) {
+		out := t.TempDir()
+		rdir := writeScriptRecipe(t, good, "scripted | grep -q 'version 2'")
+		code, _, stderr := runCLI(t, "build", "--recipe", rdir, "-o", out, "--progress", "none")
+		if code != exitFailure || !strings.Contains(stderr, "tests[0] (script test, line 6) failed") {
+			t.Fatalf("exit %d:\n%s", code, stderr)
+		}
+		if _, err := os.Stat(filepath.Join(out, "linux-64", "scripted-1.0-0.conda")); err == nil {
+			t.Error("a package whose test failed was written")
+		}
+		if code, _, stderr = runCLI(t, "build", "--recipe", rdir, "-o", out, "--progress", "none", "--no-test"); code != exitOK {
+			t.Errorf("--no-test: exit %d: %s", code, stderr)
+		}
+	})
 }
