@@ -71,6 +71,9 @@ type Options struct {
 	// Progress, when set, is called from the reading goroutine with the number of archive
 	// bytes consumed so far (compressed bytes for archives, file bytes for directories).
 	Progress func(consumed int64)
+	// TempDir receives the temporary copy of a zip read from a stream (OpenStream); the
+	// system's temporary folder when "".
+	TempDir string
 }
 
 // ChecksumError reports an archive whose digest is not the one the recipe names.
@@ -105,6 +108,15 @@ type Reader struct {
 	err     error
 	closeMu sync.Once
 	closed  atomic.Bool
+	format  atomic.Int32 // Format+1 once known
+}
+
+// Format tells the source's format; valid once Next has returned an entry.
+func (r *Reader) Format() Format {
+	if f := r.format.Load(); f > 0 {
+		return Format(f - 1)
+	}
+	return FormatDir
 }
 
 // errClosed is what a Reader returns once it is closed.
@@ -172,6 +184,32 @@ func OpenFS(fsys fs.FS, name string, opts Options) (*Reader, error) {
 		defer f.Close()
 		return readFile(ctx, f, st.Size(), name, opts, e)
 	}), nil
+}
+
+// OpenStream reads an archive from a stream, such as an archive inside another one (the
+// outer Reader's content of that entry). name is used in messages. The stream is read
+// from the Reader's own goroutine: the caller must not read it while this Reader is open.
+func OpenStream(r io.Reader, name string, opts Options) *Reader {
+	return start(name, opts, func(ctx context.Context, e *emitter) error {
+		err := readFile(ctx, &ctxStream{ctx: ctx, r: r}, -1, name, opts, e)
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		return err
+	})
+}
+
+// ctxStream stops a read of a stream when the Reader is closed or cancelled.
+type ctxStream struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxStream) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 func start(path string, opts Options, produce func(ctx context.Context, e *emitter) error) *Reader {
@@ -342,6 +380,9 @@ func (r *Reader) Close() error {
 	})
 	return nil
 }
+
+// format records the source's format for Reader.Format, before its first entry.
+func (e *emitter) format(f Format) { e.r.format.Store(int32(f) + 1) }
 
 // emitter is the producer's side of the Reader.
 type emitter struct {

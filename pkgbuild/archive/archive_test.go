@@ -1104,14 +1104,24 @@ func TestOpenFSFile(t *testing.T) {
 			}
 		})
 	}
-	t.Run("zip without ReadAt", func(t *testing.T) {
-		r, err := OpenFS(noReadAtFS{fsys}, "sources/src.zip", Options{})
+	t.Run("zip without ReadAt is copied to a temporary file", func(t *testing.T) {
+		tmp := t.TempDir()
+		r, err := OpenFS(noReadAtFS{fsys}, "sources/src.zip", Options{TempDir: tmp, SHA256: testkit.SHA256(zipData)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer r.Close()
-		_, err = collectWithin(t, r, viaRead, 30*time.Second)
-		mustFail(t, err, "sources/src.zip", "random access")
+		got, err := collectWithin(t, r, viaRead, 30*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := testkit.Diff(tree, got.tree); d != "" {
+			t.Fatal(d)
+		}
+		r.Close()
+		if left, _ := os.ReadDir(tmp); len(left) != 0 {
+			t.Errorf("the temporary copy was left behind: %v", left)
+		}
 	})
 }
 

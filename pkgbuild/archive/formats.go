@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -32,11 +33,20 @@ const (
 	FormatTarBZ2
 	FormatTarZST
 	FormatZip
+	FormatRPM
+	FormatDeb
+	FormatMakeself
+	FormatDir // a folder, read as it is
 )
 
 func (f Format) String() string {
-	return [...]string{"tar", "tar.xz", "tar.gz", "tar.bz2", "tar.zst", "zip"}[f]
+	return [...]string{"tar", "tar.xz", "tar.gz", "tar.bz2", "tar.zst", "zip", "rpm", "deb", "makeself", "folder"}[f]
 }
+
+// IsTarOrZip tells the formats whose single top-level folder is stripped by default, as
+// rattler-build strips it when it extracts a source: tars and zips. Packages (RPM, deb)
+// and installers keep their layout (an RPM's files all sit under usr/).
+func (f Format) IsTarOrZip() bool { return f <= FormatZip }
 
 // magics are the signatures detect knows, for telling a cut-off file from a foreign one.
 var magics = []struct {
@@ -48,6 +58,8 @@ var magics = []struct {
 	{[]byte("BZh"), FormatTarBZ2},
 	{[]byte{0x28, 0xb5, 0x2f, 0xfd}, FormatTarZST},
 	{[]byte("PK\x03\x04"), FormatZip},
+	{[]byte{0xed, 0xab, 0xee, 0xdb}, FormatRPM},
+	{[]byte("!<arch>\n"), FormatDeb},
 }
 
 func detect(b []byte, path string) (Format, error) {
@@ -62,6 +74,12 @@ func detect(b []byte, path string) (Format, error) {
 		return FormatTarZST, nil
 	case bytes.HasPrefix(b, []byte("PK\x03\x04")), bytes.HasPrefix(b, []byte("PK\x05\x06")):
 		return FormatZip, nil
+	case bytes.HasPrefix(b, rpmLeadMagic):
+		return FormatRPM, nil
+	case bytes.HasPrefix(b, []byte("!<arch>\ndebian-binary")):
+		return FormatDeb, nil
+	case isMakeself(b):
+		return FormatMakeself, nil
 	case len(b) >= 262 && bytes.Equal(b[257:262], []byte("ustar")):
 		return FormatTar, nil
 	case bytes.HasPrefix(b, []byte{'7', 'z', 0xbc, 0xaf, 0x27, 0x1c}):
@@ -78,10 +96,10 @@ func detect(b []byte, path string) (Format, error) {
 	if strings.HasSuffix(strings.ToLower(path), ".tar") {
 		return FormatTar, nil
 	}
-	return 0, fmt.Errorf("%s: unknown archive format (supported: .tar.xz, .tar.gz, .tar.bz2, .tar.zst, .tar, .zip, or a directory)", path)
+	return 0, fmt.Errorf("%s: unknown archive format (supported: .tar.xz, .tar.gz, .tar.bz2, .tar.zst, .tar, .zip, .rpm, .deb, makeself .run/.sh installers, or a directory)", path)
 }
 
-func readFile(ctx context.Context, f fs.File, size int64, path string, opts Options, e *emitter) error {
+func readFile(ctx context.Context, f io.Reader, size int64, path string, opts Options, e *emitter) error {
 	h := newDigests(opts)
 	prog := &progress{fn: opts.Progress}
 	raw := &hashingReader{ctx: ctx, r: f, h: h}
@@ -97,16 +115,30 @@ func readFile(ctx context.Context, f fs.File, size int64, path string, opts Opti
 			return err
 		}
 		if format == FormatZip {
-			ra, ok := f.(io.ReaderAt)
-			if !ok {
-				return fmt.Errorf("%s: zip archives need random access, which this file system does not offer", path)
-			}
+			e.format(format)
 			// A zip is read through its central directory at the end of the file, so its
 			// hash is checked first, before anything from it is trusted.
-			if opts.wantsDigest() {
+			ra, ok := f.(io.ReaderAt)
+			if !ok {
+				// Without random access (a zip inside another archive, a file system
+				// without ReadAt) it is copied to a temporary file first, which reads it
+				// whole through the digests.
+				spooled, err := spool(br, opts.TempDir, path)
+				if err != nil {
+					return err
+				}
+				defer func() { spooled.Close(); os.Remove(spooled.Name()) }()
+				st, err := spooled.Stat()
+				if err != nil {
+					return err
+				}
+				ra, size = spooled, st.Size()
+			} else if opts.wantsDigest() {
 				if _, err := io.Copy(io.Discard, br); err != nil {
 					return fmt.Errorf("%s: %w", path, err)
 				}
+			}
+			if opts.wantsDigest() {
 				hashed = true
 				if err := h.check(path); err != nil {
 					return err
@@ -119,7 +151,18 @@ func readFile(ctx context.Context, f fs.File, size int64, path string, opts Opti
 			return nil
 		}
 		raw.progress = prog
-		if err := readCompressedTar(ctx, format, br, path, e); err != nil {
+		e.format(format)
+		switch format {
+		case FormatRPM:
+			err = readRPM(ctx, br, path, e)
+		case FormatDeb:
+			err = readDeb(ctx, br, path, e)
+		case FormatMakeself:
+			err = readMakeself(ctx, br, path, e)
+		default:
+			err = readCompressedTar(ctx, format, br, path, e)
+		}
+		if err != nil {
 			return err
 		}
 		if _, err := io.Copy(io.Discard, br); err != nil {
@@ -142,42 +185,32 @@ func readFile(ctx context.Context, f fs.File, size int64, path string, opts Opti
 	return err
 }
 
+// spool copies r into a new temporary file in dir (the system's when "").
+func spool(r io.Reader, dir, path string) (*os.File, error) {
+	f, err := os.CreateTemp(dir, ".condachan-nested-*.zip")
+	if err != nil {
+		return nil, fmt.Errorf("%s: a temporary file for the zip: %w", path, err)
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
+}
+
 // readCompressedTar decodes format from br, emits the tar's entries and reads the
 // compressed stream to its end.
-func readCompressedTar(ctx context.Context, format Format, br *bufio.Reader, path string, e *emitter) error {
-	var dec io.Reader
-	var closeDec func()
-	switch format {
-	case FormatTar:
-		dec = br
-	case FormatTarXZ:
-		r, err := xz.NewReader(br)
-		if err != nil {
-			return fmt.Errorf("%s: xz: %w", path, describeDecodeError(format, err))
-		}
-		dec = r
-	case FormatTarGZ:
-		r, err := gzip.NewReader(br)
-		if err != nil {
-			return fmt.Errorf("%s: gzip: %w", path, describeDecodeError(format, err))
-		}
-		closeDec = func() { r.Close() }
-		dec = r
-	case FormatTarBZ2:
-		dec = bzip2.NewReader(br)
-	case FormatTarZST:
-		r, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<31), zstd.WithDecoderLowmem(true))
-		if err != nil {
-			return fmt.Errorf("%s: zstd: %w", path, describeDecodeError(format, err))
-		}
-		closeDec = r.Close
-		dec = r
-	default:
+func readCompressedTar(ctx context.Context, format Format, br io.Reader, path string, e *emitter) error {
+	comp, ok := map[Format]compression{FormatTar: compNone, FormatTarXZ: compXZ, FormatTarGZ: compGzip, FormatTarBZ2: compBzip2, FormatTarZST: compZstd}[format]
+	if !ok {
 		return fmt.Errorf("%s: %v is not a tar format", path, format)
 	}
-	if closeDec != nil {
-		defer closeDec()
+	dec, done, err := decompress(comp, br)
+	if err != nil {
+		return fmt.Errorf("%s: %s: %w", path, comp, describeDecodeError(format, err))
 	}
+	defer done()
 	if err := readTar(ctx, dec, e); err != nil {
 		return fmt.Errorf("%s: %w", path, describeDecodeError(format, err))
 	}
@@ -187,6 +220,32 @@ func readCompressedTar(ctx context.Context, format Format, br *bufio.Reader, pat
 		return fmt.Errorf("%s: after the tar end: %w", path, describeDecodeError(format, err))
 	}
 	return nil
+}
+
+// decompress opens the decoder of c over r; done releases it.
+func decompress(c compression, r io.Reader) (io.Reader, func(), error) {
+	switch c {
+	case compNone:
+		return r, func() {}, nil
+	case compXZ:
+		d, err := xz.NewReader(r)
+		return d, func() {}, err
+	case compGzip:
+		d, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, nil, err
+		}
+		return d, func() { d.Close() }, nil
+	case compBzip2:
+		return bzip2.NewReader(r), func() {}, nil
+	case compZstd:
+		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<31), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return nil, nil, err
+		}
+		return d, d.Close, nil
+	}
+	return nil, nil, fmt.Errorf("unknown compression %d", c)
 }
 
 func describeDecodeError(format Format, err error) error {

@@ -211,3 +211,59 @@ func FuzzXZ(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRPM reads arbitrary bytes as an .rpm: its headers, compressors and cpio payload.
+func FuzzRPM(f *testing.F) {
+	cpio := testkit.Cpio([]testkit.CpioEntry{
+		{Name: "./usr/lib64/a.so.1", Mode: 0o100755, Data: []byte("lib")},
+		{Name: "./usr/lib64/a.so", Mode: 0o120777, Data: []byte("a.so.1")},
+		{Name: "./usr/share/doc", Mode: 0o040755},
+		{Name: "./usr/lib64/h1", Mode: 0o100644, Ino: 7, Nlink: 2},
+		{Name: "./usr/lib64/h2", Mode: 0o100644, Ino: 7, Nlink: 2, Data: []byte("linked")},
+	})
+	f.Add(testkit.RPM("", cpio))
+	f.Add(testkit.RPM("gzip", testkit.Compress(f, cpio, "gzip")))
+	f.Add(testkit.RPM("xz", testkit.Compress(f, cpio, "xz", "-T1", "-0")))
+	f.Add(testkit.RPM("zstd", testkit.Compress(f, cpio, "zstd", "-q")))
+	p := testkit.RPMBuild(f, f.TempDir(), "libXss", "1.2.3", testkit.Tree{"usr/lib64/x": {Data: []byte("x"), Mode: 0o644}}, "zstd", nil)
+	real, err := os.ReadFile(p)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(real)
+	dir := fuzzDir(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzRead(t, dir, "fuzz.rpm", data)
+	})
+}
+
+// FuzzDeb reads arbitrary bytes as a .deb.
+func FuzzDeb(f *testing.F) {
+	for _, comp := range []string{"none", "gzip"} {
+		data, err := os.ReadFile(testkit.Deb(f, f.TempDir(), "x", "1.0", testkit.Tree{"usr/bin/x": {Data: []byte("x"), Mode: 0o755}}, comp))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	dir := fuzzDir(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzRead(t, dir, "fuzz.deb", data)
+	})
+}
+
+// FuzzMakeself reads arbitrary bytes as a makeself installer.
+func FuzzMakeself(f *testing.F) {
+	for _, comp := range []string{"--nocomp", "--gzip"} {
+		data, err := os.ReadFile(testkit.Makeself(f, f.TempDir(), "x.run", testkit.Tree{"setup.sh": {Data: []byte("true\n"), Mode: 0o755}}, comp))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte("#!/bin/sh\n# Makeself 2.1\nfilesizes=\"10\"\noffset=`head -n 4 \"$0\" | wc -c`\n0123456789"))
+	dir := fuzzDir(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzRead(t, dir, "fuzz.run", data)
+	})
+}
