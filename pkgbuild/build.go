@@ -6,7 +6,6 @@
 package pkgbuild
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
@@ -219,6 +218,8 @@ type builder struct {
 	selection  *fileSelection
 	// srcDir is SRC_DIR of a script build, where license files are looked up.
 	srcDir string
+	// tempDir receives temporary copies of zips inside archives.
+	tempDir string
 
 	licenseWant map[string]bool   // source-tree paths of license files to capture
 	licenses    map[string][]byte // captured license files
@@ -230,14 +231,6 @@ type builder struct {
 	total        int64
 	contentBytes int64
 	warnings     []string
-}
-
-type deferredLink struct {
-	source  int
-	target  string // the archive entry name of the file it links to
-	dest    string
-	mode    fs.FileMode
-	modTime time.Time
 }
 
 func newBuilder(ctx context.Context, r *recipe.Recipe, pkg *condapkg.TarWriter, ts time.Time, rep progress.Reporter, sources []resolvedSource) *builder {
@@ -284,126 +277,6 @@ func (b *builder) open(s resolvedSource, base int64, firstPass bool) (*archive.R
 		return archive.Open(s.path, opts)
 	}
 	return archive.OpenFS(s.fsys, s.fsName, opts)
-}
-
-func (b *builder) streamSources() error {
-	var base int64
-	for i, s := range b.sources {
-		b.progress.Status(fmt.Sprintf("packing %s", s.name))
-		if s.size == 0 { // a directory: measure it now so progress means something
-			if s.path != "" {
-				s.size = archive.DirSize(os.DirFS(s.path), ".")
-			} else {
-				s.size = archive.DirSize(s.fsys, s.fsName)
-			}
-			b.total += s.size
-		}
-		if err := b.streamSource(i, s, base); err != nil {
-			return err
-		}
-		base += s.size
-	}
-	return nil
-}
-
-func (b *builder) streamSource(idx int, s resolvedSource, base int64) error {
-	ar, err := b.open(s, base, true)
-	if err != nil {
-		return fmt.Errorf("%s: %w", s.name, err)
-	}
-	defer ar.Close()
-	tree := newSourceTree(s.name, s.Source)
-	content := &ctxReader{ctx: b.ctx, r: ar}
-	for {
-		if err := b.ctx.Err(); err != nil {
-			return err
-		}
-		en, err := ar.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		treePath, err := tree.place(en.Name, en.Kind == archive.KindDir)
-		if err != nil {
-			return err
-		}
-		if treePath == "" || (b.fromPrefix != nil && b.fromPrefix.excluded(treePath)) {
-			continue
-		}
-		origin := fmt.Sprintf("%s: entry %s", s.name, en.Name)
-		var capture *strings.Builder
-		if b.licenseWant[treePath] && en.Kind == archive.KindFile {
-			if en.Size > 16<<20 {
-				return fmt.Errorf("%s: license file is %d bytes; that is not a license", origin, en.Size)
-			}
-			capture = &strings.Builder{}
-		}
-		dest, packaged, executable := b.mapper.dest(treePath)
-		if executable {
-			en.Mode |= 0o755
-		}
-		if packaged && en.Kind != archive.KindDir && !b.selection.keep(dest) {
-			packaged = false
-		}
-		if !packaged {
-			if capture != nil {
-				if _, err := io.Copy(capture, content); err != nil {
-					return fmt.Errorf("%s: %w", origin, err)
-				}
-				b.licenses[treePath] = []byte(capture.String())
-			}
-			continue
-		}
-		if err := checkDest(dest); err != nil {
-			return fmt.Errorf("%s: %w", origin, err)
-		}
-		switch en.Kind {
-		case archive.KindDir:
-			b.dirEntry[dest] = true
-		case archive.KindFile:
-			if err := b.reserve(dest, origin, false); err != nil {
-				return err
-			}
-			var src io.Reader = content
-			if capture != nil {
-				src = io.TeeReader(content, capture)
-			}
-			scan := b.scanner(dest)
-			fr, err := b.pkg.WriteFile(dest, en.Mode, en.Size, en.ModTime, scannedReader(src, scan))
-			if err != nil {
-				return fmt.Errorf("%s: %w", origin, err)
-			}
-			if capture != nil {
-				b.licenses[treePath] = []byte(capture.String())
-			}
-			rec := PathRecord{Path: dest, SHA256: fr.SHA256, Size: fr.Size, NoLink: b.selection.noLinkFor(dest)}
-			placeholder, mode, err := scan.Result()
-			if err != nil {
-				return fmt.Errorf("%s: %w", origin, err)
-			}
-			rec.PrefixPlaceholder, rec.FileMode = placeholder, string(mode)
-			b.addRecord(rec)
-			b.contentBytes += fr.Size
-		case archive.KindSymlink:
-			target := en.Link
-			if b.fromPrefix != nil {
-				if target, err = b.fromPrefix.linkTarget(treePath, target); err != nil {
-					return err
-				}
-			}
-			if err := b.addSymlink(dest, target, en.ModTime, origin); err != nil {
-				return err
-			}
-		case archive.KindHardlink:
-			// The reader has checked that en.Link is a file earlier in this archive.
-			if err := b.reserve(dest, origin, false); err != nil {
-				return err
-			}
-			b.deferred = append(b.deferred, deferredLink{source: idx, target: en.Link, dest: dest, mode: en.Mode, modTime: en.ModTime})
-		}
-	}
 }
 
 // reserve claims a prefix path for one entry, refusing duplicates and paths that would
@@ -463,108 +336,6 @@ func checkDest(dest string) error {
 		}
 	}
 	return nil
-}
-
-// maxHeldHardlink is how large a hard-linked file may be to be held in memory while its
-// links are written; larger ones are read again from the archive for each extra link.
-var maxHeldHardlink int64 = 64 << 20
-
-// writeDeferredHardlinks writes hard links as regular files. Their content streamed past
-// before the link was seen, so each source holding links is read once more. A file that
-// several links share is held in memory for the others when it is small, and read once
-// more per extra link when it is not.
-func (b *builder) writeDeferredHardlinks() error {
-	for len(b.deferred) > 0 {
-		b.progress.Status(fmt.Sprintf("copying %d hard-linked files", len(b.deferred)))
-		bySource := map[int]map[string][]int{}
-		for i, d := range b.deferred {
-			if bySource[d.source] == nil {
-				bySource[d.source] = map[string][]int{}
-			}
-			bySource[d.source][d.target] = append(bySource[d.source][d.target], i)
-		}
-		var remaining []deferredLink
-		var base int64
-		for si, s := range b.sources {
-			want := bySource[si]
-			if want == nil {
-				base += s.size
-				continue
-			}
-			done, err := b.copyHardlinks(s, base, want)
-			if err != nil {
-				return err
-			}
-			for _, idxs := range want {
-				for _, i := range idxs {
-					if !done[i] {
-						remaining = append(remaining, b.deferred[i])
-					}
-				}
-			}
-			base += s.size
-		}
-		if len(remaining) >= len(b.deferred) {
-			return fmt.Errorf("hard link %s: its target %s was not found on the second read", remaining[0].dest, remaining[0].target)
-		}
-		b.deferred = remaining
-	}
-	return nil
-}
-
-// copyHardlinks reads one source again and writes the links waiting for its files. It
-// returns which deferred links it wrote.
-func (b *builder) copyHardlinks(s resolvedSource, base int64, want map[string][]int) (map[int]bool, error) {
-	ar, err := b.open(s, base, false)
-	if err != nil {
-		return nil, err
-	}
-	defer ar.Close()
-	done := map[int]bool{}
-	for {
-		if err := b.ctx.Err(); err != nil {
-			return nil, err
-		}
-		en, err := ar.Next()
-		if err == io.EOF {
-			return done, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		idxs := want[en.Name]
-		if en.Kind != archive.KindFile || len(idxs) == 0 {
-			continue
-		}
-		var held *bytes.Buffer
-		var src io.Reader = &ctxReader{ctx: b.ctx, r: ar}
-		if len(idxs) > 1 && en.Size <= maxHeldHardlink {
-			held = &bytes.Buffer{}
-			src = io.TeeReader(src, held)
-		}
-		for n, i := range idxs {
-			d := b.deferred[i]
-			if n > 0 {
-				if held == nil {
-					break // too large to hold: the next pass writes the rest
-				}
-				src = bytes.NewReader(held.Bytes())
-			}
-			fr, err := b.pkg.WriteFile(d.dest, d.mode, en.Size, d.modTime, src)
-			if err != nil {
-				return nil, fmt.Errorf("%s: hard link %s: %w", s.name, d.dest, err)
-			}
-			b.addRecord(PathRecord{Path: d.dest, SHA256: fr.SHA256, Size: fr.Size})
-			b.contentBytes += fr.Size
-			done[i] = true
-		}
-		delete(want, en.Name)
-		for _, i := range idxs {
-			if !done[i] {
-				want[en.Name] = append(want[en.Name], i)
-			}
-		}
-	}
 }
 
 func (b *builder) addRecipeLinks() error {

@@ -583,8 +583,14 @@ func TestBlenderRecipeWindowsFromZipOnLinux(t *testing.T) {
 	tree := blenderLikeTree()
 	data := tree.Zip(t, "blender-4.1.1-windows-x64")
 	dir := t.TempDir()
-	arch := testkit.WriteFile(t, dir, "downloaded.zip", data)
 	r := loadShipped(t, "blender-4.1", "win-64", testkit.SHA256(data))
+	// An archive is matched to the recipe's sources by its name.
+	renamed := testkit.WriteFile(t, dir, "downloaded.zip", data)
+	_, err := Build(context.Background(), Options{Recipe: r, SourceArchives: []string{renamed}, OutputDir: filepath.Join(dir, "out"), Compression: condapkg.LevelFast, Timestamp: fixedTime})
+	if err == nil || !strings.Contains(err.Error(), "--source-archive "+renamed+" matches no source of the recipe for win-64 (expected file names: blender-4.1.1-windows-x64.zip)") {
+		t.Fatalf("a renamed archive: %v", err)
+	}
+	arch := testkit.WriteFile(t, dir, "blender-4.1.1-windows-x64.zip", data)
 	res, err := Build(context.Background(), Options{Recipe: r, SourceArchives: []string{arch}, OutputDir: filepath.Join(dir, "out"), Compression: condapkg.LevelFast, Timestamp: fixedTime})
 	if err != nil {
 		t.Fatal(err)

@@ -107,14 +107,48 @@ func (m fileMapper) dest(p string) (dest string, packaged, executable bool) {
 }
 
 // under returns p relative to dir when p is strictly below dir ("." holds everything).
+// dir may hold glob characters (installer/Packages/Maya*.rpm), matched per component.
 func under(p, dir string) (string, bool) {
 	if dir == "." {
 		return p, true
 	}
-	if strings.HasPrefix(p, dir+"/") {
-		return p[len(dir)+1:], true
+	if !strings.ContainsAny(dir, "*?[") {
+		if strings.HasPrefix(p, dir+"/") {
+			return p[len(dir)+1:], true
+		}
+		return "", false
 	}
-	return "", false
+	pat, parts := strings.Split(dir, "/"), strings.Split(p, "/")
+	if len(parts) <= len(pat) || !matchComponents(pat, parts[:len(pat)]) {
+		return "", false
+	}
+	return strings.Join(parts[len(pat):], "/"), true
+}
+
+// matchComponents matches path components against glob components one by one.
+func matchComponents(pat, parts []string) bool {
+	for i := range pat {
+		if ok, _ := path.Match(pat[i], parts[i]); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// reachesInto tells whether a rule's from lies inside the file at p (or is p): p is then
+// an archive whose entries the rule maps, opened where it streams.
+func (m fileMapper) reachesInto(p string) bool {
+	parts := strings.Split(p, "/")
+	for _, r := range m.rules {
+		if r.From == "." {
+			continue
+		}
+		pat := strings.Split(r.From, "/")
+		if len(pat) >= len(parts) && matchComponents(pat[:len(parts)], parts) {
+			return true
+		}
+	}
+	return false
 }
 
 func matchAny(globs []string, rel string) bool {

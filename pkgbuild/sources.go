@@ -12,35 +12,55 @@ import (
 	"github.com/condachan/condachan/pkgbuild/recipe"
 )
 
-// MissingSourceError is returned when a recipe's archive is not on this machine. Workers
-// in closed networks cannot download, so the message says exactly what to fetch where and
-// how to hand it over.
+// MissingSourceError is returned when archives a recipe names are not on this machine.
+// Workers in closed networks cannot download, so the message says exactly what to fetch
+// where and how to hand it over, for every missing archive at once.
 type MissingSourceError struct {
+	Missing  []MissingSource
+	Searched []string
+}
+
+// MissingSource is one archive that is not here.
+type MissingSource struct {
 	FileName string
 	URLs     []string
 	SHA256   string
-	Searched []string
 }
 
 func (e *MissingSourceError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "source archive %s not found", e.FileName)
+	if len(e.Missing) == 1 {
+		fmt.Fprintf(&b, "source archive %s not found", e.Missing[0].FileName)
+	} else {
+		fmt.Fprintf(&b, "%d source archives not found", len(e.Missing))
+	}
 	if len(e.Searched) > 0 {
 		fmt.Fprintf(&b, " (looked in: %s)", strings.Join(e.Searched, ", "))
 	}
-	for i, u := range e.URLs {
-		if i == 0 {
-			fmt.Fprintf(&b, "\n  download it from: %s", u)
-		} else {
-			fmt.Fprintf(&b, "\n               or: %s", u)
+	literal := false
+	for _, m := range e.Missing {
+		if len(e.Missing) > 1 {
+			fmt.Fprintf(&b, "\n- %s", m.FileName)
 		}
+		for i, u := range m.URLs {
+			if i == 0 {
+				fmt.Fprintf(&b, "\n  download it from: %s", u)
+			} else {
+				fmt.Fprintf(&b, "\n               or: %s", u)
+			}
+		}
+		if m.SHA256 != "" {
+			fmt.Fprintf(&b, "\n  expected sha256:  %s", m.SHA256)
+		}
+		literal = literal || strings.Contains(m.FileName, "{{")
 	}
-	if e.SHA256 != "" {
-		fmt.Fprintf(&b, "\n  expected sha256:  %s", e.SHA256)
+	if len(e.Missing) == 1 {
+		fmt.Fprintf(&b, "\n  then pass it with: --source-archive /path/to/%s", e.Missing[0].FileName)
+	} else {
+		b.WriteString("\nthen pass them with --source-archive FILE (once for each) or --source-dir DIR (a folder holding them)")
 	}
-	fmt.Fprintf(&b, "\n  then pass it with: --source-archive /path/to/%s", e.FileName)
-	if strings.Contains(e.FileName, "{{") {
-		fmt.Fprintf(&b, "\n  (the recipe writes {{ }} without $ in the name, which stays literal text: write ${{ }})")
+	if literal {
+		fmt.Fprintf(&b, "\n  (the recipe writes {{ }} without $ in a name, which stays literal text: write ${{ }})")
 	}
 	return b.String()
 }
@@ -70,15 +90,10 @@ func resolveSources(r *recipe.Recipe, archives []string, remote []RemoteArchive,
 	if len(r.Sources) == 0 && r.Build.Script.Empty() {
 		return nil, fmt.Errorf("%s: no source for target platform %s (check the source: selectors)", r.File, r.TargetPlatform)
 	}
-	var urlSources int
-	for _, s := range r.Sources {
-		if !s.IsPath() {
-			urlSources++
-		}
-	}
 	used := make([]bool, len(archives))
 	usedRemote := make([]bool, len(remote))
 	var out []resolvedSource
+	var missing *MissingSourceError
 	for _, s := range r.Sources {
 		rs := resolvedSource{Source: s, name: s.ArchiveName()}
 		if s.IsPath() {
@@ -95,7 +110,7 @@ func resolveSources(r *recipe.Recipe, archives []string, remote []RemoteArchive,
 		}
 		foundRemote := -1
 		for i, a := range remote {
-			if path.Base(a.Name) == rs.name || (urlSources == 1 && len(remote) == 1 && len(archives) == 0) {
+			if path.Base(a.Name) == rs.name {
 				foundRemote = i
 				break
 			}
@@ -115,9 +130,6 @@ func resolveSources(r *recipe.Recipe, archives []string, remote []RemoteArchive,
 				found = i
 				break
 			}
-		}
-		if found < 0 && urlSources == 1 && len(archives) == 1 {
-			found = 0 // one archive for one source: the name may differ, the sha256 decides
 		}
 		if found >= 0 {
 			used[found] = true
@@ -151,7 +163,11 @@ func resolveSources(r *recipe.Recipe, archives []string, remote []RemoteArchive,
 			}
 		}
 		if rs.path == "" {
-			return nil, &MissingSourceError{FileName: rs.name, URLs: s.URLs, SHA256: s.SHA256, Searched: searched}
+			if missing == nil {
+				missing = &MissingSourceError{Searched: searched}
+			}
+			missing.Missing = append(missing.Missing, MissingSource{FileName: rs.name, URLs: s.URLs, SHA256: s.SHA256})
+			continue
 		}
 		if err := rs.stat(); err != nil {
 			return nil, err
@@ -177,6 +193,9 @@ func resolveSources(r *recipe.Recipe, archives []string, remote []RemoteArchive,
 			}
 			return nil, fmt.Errorf("--source-archive %s matches no source of the recipe for %s (expected file names: %s)", a, r.TargetPlatform, strings.Join(names, ", "))
 		}
+	}
+	if missing != nil {
+		return nil, missing
 	}
 	return out, nil
 }

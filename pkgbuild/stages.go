@@ -228,6 +228,7 @@ func (st *buildState) pack(ctx context.Context, r *recipe.Recipe, sources []reso
 	defer pkg.Abort()
 	b := newBuilder(ctx, r, pkg, ts, opts.Progress, sources)
 	b.buildNumber, b.buildString = n.buildNumber, n.buildString
+	b.tempDir = st.outDir
 	if b.selection, err = newFileSelection(r); err != nil {
 		return err
 	}

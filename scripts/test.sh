@@ -2,7 +2,7 @@
 # Runs condachan's whole test suite on a fresh machine. It installs what the tests need
 # first: Debian's readers that are not ours (conda-package-handling, conda-package-
 # streaming, bsdtar), the compressors used to make test archives, and what the script
-# recipes' tests run (patchelf, bc, makeself, gcc) (as root or through sudo), and the
+# recipes' tests run (patchelf, bc, makeself, gcc, rpm) (as root or through sudo), and the
 # versitygw S3 server (through `go install`, into .cache/tools).
 # A missing tool makes the tests fail, never skip.
 #   scripts/test.sh [go test flags...]     e.g. scripts/test.sh -run Build ./pkgbuild/...
@@ -21,6 +21,7 @@ command -v patchelf >/dev/null || packages+=(patchelf)
 command -v bc >/dev/null || packages+=(bc)
 command -v makeself >/dev/null || packages+=(makeself)
 command -v gcc >/dev/null || packages+=(gcc libc6-dev)
+command -v rpmbuild >/dev/null || packages+=(rpm)
 command -v diff >/dev/null || packages+=(diffutils)
 if ((${#packages[@]})); then
   echo "installing Debian packages: ${packages[*]}"

@@ -78,7 +78,7 @@ Shipped recipes: ` + strings.Join(recipes.Names(), ", "),
 	fl.StringVarP(&f.recipe, "recipe", "r", "", "shipped recipe name, or a folder holding recipe.yaml (required)")
 	fl.StringArrayVar(&f.sourceArchives, "source-archive", nil, "upstream archive to use (repeatable; matched to the recipe's sources by file name)")
 	fl.StringArrayVar(&f.sourceDirs, "source-dir", nil, "folder to look for source archives in (repeatable)")
-	fl.StringVar(&f.targetPlatform, "target-platform", pkgbuild.HostSubdir(), "conda subdir to build for: linux-64, win-64, osx-arm64, ...")
+	fl.StringVar(&f.targetPlatform, "target-platform", pkgbuild.HostSubdir(), "conda subdir to build for: linux-64, win-64, osx-arm64, ... (default: the platform whose sources the --source-archive files are, else this machine's)")
 	fl.StringVarP(&f.outputDir, "output-dir", "o", "output", "folder that receives <subdir>/<package>.conda")
 	fl.StringVar(&f.buildNumber, "build-number", "", "build number overriding the recipe's (refused when the recipe sets build.string); `auto` (with --channel) takes the next free one for this name and version")
 	fl.StringVar(&f.compression, "compression", "default", "fast, default or max (max: smallest package, slowest)")
@@ -137,7 +137,18 @@ func runBuild(cmd *cobra.Command, f buildFlags, stdout, stderr io.Writer) error 
 	if err != nil {
 		return usageError{err}
 	}
-	r, err := loadRecipe(f.recipe, f.targetPlatform)
+	target := f.targetPlatform
+	if !cmd.Flags().Changed("target-platform") && len(f.sourceArchives) > 0 {
+		// The archives say which platform: blender-4.1.1-windows-x64.zip builds win-64.
+		var names []string
+		for _, a := range f.sourceArchives {
+			names = append(names, a[strings.LastIndexAny(a, `/\`)+1:])
+		}
+		if t := pkgbuild.InferTarget(func(t string) (*recipe.Recipe, error) { return loadRecipe(f.recipe, t) }, names); t != "" {
+			target = t
+		}
+	}
+	r, err := loadRecipe(f.recipe, target)
 	if err != nil {
 		return err
 	}

@@ -287,37 +287,23 @@ func resolveJobRecipe(arg string) (name, dir string, err error) {
 // inferTarget picks the platform whose recipe names the archive (blender-...-windows-x64.zip
 // is win-64); linux-64 when there is no archive or no platform names it.
 func inferTarget(recipeArg, archiveName string) string {
-	if archiveName == "" {
-		return "linux-64"
+	var names []string
+	if archiveName != "" {
+		names = []string{archiveName}
 	}
-	for _, target := range []string{"linux-64", "win-64", "osx-arm64", "osx-64", "linux-aarch64", "win-arm64"} {
-		r, err := loadRecipe(recipeArg, target)
-		if err != nil {
-			continue
-		}
-		if _, err := recipeSource(r, archiveName); err == nil {
-			return target
-		}
+	if t := pkgbuild.InferTarget(func(target string) (*recipe.Recipe, error) { return loadRecipe(recipeArg, target) }, names); t != "" {
+		return t
 	}
 	return "linux-64"
 }
 
 // recipeSource returns the recipe's archive source called name.
 func recipeSource(r *recipe.Recipe, name string) (recipe.Source, error) {
-	var names []string
-	for _, s := range r.Sources {
-		if s.IsPath() {
-			continue
-		}
-		if s.ArchiveName() == name {
-			return s, nil
-		}
-		names = append(names, s.ArchiveName())
+	src, err := pkgbuild.ArchiveSource(r, name)
+	if err != nil {
+		return src, fmt.Errorf("--source-archive %w", err)
 	}
-	if len(names) == 0 {
-		return recipe.Source{}, fmt.Errorf("--source-archive %s: recipe %s takes no archive for %s (its sources are in the recipe folder)", name, r.Package.Name, r.TargetPlatform)
-	}
-	return recipe.Source{}, fmt.Errorf("--source-archive %s: recipe %s for %s expects %s (pass --target-platform for another platform)", name, r.Package.Name, r.TargetPlatform, strings.Join(names, " or "))
+	return src, nil
 }
 
 // scriptWorkerOS is the OS a script recipe's build runs on: the target's, or for a noarch

@@ -2,13 +2,14 @@ package testkit
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/condachan/condachan/internal/rpmwrite"
 )
 
 // Distribution packages and installers for tests, made by the real tools where Debian has
@@ -107,43 +108,10 @@ func Cpio(entries []CpioEntry) []byte {
 	return b.Bytes()
 }
 
-// RPM assembles a minimal RPM by hand: a lead, an empty signature header, a main header
-// with the payload compressor tag (none when compressor is ""), and payload as given
-// (already compressed).
+// RPM assembles an RPM by hand around a payload as given (already compressed), its
+// header naming compressor ("" for none), for malformed-input tests.
 func RPM(compressor string, payload []byte) []byte {
-	var b bytes.Buffer
-	lead := make([]byte, 96)
-	copy(lead, []byte{0xed, 0xab, 0xee, 0xdb, 3, 0})
-	copy(lead[10:], "test-1.0-1")
-	b.Write(lead)
-	header := func(tags map[int32]string) {
-		var index, store bytes.Buffer
-		keys := make([]int, 0, len(tags))
-		for k := range tags {
-			keys = append(keys, int(k))
-		}
-		sort.Ints(keys)
-		for _, k := range keys {
-			binary.Write(&index, binary.BigEndian, []uint32{uint32(k), 6, uint32(store.Len()), 1})
-			store.WriteString(tags[int32(k)])
-			store.WriteByte(0)
-		}
-		b.Write([]byte{0x8e, 0xad, 0xe8, 0x01, 0, 0, 0, 0})
-		binary.Write(&b, binary.BigEndian, []uint32{uint32(len(keys)), uint32(store.Len())})
-		b.Write(index.Bytes())
-		b.Write(store.Bytes())
-	}
-	header(nil)
-	for b.Len()%8 != 0 {
-		b.WriteByte(0)
-	}
-	tags := map[int32]string{1000: "test", 1124: "cpio"}
-	if compressor != "" {
-		tags[1125] = compressor
-	}
-	header(tags)
-	b.Write(payload)
-	return b.Bytes()
+	return rpmwrite.Assemble("test-1.0-1", map[int32]string{1000: "test", 1001: "1.0", 1002: "1", 1124: "cpio", 1125: compressor}, payload)
 }
 
 // Deb makes <name>_<version>_amd64.deb in dir with Debian's dpkg-deb, its data.tar

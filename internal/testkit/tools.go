@@ -18,7 +18,7 @@ import (
 const Python = "/usr/bin/python3"
 
 // SetupHint tells a developer how to get the external tools.
-const SetupHint = "run ./scripts/test.sh (it installs them), or: apt-get install conda-package-handling python3-conda-package-streaming libarchive-tools xz-utils zstd bzip2 patchelf bc makeself gcc"
+const SetupHint = "run ./scripts/test.sh (it installs them), or: apt-get install conda-package-handling python3-conda-package-streaming libarchive-tools xz-utils zstd bzip2 patchelf bc makeself gcc rpm"
 
 // Tool returns the path of an external program the tests need. A missing tool fails the
 // test: these tools are what proves our output is readable by others, so a silent skip

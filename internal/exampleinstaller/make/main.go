@@ -1,8 +1,8 @@
-// Command make writes the vendor installer archive that the shipped vendor-app-example
-// recipe builds from:
+// Command make writes the source archives the shipped example recipes build from:
 //
 //	go run ./internal/exampleinstaller/make DIR
 //	condachan build --recipe vendor-app-example --source-dir DIR
+//	condachan build --recipe maya-rpm-example --source-dir DIR
 package main
 
 import (
@@ -17,10 +17,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: go run ./internal/exampleinstaller/make DIR")
 		os.Exit(2)
 	}
-	p, err := exampleinstaller.Write(os.Args[1])
+	paths, err := exampleinstaller.Write(os.Args[1])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	fmt.Println(p)
+	for _, p := range paths {
+		fmt.Println(p)
+	}
 }
