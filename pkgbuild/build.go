@@ -202,7 +202,7 @@ type builder struct {
 	ts       time.Time
 	progress progress.Reporter
 	sources  []resolvedSource
-	mapper   fileMapper
+	mapper   *fileMapper
 
 	records  []PathRecord
 	byPath   map[string]int    // prefix path -> index in records
@@ -220,6 +220,8 @@ type builder struct {
 	srcDir string
 	// tempDir receives temporary copies of zips inside archives.
 	tempDir string
+	// topLevel holds the first names of the source tree, for messages.
+	topLevel map[string]bool
 
 	licenseWant map[string]bool   // source-tree paths of license files to capture
 	licenses    map[string][]byte // captured license files
@@ -236,7 +238,7 @@ type builder struct {
 func newBuilder(ctx context.Context, r *recipe.Recipe, pkg *condapkg.TarWriter, ts time.Time, rep progress.Reporter, sources []resolvedSource) *builder {
 	b := &builder{
 		ctx: ctx, r: r, pkg: pkg, ts: ts, progress: rep, sources: sources,
-		mapper:      fileMapper{rules: r.Build.Files},
+		mapper:      newFileMapper(r.Build.Files),
 		byPath:      map[string]int{},
 		dirs:        map[string]bool{},
 		links:       map[string]string{},

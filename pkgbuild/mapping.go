@@ -78,15 +78,31 @@ func (t *sourceTree) place(name string, isDir bool) (string, error) {
 // fileMapper maps source-tree paths to prefix paths through the recipe's files rules.
 type fileMapper struct {
 	rules []recipe.FileRule
+	used  []bool // rules that mapped an entry
+}
+
+func newFileMapper(rules []recipe.FileRule) *fileMapper {
+	return &fileMapper{rules: rules, used: make([]bool, len(rules))}
+}
+
+// unused lists the rules that mapped nothing: most often a from: that names no folder.
+func (m *fileMapper) unused() []recipe.FileRule {
+	var out []recipe.FileRule
+	for i, r := range m.rules {
+		if !m.used[i] {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // dest returns the prefix path for a source-tree path, whether it is packaged, and
 // whether a rule marks it executable.
-func (m fileMapper) dest(p string) (dest string, packaged, executable bool) {
+func (m *fileMapper) dest(p string) (dest string, packaged, executable bool) {
 	if len(m.rules) == 0 {
 		return p, true, false
 	}
-	for _, r := range m.rules {
+	for i, r := range m.rules {
 		rel, ok := under(p, r.From)
 		if !ok {
 			continue
@@ -98,6 +114,7 @@ func (m fileMapper) dest(p string) (dest string, packaged, executable bool) {
 			continue
 		}
 		exec := matchAny(r.Executable, rel)
+		m.used[i] = true
 		if r.To == "." {
 			return rel, true, exec
 		}
@@ -137,7 +154,7 @@ func matchComponents(pat, parts []string) bool {
 
 // reachesInto tells whether a rule's from lies inside the file at p (or is p): p is then
 // an archive whose entries the rule maps, opened where it streams.
-func (m fileMapper) reachesInto(p string) bool {
+func (m *fileMapper) reachesInto(p string) bool {
 	parts := strings.Split(p, "/")
 	for _, r := range m.rules {
 		if r.From == "." {

@@ -243,6 +243,9 @@ func (st *buildState) pack(ctx context.Context, r *recipe.Recipe, sources []reso
 	if err := b.writeDeferredHardlinks(); err != nil {
 		return err
 	}
+	if err := b.checkStreamed(); err != nil {
+		return err
+	}
 	if err := b.addRecipeLinks(); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -107,6 +108,7 @@ func (b *builder) streamEntries(ar *archive.Reader, from location, place func(na
 		if treePath == "" || (b.fromPrefix != nil && b.fromPrefix.excluded(treePath)) {
 			continue
 		}
+		b.seen(treePath)
 		if en.Kind == archive.KindFile && b.mapper.reachesInto(treePath) {
 			if err := b.streamNested(content, en.Name, treePath, from); err != nil {
 				return err
@@ -124,13 +126,10 @@ func (b *builder) streamEntries(ar *archive.Reader, from location, place func(na
 func (b *builder) streamNested(content io.Reader, entry, treePath string, from location) error {
 	inner := archive.OpenStream(content, from.String()+": "+entry, archive.Options{Context: b.ctx, TempDir: b.tempDir})
 	defer inner.Close()
-	err := b.streamEntries(inner, from.inside(entry), func(name string, isDir bool) (string, error) {
+	// The inner reader's errors and packEntry's name the source and the chain of archives.
+	return b.streamEntries(inner, from.inside(entry), func(name string, isDir bool) (string, error) {
 		return treePath + "/" + name, nil
 	})
-	if err != nil {
-		return fmt.Errorf("%s (an archive inside %s, opened for build.files): %w", entry, from, err)
-	}
-	return nil
 }
 
 // packEntry writes one entry into the package where build.files maps it.
@@ -354,4 +353,40 @@ func (b *builder) copyHardlinks(at location, want map[string][]int) (map[int]boo
 			}
 		}
 	}
+}
+
+// seen notes the top-level names of the source tree, for messages about rules that map
+// nothing.
+func (b *builder) seen(treePath string) {
+	top, _, _ := strings.Cut(treePath, "/")
+	if b.topLevel == nil {
+		b.topLevel = map[string]bool{}
+	}
+	if len(b.topLevel) < 20 {
+		b.topLevel[top] = true
+	}
+}
+
+// checkStreamed warns about build.files rules that mapped nothing and refuses a package
+// that nothing of the sources went into: a from: that names no folder is the likely
+// cause, and an empty package would install nothing without a word.
+func (b *builder) checkStreamed() error {
+	var tops []string
+	for t := range b.topLevel {
+		tops = append(tops, t)
+	}
+	sort.Strings(tops)
+	for _, r := range b.mapper.unused() {
+		b.warnf("%s:%d: build.files rule (from %s) mapped no file (the source tree starts with: %s)", b.r.File, r.Line, r.From, strings.Join(tops, ", "))
+	}
+	if len(b.records) > 0 || len(b.sources) == 0 {
+		return nil
+	}
+	if b.fromPrefix != nil {
+		return fmt.Errorf("the build script left nothing in $PREFIX that goes into the package (check build.files and what the script installs)")
+	}
+	if len(b.r.Build.Files) > 0 {
+		return fmt.Errorf("%s: no file of the sources was packaged: no build.files rule maps anything (the source tree starts with: %s)", b.r.File, strings.Join(tops, ", "))
+	}
+	return fmt.Errorf("%s: the sources hold no file to package", b.r.File)
 }
