@@ -97,6 +97,17 @@ func IsSubdir(name string) bool {
 // It is never indexed and never served.
 const InternalPrefix = ".condachan/"
 
+// StagedSourcesPrefix is where `condachan submit --stage-source` puts upstream archives
+// for build jobs: <StagedSourcesPrefix><sha256>/<file name>. Content-addressed, so an
+// archive is uploaded once however many jobs use it, and a build finds a recipe source by
+// the sha256 the recipe gives for it.
+const StagedSourcesPrefix = InternalPrefix + "sources/"
+
+// StagedSourceKey is the key of a staged archive.
+func StagedSourceKey(sha256, fileName string) string {
+	return StagedSourcesPrefix + strings.ToLower(sha256) + "/" + fileName
+}
+
 // IsInternal reports whether a key belongs to condachan's internal area.
 func IsInternal(key string) bool {
 	return strings.HasPrefix(key, InternalPrefix) || key == strings.TrimSuffix(InternalPrefix, "/")

@@ -82,6 +82,8 @@ const (
 	ParamWorkerArch       = "WorkerArch"
 	ParamCondachanBinary  = "CondachanBinary"
 	ParamFullReindex      = "FullReindex"
+	ParamCondaPackages    = "CondaPackages"
+	ParamCondaChannels    = "CondaChannels"
 )
 
 // FS returns the files of a bundle as shipped (template.yaml, parameter_values.yaml).
@@ -124,7 +126,19 @@ type Host struct {
 	VCPUs int
 	// MemoryMiB is amount.worker.memory's minimum, in MiB.
 	MemoryMiB int
+	// Amounts and Attributes are added to the step's host requirements (a GPU, a
+	// distribution). They may not name the requirements the template sets (vCPUs, memory,
+	// OS family, CPU architecture): those come from the fields above and the parameters.
+	Amounts    []Amount
+	Attributes []Attribute
 }
+
+// QueueEnvironmentParameters are build-bundle parameters no step reads: the Conda queue
+// environment that AWS Deadline Cloud creates for a queue reads them (a queue environment
+// sees the job parameters its own parameters are named after), to install packages into a
+// conda environment the job runs in. The sample catalogue's deadline-cloud.yaml sets
+// CondaChannels. Empty CondaPackages: the queue environment installs nothing.
+var QueueEnvironmentParameters = []string{ParamCondaPackages, ParamCondaChannels}
 
 // Write writes the bundle kind into dir (created when missing; other files in it are
 // left alone): template.yaml, with the host amounts set, and parameter_values.yaml with
@@ -145,6 +159,9 @@ func Write(dir string, kind Kind, values map[string]string, host Host) error {
 		return err
 	}
 	if tmplData, err = setAmounts(tmplData, host); err != nil {
+		return err
+	}
+	if tmplData, err = addRequirements(tmplData, host); err != nil {
 		return err
 	}
 	pv, err := parameterValuesYAML(kind, vals)
@@ -260,6 +277,85 @@ func setAmounts(data []byte, host Host) ([]byte, error) {
 		return nil, fmt.Errorf("the template does not set amount.worker.vcpu and amount.worker.memory once each (found %v)", found)
 	}
 	return out, nil
+}
+
+// templateRequirements are the host requirements the templates set themselves.
+var templateRequirements = map[string]string{
+	"amount.worker.vcpu":    "the vCPU minimum (--vcpus)",
+	"amount.worker.memory":  "the memory minimum (--memory-mib)",
+	"attr.worker.os.family": "the worker OS (--worker-os, or the target platform)",
+	"attr.worker.cpu.arch":  "the worker CPU (--worker-arch, or the target platform)",
+}
+
+// The lines the extra requirements go after: the last shipped amount and attribute.
+var (
+	lastAmountRe    = regexp.MustCompile(`(?m)^    - name: amount\.worker\.memory\n      min: [0-9]+\n`)
+	lastAttributeRe = regexp.MustCompile(`(?m)^    - name: attr\.worker\.cpu\.arch\n      anyOf: \["\{\{Param\.WorkerArch\}\}"\]\n`)
+)
+
+// addRequirements inserts host.Amounts and host.Attributes into the step's host
+// requirements, after the template's own, leaving every other byte as shipped.
+func addRequirements(data []byte, host Host) ([]byte, error) {
+	if len(host.Amounts) == 0 && len(host.Attributes) == 0 {
+		return data, nil
+	}
+	seen := map[string]bool{}
+	check := func(name string) error {
+		if why, ok := templateRequirements[name]; ok {
+			return fmt.Errorf("host requirement %s is set by the job template from %s", name, why)
+		}
+		if seen[name] {
+			return fmt.Errorf("host requirement %s is given twice", name)
+		}
+		seen[name] = true
+		return nil
+	}
+	for _, a := range host.Amounts {
+		if err := check(a.Name); err != nil {
+			return nil, err
+		}
+	}
+	for _, a := range host.Attributes {
+		if err := check(a.Name); err != nil {
+			return nil, err
+		}
+	}
+	insert := func(data []byte, re *regexp.Regexp, items any, what string) ([]byte, error) {
+		loc := re.FindAllIndex(data, -1)
+		if len(loc) != 1 {
+			return nil, fmt.Errorf("the template's %s requirements are not where condachan adds to them", what)
+		}
+		var b bytes.Buffer
+		enc := yaml.NewEncoder(&b)
+		enc.SetIndent(2)
+		if err := enc.Encode(items); err != nil {
+			return nil, err
+		}
+		enc.Close()
+		var lines bytes.Buffer
+		for _, line := range strings.SplitAfter(b.String(), "\n") {
+			if line != "" {
+				lines.WriteString("    " + line)
+			}
+		}
+		end := loc[0][1]
+		return append(append(append([]byte{}, data[:end]...), lines.Bytes()...), data[end:]...), nil
+	}
+	var err error
+	if len(host.Amounts) > 0 {
+		if data, err = insert(data, lastAmountRe, host.Amounts, "amount"); err != nil {
+			return nil, err
+		}
+	}
+	if len(host.Attributes) > 0 {
+		if data, err = insert(data, lastAttributeRe, host.Attributes, "attribute"); err != nil {
+			return nil, err
+		}
+	}
+	if err := Validate(data); err != nil {
+		return nil, fmt.Errorf("with the added host requirements: %w", err)
+	}
+	return data, nil
 }
 
 func parameterValuesYAML(kind Kind, vals []value) ([]byte, error) {

@@ -2,6 +2,7 @@ package jobbundle
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -43,7 +44,8 @@ func TestShippedTemplatesValidate(t *testing.T) {
 func TestParameterNamesMatchTemplates(t *testing.T) {
 	want := map[Kind][]string{
 		Build: {ParamRecipeName, ParamRecipeDir, ParamSourceArchive, ParamSourceArchiveURI, ParamCondaChannel,
-			ParamTargetPlatform, ParamBuildNumber, ParamCompression, ParamS3EndpointURL, ParamWorkerOS, ParamWorkerArch, ParamCondachanBinary},
+			ParamTargetPlatform, ParamBuildNumber, ParamCompression, ParamS3EndpointURL, ParamWorkerOS, ParamWorkerArch, ParamCondachanBinary,
+			ParamCondaPackages, ParamCondaChannels},
 		Index: {ParamCondaChannel, ParamFullReindex, ParamS3EndpointURL, ParamWorkerOS, ParamWorkerArch, ParamCondachanBinary},
 	}
 	for kind, names := range want {
@@ -297,4 +299,67 @@ func mustGetwd(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return wd
+}
+
+func TestWriteAddsHostRequirements(t *testing.T) {
+	one, two := 1.0, 2.0
+	values := map[string]string{ParamRecipeName: "maya", ParamCondaChannel: "s3://b/Conda/Default", ParamCondaChannels: "conda-forge"}
+	dir := t.TempDir()
+	host := Host{
+		VCPUs:      4,
+		Amounts:    []Amount{{Name: "amount.worker.gpu", Min: &one, Max: &two}, {Name: "amount.license.maya", Min: &one}},
+		Attributes: []Attribute{{Name: "attr.custom.distro", AnyOf: []string{"rocky9", "rhel9"}}},
+	}
+	if err := Write(dir, Build, values, host); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, TemplateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Validate(data); err != nil {
+		t.Fatalf("the written template does not validate: %v", err)
+	}
+	tmpl, _ := ParseTemplate(data)
+	hr := tmpl.Steps[0].HostRequirements
+	var got []string
+	for _, a := range hr.Amounts {
+		s := a.Name + " min " + fmt.Sprint(*a.Min)
+		if a.Max != nil {
+			s += " max " + fmt.Sprint(*a.Max)
+		}
+		got = append(got, s)
+	}
+	for _, a := range hr.Attributes {
+		got = append(got, a.Name+" "+strings.Join(a.AnyOf, ","))
+	}
+	want := []string{"amount.worker.vcpu min 4", "amount.worker.memory min 4096", "amount.worker.gpu min 1 max 2", "amount.license.maya min 1",
+		`attr.worker.os.family {{Param.WorkerOS}}`, `attr.worker.cpu.arch {{Param.WorkerArch}}`, "attr.custom.distro rocky9,rhel9"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("host requirements:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	pv, _ := ReadParameterValues(dir)
+	if pv[ParamCondaChannels] != "conda-forge" {
+		t.Errorf("CondaChannels = %q", pv[ParamCondaChannels])
+	}
+
+	for _, tc := range []struct {
+		host Host
+		want string
+	}{
+		{Host{Amounts: []Amount{{Name: "amount.worker.vcpu", Min: &two}}}, "amount.worker.vcpu is set by the job template from the vCPU minimum (--vcpus)"},
+		{Host{Attributes: []Attribute{{Name: "attr.worker.os.family", AnyOf: []string{"linux"}}}}, "attr.worker.os.family is set by the job template"},
+		{Host{Amounts: []Amount{{Name: "amount.worker.gpu", Min: &one}, {Name: "amount.worker.gpu", Min: &two}}}, "amount.worker.gpu is given twice"},
+		{Host{Amounts: []Amount{{Name: "amount.worker.flux", Min: &one}}}, "not a standard amount, nor a custom one"},
+		{Host{Attributes: []Attribute{{Name: "attr.custom.distro", AnyOf: []string{"rocky 9"}}}}, `value "rocky 9": expected`},
+	} {
+		dir := t.TempDir()
+		err := Write(dir, Build, values, tc.host)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: err %v, want %q", tc.host, err, tc.want)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("%+v: a refused bundle left %d files", tc.host, len(entries))
+		}
+	}
 }

@@ -15,6 +15,20 @@ var standardAttributes = map[string][]string{
 	"attr.worker.cpu.arch":  {"x86_64", "arm64"},
 }
 
+// Custom capabilities (a studio's attr.custom.distro, amount.license.houdini): names and
+// values as Deadline Cloud takes them (WorkerAttributeCapability, WorkerAmountCapability).
+// Names under attr.worker. and amount.worker. are reserved for the standard ones.
+var (
+	customAttributeRe = regexp.MustCompile(`^([a-zA-Z][a-zA-Z0-9]{0,63}:)?attr(\.[a-zA-Z][a-zA-Z0-9]{0,63})+$`)
+	customAmountRe    = regexp.MustCompile(`^([a-zA-Z][a-zA-Z0-9]{0,63}:)?amount(\.[a-zA-Z][a-zA-Z0-9]{0,63})+$`)
+	attributeValueRe  = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_\-]{0,99}$`)
+)
+
+// customCapability reports whether name is a valid non-standard capability name.
+func customCapability(name string, re *regexp.Regexp, reserved string) bool {
+	return len(name) <= 100 && re.MatchString(name) && !strings.HasPrefix(name, reserved)
+}
+
 var standardAmounts = map[string]float64{ // name -> minimum value
 	"amount.worker.vcpu":         1,
 	"amount.worker.memory":       0,
@@ -90,6 +104,9 @@ func (v *validator) run() {
 		}
 		stepNames[s.Name] = true
 		v.step(s)
+	}
+	for _, name := range QueueEnvironmentParameters {
+		v.used[name] = true
 	}
 	for _, p := range t.Parameters {
 		if !v.used[p.Name] {
@@ -391,10 +408,24 @@ func (v *validator) hostRequirements(where string, hr *HostRequirements) {
 	attrs := map[string]bool{}
 	for _, a := range hr.Attributes {
 		aw := fmt.Sprintf("%s: host requirement %s", where, a.Name)
+		if attrs[a.Name] {
+			v.errorf("%s: given twice", aw)
+		}
 		attrs[a.Name] = true
 		allowed, standard := standardAttributes[a.Name]
 		if !standard {
-			v.errorf("%s: condachan's bundles use only the standard attributes", aw)
+			if !customCapability(a.Name, customAttributeRe, "attr.worker.") {
+				v.errorf("%s: not a standard attribute, nor a custom one (attr.<name>, not under attr.worker.)", aw)
+				continue
+			}
+			if len(a.AnyOf) == 0 && len(a.AllOf) == 0 {
+				v.errorf("%s: needs anyOf or allOf", aw)
+			}
+			for _, val := range append(append([]string{}, a.AnyOf...), a.AllOf...) {
+				if !attributeValueRe.MatchString(val) {
+					v.errorf("%s: value %q: expected a letter or _, then letters, digits, _ and -", aw, val)
+				}
+			}
 			continue
 		}
 		if len(a.AnyOf) == 0 && len(a.AllOf) == 0 {
@@ -433,10 +464,13 @@ func (v *validator) hostRequirements(where string, hr *HostRequirements) {
 	amounts := map[string]bool{}
 	for _, a := range hr.Amounts {
 		aw := fmt.Sprintf("%s: host requirement %s", where, a.Name)
+		if amounts[a.Name] {
+			v.errorf("%s: given twice", aw)
+		}
 		amounts[a.Name] = true
 		least, standard := standardAmounts[a.Name]
-		if !standard {
-			v.errorf("%s: condachan's bundles use only the standard amounts", aw)
+		if !standard && !customCapability(a.Name, customAmountRe, "amount.worker.") {
+			v.errorf("%s: not a standard amount, nor a custom one (amount.<name>, not under amount.worker.)", aw)
 			continue
 		}
 		if a.Min == nil && a.Max == nil {

@@ -42,6 +42,10 @@ type Options struct {
 	RemoteArchives []RemoteArchive
 	// SearchDirs are folders where archives are looked up by file name.
 	SearchDirs []string
+	// Staged, when set, is where archives are looked up last, by the sha256 the recipe
+	// gives for them: the channel's staging area that `condachan submit --stage-source`
+	// fills, so a build job finds every staged source without a parameter for each.
+	Staged *StagedSources
 	// OutputDir receives <subdir>/<name>-<version>-<build>.conda.
 	OutputDir string
 	// BuildNumber overrides the recipe's build.number when set. A recipe that sets
@@ -125,7 +129,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 			return nil, err
 		}
 	}
-	sources, err := resolveSources(r, opts.SourceArchives, opts.RemoteArchives, opts.SearchDirs)
+	sources, err := resolveSources(r, opts.SourceArchives, opts.RemoteArchives, opts.SearchDirs, opts.Staged)
 	if err != nil {
 		return nil, err
 	}

@@ -73,6 +73,29 @@ type RemoteArchive struct {
 	Display string
 }
 
+// StagedSources is a file system of archives named <sha256>/<file name>.
+type StagedSources struct {
+	FS fs.FS
+	// Display names the place in messages (e.g. s3://bucket/Conda/Default/.condachan/sources/).
+	Display string
+}
+
+// find returns the staged archive of a source, if the recipe gives its sha256.
+func (st *StagedSources) find(s recipe.Source, name string) (string, bool, error) {
+	if st == nil || s.SHA256 == "" {
+		return "", false, nil
+	}
+	key := strings.ToLower(s.SHA256) + "/" + name
+	info, err := fs.Stat(st.FS, key)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("looking for staged source %s in %s: %w", name, st.Display, err)
+	}
+	return key, !info.IsDir(), nil
+}
+
 // resolvedSource is a recipe source located on this machine.
 type resolvedSource struct {
 	recipe.Source
@@ -86,7 +109,7 @@ type resolvedSource struct {
 
 // resolveSources finds every source of r: path sources in the recipe folder, archives
 // among the --source-archive files or in the search folders.
-func resolveSources(r *recipe.Recipe, archives []string, remote []RemoteArchive, searchDirs []string) ([]resolvedSource, error) {
+func resolveSources(r *recipe.Recipe, archives []string, remote []RemoteArchive, searchDirs []string, staged *StagedSources) ([]resolvedSource, error) {
 	if len(r.Sources) == 0 && r.Build.Script.Empty() {
 		return nil, fmt.Errorf("%s: no source for target platform %s (check the source: selectors)", r.File, r.TargetPlatform)
 	}
@@ -163,6 +186,21 @@ func resolveSources(r *recipe.Recipe, archives []string, remote []RemoteArchive,
 			}
 		}
 		if rs.path == "" {
+			key, ok, err := staged.find(s, rs.name)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				rs.fsys, rs.fsName = staged.FS, key
+				if err := rs.stat(); err != nil {
+					return nil, fmt.Errorf("staged source %s%s: %w", staged.Display, key, err)
+				}
+				out = append(out, rs)
+				continue
+			}
+			if staged != nil && s.SHA256 != "" {
+				searched = append(searched, staged.Display+"<sha256>/")
+			}
 			if missing == nil {
 				missing = &MissingSourceError{Searched: searched}
 			}

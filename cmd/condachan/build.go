@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -48,7 +48,9 @@ the archive is decoded, hashed and recompressed into the package without being e
 
 --recipe takes a shipped recipe name (see the list below, also built into this binary) or
 a folder holding recipe.yaml. The archive a recipe names is looked up by file name among
---source-archive files, in --source-dir folders, the current folder and the recipe folder;
+--source-archive files, in --source-dir folders, the current folder and the recipe folder,
+and with --channel last in the channel's staging area by the sha256 the recipe gives
+(<channel>/.condachan/sources/<sha256>/<file>, filled by submit --stage-source);
 nothing is downloaded. The package is written to OUTPUT/<subdir>/<name>-<version>-<build>.conda;
 a failed or interrupted build leaves nothing behind.
 
@@ -187,10 +189,18 @@ func runBuild(cmd *cobra.Command, f buildFlags, stdout, stderr io.Writer) error 
 		localArchives = append(localArchives, a)
 	}
 	var store channel.Store
+	var staged *pkgbuild.StagedSources
 	if f.channel.url != "" {
 		if store, err = f.channel.open(cmd.Context()); err != nil {
 			return err
 		}
+		// Archives `condachan submit --stage-source` put in the channel are found by the
+		// sha256 the recipe gives for them.
+		stagedFS, err := fs.Sub(channel.FS(cmd.Context(), store), strings.TrimSuffix(channel.StagedSourcesPrefix, "/"))
+		if err != nil {
+			return err
+		}
+		staged = &pkgbuild.StagedSources{FS: stagedFS, Display: strings.TrimSuffix(f.channel.url, "/") + "/" + channel.StagedSourcesPrefix}
 		if f.buildNumber == "auto" {
 			n, err := publish.NextBuildNumber(cmd.Context(), store, r.Subdir(), r.Package.Name, r.Package.Version)
 			if err != nil {
@@ -205,6 +215,7 @@ func runBuild(cmd *cobra.Command, f buildFlags, stdout, stderr io.Writer) error 
 		SourceArchives: localArchives,
 		RemoteArchives: remote,
 		SearchDirs:     search,
+		Staged:         staged,
 		OutputDir:      f.outputDir,
 		BuildNumber:    buildNumber,
 		Compression:    level,
@@ -258,17 +269,8 @@ func loadRecipe(arg, target string) (*recipe.Recipe, error) {
 	if arg == "" {
 		return nil, usageError{errors.New("--recipe is required")}
 	}
-	candidates := []string{arg}
-	if filepath.Base(arg) == recipe.FileName {
-		candidates = []string{filepath.Dir(arg)}
-	}
-	if !strings.ContainsAny(arg, `/\`) {
-		candidates = append(candidates, filepath.Join("recipes", arg))
-	}
-	for _, dir := range candidates {
-		if st, err := os.Stat(filepath.Join(dir, recipe.FileName)); err == nil && !st.IsDir() {
-			return recipe.LoadDir(dir, target)
-		}
+	if dir, ok := findRecipeDir(arg); ok {
+		return recipe.LoadDir(dir, target)
 	}
 	if recipes.Has(arg) {
 		return recipe.LoadFS(recipes.FS, arg, target)

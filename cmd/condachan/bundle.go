@@ -9,12 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -23,9 +23,7 @@ import (
 
 	"github.com/condachan/condachan/channel"
 	"github.com/condachan/condachan/jobbundle"
-	"github.com/condachan/condachan/pkgbuild"
 	"github.com/condachan/condachan/pkgbuild/recipe"
-	"github.com/condachan/condachan/recipes"
 )
 
 // jobFlags are the flags `bundle write` and `submit` share: what the job does and where
@@ -47,6 +45,14 @@ type jobFlags struct {
 	full           bool
 	farmID         string
 	queueID        string
+	// With a deadline-cloud.yaml beside the recipe: the entries to build.
+	condaPlatforms []string
+	allPlatforms   bool
+	sourceDirs     []string
+	// stage and stagedCheck are set by submit --stage-source: local archives are staged,
+	// and sources not on this machine may be staged already.
+	stage       bool
+	stagedCheck stagedCheck
 }
 
 func (f *jobFlags) add(fl *pflag.FlagSet) {
@@ -65,6 +71,9 @@ func (f *jobFlags) add(fl *pflag.FlagSet) {
 	fl.StringVar(&f.workerArch, "worker-arch", "", "worker CPU: x86_64 or arm64 (default: from --target-platform: *-aarch64 and *-arm64 arm64, else x86_64)")
 	fl.StringVar(&f.workerEndpoint, "worker-endpoint-url", "", "S3 endpoint the workers use (a VPC interface endpoint; not needed with a gateway endpoint)")
 	fl.BoolVar(&f.full, "full", false, "with --index: read every package again (index --full)")
+	fl.StringArrayVarP(&f.condaPlatforms, "conda-platform", "p", nil, "with a deadline-cloud.yaml beside the recipe: an entry to build, by platform (or platform-variant); repeatable (default: the entries with defaultSubmit: true)")
+	fl.BoolVar(&f.allPlatforms, "all-platforms", false, "with a deadline-cloud.yaml beside the recipe: build every entry")
+	fl.StringArrayVar(&f.sourceDirs, "source-dir", nil, "folder to look for the recipe's archives in, by file name (repeatable; also searched: the catalogue's archive_files folder beside the recipe folders, and the current folder)")
 	fl.StringVar(&f.farmID, "farm-id", "", "Deadline Cloud farm (default: the Deadline CLI's defaults.farm_id)")
 	fl.StringVar(&f.queueID, "queue-id", "", "Deadline Cloud queue (default: the Deadline CLI's defaults.queue_id)")
 }
@@ -74,236 +83,6 @@ func (f *jobFlags) kind() jobbundle.Kind {
 		return jobbundle.Index
 	}
 	return jobbundle.Build
-}
-
-// jobPlan is what a job bundle will hold.
-type jobPlan struct {
-	Kind   jobbundle.Kind    `json:"kind"`
-	Values map[string]string `json:"parameters"`
-	Host   jobbundle.Host    `json:"-"`
-	// localArchive is a --source-archive on this machine (a SourceArchive job attachment
-	// unless it is staged); recipe its recipe, for checking it.
-	localArchive string
-	recipe       *recipe.Recipe
-}
-
-// plan turns the flags into parameter values, checking what can be checked here: the
-// recipe renders for the target platform, the archive is one the recipe names, the
-// binary is for the workers' OS and CPU.
-func (f *jobFlags) plan(cmd *cobra.Command, stderr io.Writer) (*jobPlan, error) {
-	p := &jobPlan{Kind: f.kind(), Values: map[string]string{}, Host: jobbundle.Host{VCPUs: f.vcpus, MemoryMiB: f.memoryMiB}}
-	if f.vcpus < 0 || f.memoryMiB < 0 {
-		return nil, usageError{errors.New("--vcpus and --memory-mib must not be negative")}
-	}
-	fl := cmd.Flags()
-	if p.Kind == jobbundle.Index {
-		for _, name := range []string{"recipe", "source-archive", "target-platform", "build-number", "compression"} {
-			if fl.Changed(name) {
-				return nil, usageError{fmt.Errorf("--%s belongs to build jobs, not to --index", name)}
-			}
-		}
-	} else if f.full {
-		return nil, usageError{errors.New("--full goes with --index")}
-	} else if err := checkBuildNumber(f.buildNumber); err != nil {
-		return nil, err
-	}
-
-	channelURL, err := f.channelURL(cmd.Context(), stderr)
-	if err != nil {
-		return nil, err
-	}
-	p.Values[jobbundle.ParamCondaChannel] = channelURL
-
-	target := f.targetPlatform
-	if p.Kind == jobbundle.Build {
-		if target, err = f.buildValues(p, fl.Changed("build-number")); err != nil {
-			return nil, err
-		}
-	}
-
-	workerOS := f.workerOS
-	if p.recipe != nil && !p.recipe.Build.Script.Empty() {
-		need := scriptWorkerOS(p.recipe)
-		if workerOS != "" && workerOS != need {
-			return nil, usageError{fmt.Errorf("--worker-os %s: recipe %s runs a build script (%s), which runs on %s workers: a script runs the vendor's installer for the OS it targets", workerOS, p.recipe.Package.Name, scriptName(p.recipe), need)}
-		}
-		workerOS = need
-	}
-	osName, arch, err := workerPlatform(target, workerOS, f.workerArch)
-	if err != nil {
-		return nil, err
-	}
-	p.Values[jobbundle.ParamWorkerOS] = osName
-	p.Values[jobbundle.ParamWorkerArch] = arch
-	if f.binary != "" {
-		if err := checkBinary(f.binary, osName, arch); err != nil {
-			return nil, usageError{fmt.Errorf("--binary: %w", err)}
-		}
-		p.Values[jobbundle.ParamCondachanBinary] = f.binary
-	}
-	if f.workerEndpoint != "" {
-		p.Values[jobbundle.ParamS3EndpointURL] = f.workerEndpoint
-	}
-	if p.Kind == jobbundle.Index && f.full {
-		p.Values[jobbundle.ParamFullReindex] = "true"
-	}
-	return p, nil
-}
-
-// checkBuildNumber accepts the --build-number values `condachan build` takes: auto, a
-// number of 0 or more, or empty for the recipe's.
-func checkBuildNumber(v string) error {
-	if v == "" || v == "auto" {
-		return nil
-	}
-	if n, err := strconv.Atoi(v); err != nil || n < 0 {
-		return usageError{fmt.Errorf("--build-number %q: expected auto, a number of 0 or more, or empty for the recipe's", v)}
-	}
-	return nil
-}
-
-// buildValues fills in the build bundle's recipe, archive and package values and returns
-// the target platform. buildNumberSet tells whether --build-number was given: a recipe
-// that sets build.string keeps its own build number unless it was (and then the job
-// would fail as `condachan build --build-number` does, so it is refused here).
-func (f *jobFlags) buildValues(p *jobPlan, buildNumberSet bool) (string, error) {
-	if f.recipe == "" {
-		return "", usageError{errors.New("--recipe is required (a shipped recipe name or a recipe folder)")}
-	}
-	var uri string
-	for _, a := range f.sourceArchives {
-		if strings.HasPrefix(strings.ToLower(a), "s3://") {
-			loc, err := channel.ParseLocation(a)
-			if err != nil || loc.Prefix == "" {
-				return "", usageError{fmt.Errorf("--source-archive %s: expected s3://bucket/key", a)}
-			}
-			if uri != "" {
-				return "", usageError{errors.New("--source-archive: a job takes one s3:// archive")}
-			}
-			uri = a
-			continue
-		}
-		if p.localArchive != "" {
-			return "", usageError{errors.New("--source-archive: a job takes one local archive")}
-		}
-		st, err := os.Stat(a)
-		if err != nil {
-			return "", usageError{fmt.Errorf("--source-archive: %w", err)}
-		}
-		if st.IsDir() {
-			return "", usageError{fmt.Errorf("--source-archive %s is a folder; pass the archive file", a)}
-		}
-		abs, err := filepath.Abs(a)
-		if err != nil {
-			return "", err
-		}
-		p.localArchive = abs
-	}
-
-	// A folder is sent with the job; a name is built from the worker's own condachan.
-	name, dir, err := resolveJobRecipe(f.recipe)
-	if err != nil {
-		return "", err
-	}
-	p.Values[jobbundle.ParamRecipeName] = name
-	if dir != "" {
-		p.Values[jobbundle.ParamRecipeDir] = dir
-	}
-	archiveName := ""
-	if p.localArchive != "" {
-		archiveName = filepath.Base(p.localArchive)
-	} else if uri != "" {
-		archiveName = uri[strings.LastIndex(uri, "/")+1:]
-	}
-	target := f.targetPlatform
-	if target == "" {
-		target = inferTarget(f.recipe, archiveName)
-	}
-	r, err := loadRecipe(f.recipe, target)
-	if err != nil {
-		return "", err
-	}
-	if archiveName != "" {
-		if _, err := recipeSource(r, archiveName); err != nil {
-			return "", usageError{err}
-		}
-	}
-	buildNumber := f.buildNumber
-	if r.Build.String != "" {
-		switch {
-		case !buildNumberSet:
-			buildNumber = "" // the recipe's: the job passes no --build-number
-		case buildNumber != "":
-			if err := pkgbuild.CheckBuildNumberOverride(r); err != nil {
-				return "", usageError{fmt.Errorf("--build-number %s: %w", buildNumber, err)}
-			}
-		}
-	}
-	p.recipe = r
-	p.Values[jobbundle.ParamTargetPlatform] = target
-	p.Values[jobbundle.ParamBuildNumber] = buildNumber
-	p.Values[jobbundle.ParamCompression] = f.compression
-	if p.localArchive != "" {
-		p.Values[jobbundle.ParamSourceArchive] = p.localArchive
-	}
-	if uri != "" {
-		p.Values[jobbundle.ParamSourceArchiveURI] = uri
-	}
-	return target, nil
-}
-
-// resolveJobRecipe tells a recipe folder (returned as an absolute path, with the folder
-// name as the job's label) from a shipped recipe name. A name that is not shipped but is
-// a folder under ./recipes (a checkout with a new recipe) is sent as a folder.
-func resolveJobRecipe(arg string) (name, dir string, err error) {
-	isDir := func(d string) bool {
-		st, err := os.Stat(filepath.Join(d, recipe.FileName))
-		return err == nil && !st.IsDir()
-	}
-	candidate := arg
-	if filepath.Base(arg) == recipe.FileName {
-		candidate = filepath.Dir(arg)
-	}
-	switch {
-	case isDir(candidate):
-	case recipes.Has(arg):
-		return arg, "", nil
-	case !strings.ContainsAny(arg, `/\`) && isDir(filepath.Join("recipes", arg)):
-		candidate = filepath.Join("recipes", arg)
-	default:
-		return "", "", usageError{fmt.Errorf("recipe %q not found: not a folder with %s, and not a shipped recipe (%s)", arg, recipe.FileName, strings.Join(recipes.Names(), ", "))}
-	}
-	abs, err := filepath.Abs(candidate)
-	if err != nil {
-		return "", "", err
-	}
-	label := []rune(filepath.Base(abs))
-	if len(label) > 64 { // RecipeName's maxLength: it names the job
-		label = label[:64]
-	}
-	return string(label), abs, nil
-}
-
-// inferTarget picks the platform whose recipe names the archive (blender-...-windows-x64.zip
-// is win-64); linux-64 when there is no archive or no platform names it.
-func inferTarget(recipeArg, archiveName string) string {
-	var names []string
-	if archiveName != "" {
-		names = []string{archiveName}
-	}
-	if t := pkgbuild.InferTarget(func(target string) (*recipe.Recipe, error) { return loadRecipe(recipeArg, target) }, names); t != "" {
-		return t
-	}
-	return "linux-64"
-}
-
-// recipeSource returns the recipe's archive source called name.
-func recipeSource(r *recipe.Recipe, name string) (recipe.Source, error) {
-	src, err := pkgbuild.ArchiveSource(r, name)
-	if err != nil {
-		return src, fmt.Errorf("--source-archive %w", err)
-	}
-	return src, nil
 }
 
 // scriptWorkerOS is the OS a script recipe's build runs on: the target's, or for a noarch
@@ -545,23 +324,33 @@ job and needs none. ` + "`condachan submit`" + ` writes the same bundle and subm
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := f.plan(cmd, stderr)
+			plans, err := f.plans(cmd, stderr)
 			if err != nil {
 				return err
 			}
-			if err := jobbundle.Write(args[0], p.Kind, p.Values, p.Host); err != nil {
-				return usageError{err}
+			dirs, err := writeBundles(args[0], plans)
+			if err != nil {
+				return err
 			}
-			abs, _ := filepath.Abs(args[0])
 			if asJSON {
-				return printJSON(stdout, struct {
+				type written struct {
 					BundleDir string `json:"bundle_dir"`
 					*jobPlan
-				}{abs, p})
+				}
+				var out []written
+				for i, p := range plans {
+					out = append(out, written{dirs[i], p})
+				}
+				if len(out) == 1 {
+					return printJSON(stdout, out[0])
+				}
+				return printJSON(stdout, out)
 			}
-			fmt.Fprintf(stdout, "wrote the %s job bundle to %s\n", p.Kind, abs)
-			printValues(stdout, p.Values)
-			fmt.Fprintf(stdout, "submit it with%s: %s\n", shellName(), shellJoin(deadlineSubmitArgs(abs, &f, "")))
+			for i, p := range plans {
+				fmt.Fprintf(stdout, "wrote the %s job bundle%s to %s\n", p.Kind, platformSuffix(p), dirs[i])
+				printValues(stdout, p.Values)
+				fmt.Fprintf(stdout, "submit it with%s: %s\n", shellName(), shellJoin(deadlineSubmitArgs(dirs[i], &f, "")))
+			}
 			return nil
 		},
 	}
@@ -569,6 +358,41 @@ job and needs none. ` + "`condachan submit`" + ` writes the same bundle and subm
 	write.Flags().BoolVar(&asJSON, "json", false, "print the bundle folder and parameter values as JSON")
 	bundle.AddCommand(write)
 	return bundle
+}
+
+// writeBundles writes one bundle per plan: into dir itself for one, into
+// dir/<platform> for each of several (a deadline-cloud.yaml selecting several
+// platforms). It returns the absolute folders. A failure removes what it wrote.
+func writeBundles(dir string, plans []*jobPlan) ([]string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	_, statErr := os.Stat(abs)
+	created := errors.Is(statErr, fs.ErrNotExist)
+	var dirs []string
+	for _, p := range plans {
+		d := abs
+		if len(plans) > 1 {
+			d = filepath.Join(abs, p.Platform)
+		}
+		if err := jobbundle.Write(d, p.Kind, p.Values, p.Host); err != nil {
+			if created {
+				os.RemoveAll(abs)
+			}
+			return nil, usageError{err}
+		}
+		dirs = append(dirs, d)
+	}
+	return dirs, nil
+}
+
+// platformSuffix names a plan's deadline-cloud.yaml entry in messages.
+func platformSuffix(p *jobPlan) string {
+	if p.Platform == "" {
+		return ""
+	}
+	return " for " + p.Platform
 }
 
 func printValues(w io.Writer, values map[string]string) {

@@ -42,6 +42,8 @@ func TestBundleWriteBuildNumber(t *testing.T) {
 	noDeadline(t)
 	pinned := buildStringRecipe(t)
 	plain := urlRecipeDir(t, "sample-1.0-linux.tar.gz", []byte("x"))
+	// The archives, as the job would stream them from S3.
+	archive := map[string]string{pinned: "s3://b-1/src/pinned-1.0.tar.gz", plain: "s3://b-1/src/sample-1.0-linux.tar.gz"}
 	ok := []struct {
 		name   string
 		recipe string
@@ -57,7 +59,7 @@ func TestBundleWriteBuildNumber(t *testing.T) {
 	for _, c := range ok {
 		t.Run(c.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "job")
-			args := append([]string{"bundle", "write", dir, "--recipe", c.recipe, "--channel", "s3://b-1/c"}, c.flags...)
+			args := append([]string{"bundle", "write", dir, "--recipe", c.recipe, "--source-archive", archive[c.recipe], "--channel", "s3://b-1/c"}, c.flags...)
 			code, _, stderr := runJob(t, args...)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
@@ -87,7 +89,7 @@ func TestBundleWriteBuildNumber(t *testing.T) {
 				if command == "submit" {
 					args = []string{"submit", "--dry-run", "--bundle-dir", dir}
 				}
-				args = append(args, "--recipe", c.recipe, "--channel", "s3://b-1/c")
+				args = append(args, "--recipe", c.recipe, "--source-archive", archive[c.recipe], "--channel", "s3://b-1/c")
 				code, _, stderr := runJob(t, append(args, c.flags...)...)
 				if code != exitUsage {
 					t.Errorf("exit %d, want %d: %s", code, exitUsage, stderr)
@@ -105,7 +107,7 @@ func TestBundleWriteBuildNumber(t *testing.T) {
 	}
 	// submit writes the same value.
 	dir := filepath.Join(t.TempDir(), "job")
-	if code, _, stderr := runJob(t, "submit", "--dry-run", "--bundle-dir", dir, "--recipe", pinned, "--channel", "s3://b-1/c"); code != 0 {
+	if code, _, stderr := runJob(t, "submit", "--dry-run", "--bundle-dir", dir, "--recipe", pinned, "--source-archive", archive[pinned], "--channel", "s3://b-1/c"); code != 0 {
 		t.Fatalf("submit: %d %s", code, stderr)
 	}
 	if got := readBundle(t, dir)["BuildNumber"]; got != "" {

@@ -101,6 +101,7 @@ folder, and keeps the channel's repodata correct while many jobs publish at once
 		newBundleCommand(stdout, stderr),
 		newSubmitCommand(stdout, stderr),
 		newServeCommand(stdout, stderr),
+		newRecipeCommand(stdout, stderr),
 	)
 	usageArgs(root)
 	return root

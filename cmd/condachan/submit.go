@@ -9,20 +9,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/condachan/condachan/channel"
-	"github.com/condachan/condachan/internal/progress"
 	"github.com/condachan/condachan/jobbundle"
 )
-
-// stagedSourcesPrefix is where --stage-source puts archives, under the channel:
-// .condachan/sources/<sha256>/<file name>. Content-addressed, so an archive is uploaded
-// once however many jobs use it; never indexed or served.
-const stagedSourcesPrefix = channel.InternalPrefix + "sources/"
 
 type submitFlags struct {
 	job         jobFlags
@@ -81,13 +74,14 @@ s3://<the Deadline default queue's job attachments bucket>/Conda/Default.`,
 }
 
 type submitResult struct {
-	BundleDir    string            `json:"bundle_dir"`
-	Kind         jobbundle.Kind    `json:"kind"`
-	Parameters   map[string]string `json:"parameters"`
-	StagedSource *stagedSource     `json:"staged_source,omitempty"`
-	Command      []string          `json:"command"`
-	CommandLine  string            `json:"command_line"`
-	Submitted    bool              `json:"submitted"`
+	BundleDir     string            `json:"bundle_dir"`
+	Kind          jobbundle.Kind    `json:"kind"`
+	Platform      string            `json:"platform,omitempty"`
+	Parameters    map[string]string `json:"parameters"`
+	StagedSources []*stagedSource   `json:"staged_sources,omitempty"`
+	Command       []string          `json:"command"`
+	CommandLine   string            `json:"command_line"`
+	Submitted     bool              `json:"submitted"`
 }
 
 type stagedSource struct {
@@ -100,25 +94,23 @@ type stagedSource struct {
 
 func runSubmit(cmd *cobra.Command, f *submitFlags, stdout, stderr io.Writer) error {
 	ctx := cmd.Context()
-	p, err := f.job.plan(cmd, stderr)
+	stores := &stagingStores{cf: &f.job.channel}
+	if f.stageSource {
+		f.job.stage = true
+		f.job.stagedCheck = stores.isStaged
+	}
+	plans, err := f.job.plans(cmd, stderr)
 	if err != nil {
 		return err
 	}
-	res := &submitResult{Kind: p.Kind, Parameters: p.Values}
+	results := make([]*submitResult, len(plans))
+	for i, p := range plans {
+		results[i] = &submitResult{Kind: p.Kind, Platform: p.Platform, Parameters: p.Values}
+	}
 	if f.stageSource {
-		if p.localArchive == "" {
-			return usageError{errors.New("--stage-source needs a local --source-archive file")}
-		}
-		if p.Values[jobbundle.ParamSourceArchiveURI] != "" {
-			return usageError{errors.New("--stage-source: the job already has an s3:// --source-archive")}
-		}
-		staged, err := stageSource(ctx, &f.job.channel, p, stderr)
-		if err != nil {
+		if err := stageSources(ctx, stores, plans, results, stderr); err != nil {
 			return err
 		}
-		res.StagedSource = staged
-		delete(p.Values, jobbundle.ParamSourceArchive)
-		p.Values[jobbundle.ParamSourceArchiveURI] = staged.URI
 	}
 
 	dir := f.bundleDir
@@ -128,31 +120,41 @@ func runSubmit(cmd *cobra.Command, f *submitFlags, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	if dir, err = filepath.Abs(dir); err != nil {
-		return err
-	}
-	if err := jobbundle.Write(dir, p.Kind, p.Values, p.Host); err != nil {
+	dirs, err := writeBundles(dir, plans)
+	if err != nil {
 		if temporary {
 			os.RemoveAll(dir)
 		}
-		return usageError{err}
+		return err
 	}
-	res.BundleDir = dir
-	args := deadlineSubmitArgs(dir, &f.job, f.name)
-	if f.yes {
-		args = append(args, "--yes")
+	for i, r := range results {
+		r.BundleDir = dirs[i]
+		name := f.name
+		if name != "" && len(plans) > 1 {
+			name += " (" + plans[i].Platform + ")"
+		}
+		args := deadlineSubmitArgs(dirs[i], &f.job, name)
+		if f.yes {
+			args = append(args, "--yes")
+		}
+		r.Command, r.CommandLine = args, shellJoin(args)
 	}
-	res.Command, res.CommandLine = args, shellJoin(args)
 
 	deadline, lookErr := exec.LookPath("deadline")
 	switch {
 	case f.dryRun:
-		fmt.Fprintf(stderr, "dry run: wrote the %s job bundle to %s; submit it with%s:\n", p.Kind, dir, shellName())
+		fmt.Fprintf(stderr, "dry run: wrote %s; submit it with%s:\n", bundlesWritten(plans, results), shellName())
+		return printSubmitResults(stdout, results, f.json)
 	case lookErr != nil:
-		fmt.Fprintf(stderr, "the Deadline CLI (deadline) is not on PATH: wrote the %s job bundle to %s; submit it with%s:\n", p.Kind, dir, shellName())
-	default:
-		fmt.Fprintf(stderr, "submitting: %s\n", res.CommandLine)
-		c := exec.CommandContext(ctx, deadline, args[1:]...)
+		fmt.Fprintf(stderr, "the Deadline CLI (deadline) is not on PATH: wrote %s; submit it with%s:\n", bundlesWritten(plans, results), shellName())
+		if err := printSubmitResults(stdout, results, f.json); err != nil {
+			return err
+		}
+		return fmt.Errorf("not submitted: the Deadline CLI (deadline) is not on PATH; install it (pip install deadline) and run the command above, or pass --dry-run to only write the bundle")
+	}
+	for i, r := range results {
+		fmt.Fprintf(stderr, "submitting: %s\n", r.CommandLine)
+		c := exec.CommandContext(ctx, deadline, r.Command[1:]...)
 		c.Stdin = os.Stdin
 		// With --json, stdout carries only the JSON result.
 		c.Stdout, c.Stderr = stdout, stderr
@@ -160,57 +162,135 @@ func runSubmit(cmd *cobra.Command, f *submitFlags, stdout, stderr io.Writer) err
 			c.Stdout = stderr
 		}
 		if err := c.Run(); err != nil {
-			return fmt.Errorf("deadline bundle submit failed (%v); the bundle is kept in %s to try again: %s", err, dir, res.CommandLine)
+			var done []string
+			for _, p := range results[:i] {
+				done = append(done, p.Platform)
+			}
+			msg := fmt.Sprintf("deadline bundle submit failed (%v); the bundle is kept in %s to try again: %s", err, r.BundleDir, r.CommandLine)
+			if len(done) > 0 {
+				msg += fmt.Sprintf(" (submitted already: %s)", strings.Join(done, ", "))
+			}
+			return errors.New(msg)
 		}
-		if temporary {
-			os.RemoveAll(dir)
-			res.BundleDir = ""
+		r.Submitted = true
+	}
+	if temporary {
+		os.RemoveAll(dir)
+		for _, r := range results {
+			r.BundleDir = ""
 		}
-		res.Submitted = true
-		if f.json {
-			return printJSON(stdout, res)
-		}
-		return nil
 	}
 	if f.json {
-		return printJSON(stdout, res)
+		return printSubmitResults(stdout, results, true)
 	}
-	fmt.Fprintln(stdout, res.CommandLine)
 	return nil
 }
 
-// stageSource uploads the plan's local archive to the channel's staging area,
-// create-if-absent, unless an object of the same size is already there.
-func stageSource(ctx context.Context, cf *channelFlags, p *jobPlan, stderr io.Writer) (*stagedSource, error) {
-	loc, err := channel.ParseLocation(p.Values[jobbundle.ParamCondaChannel])
+// bundlesWritten describes the bundles written, for messages.
+func bundlesWritten(plans []*jobPlan, results []*submitResult) string {
+	if len(plans) == 1 {
+		return fmt.Sprintf("the %s job bundle%s to %s", plans[0].Kind, platformSuffix(plans[0]), results[0].BundleDir)
+	}
+	var parts []string
+	for i, p := range plans {
+		parts = append(parts, p.Platform+" to "+results[i].BundleDir)
+	}
+	return fmt.Sprintf("%d %s job bundles (%s)", len(plans), plans[0].Kind, strings.Join(parts, ", "))
+}
+
+// printSubmitResults prints the commands, or the results as JSON: one object for one job,
+// a list for several.
+func printSubmitResults(stdout io.Writer, results []*submitResult, asJSON bool) error {
+	if asJSON {
+		if len(results) == 1 {
+			return printJSON(stdout, results[0])
+		}
+		return printJSON(stdout, results)
+	}
+	for _, r := range results {
+		fmt.Fprintln(stdout, r.CommandLine)
+	}
+	return nil
+}
+
+// stagingStores opens the channels archives are staged in, once each.
+type stagingStores struct {
+	cf     *channelFlags
+	stores map[string]*channel.S3
+}
+
+func (s *stagingStores) open(ctx context.Context, channelURL string) (*channel.S3, error) {
+	if st, ok := s.stores[channelURL]; ok {
+		return st, nil
+	}
+	loc, err := channel.ParseLocation(channelURL)
 	if err != nil {
 		return nil, usageError{err}
 	}
 	if !loc.IsS3() {
-		return nil, usageError{errors.New("--stage-source needs an S3 channel: the job streams the archive from S3")}
+		return nil, usageError{errors.New("--stage-source needs an S3 channel: the job streams the archives from S3")}
 	}
-	st, err := os.Stat(p.localArchive)
-	if err != nil {
-		return nil, usageError{fmt.Errorf("--source-archive: %w", err)}
-	}
-	name := filepath.Base(p.localArchive)
-	fmt.Fprintf(stderr, "hashing %s (%s)\n", name, progress.HumanBytes(st.Size()))
-	sum, err := fileSHA256(ctx, p.localArchive)
+	st, err := channel.NewS3(ctx, loc.Bucket, loc.Prefix, s.cf.s3Options())
 	if err != nil {
 		return nil, err
 	}
-	if p.recipe != nil {
-		if src, err := recipeSource(p.recipe, name); err == nil && src.SHA256 != "" && !strings.EqualFold(src.SHA256, sum) {
-			return nil, usageError{fmt.Errorf("--source-archive %s has sha256 %s, but recipe %s expects %s: not staged", p.localArchive, sum, p.recipe.Package.Name, strings.ToLower(src.SHA256))}
+	if s.stores == nil {
+		s.stores = map[string]*channel.S3{}
+	}
+	s.stores[channelURL] = st
+	return st, nil
+}
+
+// isStaged tells whether the channel's staging area holds the archive.
+func (s *stagingStores) isStaged(ctx context.Context, channelURL, sha256, name string) (bool, error) {
+	st, err := s.open(ctx, channelURL)
+	if err != nil {
+		return false, err
+	}
+	_, err = st.Stat(ctx, channel.StagedSourceKey(sha256, name))
+	if errors.Is(err, channel.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("looking for %s staged in %s: %w", name, channelURL, err)
+	}
+	return true, nil
+}
+
+// stageSources uploads every plan's local archives to its channel's staging area and
+// points the plan at them.
+func stageSources(ctx context.Context, stores *stagingStores, plans []*jobPlan, results []*submitResult, stderr io.Writer) error {
+	for i, p := range plans {
+		if p.Kind != jobbundle.Build {
+			return usageError{errors.New("--stage-source goes with build jobs")}
 		}
+		if len(p.sources.local) == 0 && len(p.sources.staged) == 0 {
+			return usageError{fmt.Errorf("--stage-source: nothing to stage: recipe %s needs no archive from this machine (it needs a local --source-archive, or sources found by name)", p.recipe.Package.Name)}
+		}
+		channelURL := p.Values[jobbundle.ParamCondaChannel]
+		store, err := stores.open(ctx, channelURL)
+		if err != nil {
+			return err
+		}
+		var uris []string
+		for _, a := range p.sources.local {
+			staged, err := stageArchive(ctx, store, a, stderr)
+			if err != nil {
+				return err
+			}
+			uris = append(uris, staged.URI)
+			results[i].StagedSources = append(results[i].StagedSources, staged)
+		}
+		p.sources.stagedValues(p.Values, uris)
 	}
-	opts := cf.s3Options()
-	store, err := channel.NewS3(ctx, loc.Bucket, loc.Prefix, opts)
-	if err != nil {
-		return nil, err
-	}
-	key := stagedSourcesPrefix + sum + "/" + name
-	res := &stagedSource{URI: "s3://" + store.Bucket() + "/" + store.FullKey(key), SHA256: sum, Size: st.Size()}
+	return nil
+}
+
+// stageArchive uploads a hashed local archive to the staging area, create-if-absent,
+// unless an object of the same size is already there.
+func stageArchive(ctx context.Context, store *channel.S3, a localArchive, stderr io.Writer) (*stagedSource, error) {
+	key := channel.StagedSourceKey(a.sha256, a.name)
+	res := &stagedSource{URI: "s3://" + store.Bucket() + "/" + store.FullKey(key), SHA256: a.sha256, Size: a.size}
 	existing := func() (bool, error) {
 		obj, err := store.Stat(ctx, key)
 		if errors.Is(err, channel.ErrNotFound) {
@@ -219,8 +299,8 @@ func stageSource(ctx context.Context, cf *channelFlags, p *jobPlan, stderr io.Wr
 		if err != nil {
 			return false, err
 		}
-		if obj.Size != st.Size() {
-			return false, fmt.Errorf("%s already holds %d bytes, not the %d of %s: remove it and stage again", res.URI, obj.Size, st.Size(), p.localArchive)
+		if obj.Size != a.size {
+			return false, fmt.Errorf("%s already holds %d bytes, not the %d of %s: remove it and stage again", res.URI, obj.Size, a.size, a.path)
 		}
 		return true, nil
 	}
@@ -232,11 +312,11 @@ func stageSource(ctx context.Context, cf *channelFlags, p *jobPlan, stderr io.Wr
 		fmt.Fprintf(stderr, "already staged: %s\n", res.URI)
 		return res, nil
 	}
-	fmt.Fprintf(stderr, "staging %s to %s\n", name, res.URI)
-	_, err = store.PutFile(ctx, key, p.localArchive, channel.PutOptions{
+	fmt.Fprintf(stderr, "staging %s to %s\n", a.name, res.URI)
+	_, err = store.PutFile(ctx, key, a.path, channel.PutOptions{
 		IfAbsent:    true,
 		ContentType: "application/octet-stream",
-		Metadata:    map[string]string{"sha256": sum},
+		Metadata:    map[string]string{"sha256": a.sha256},
 	})
 	if errors.Is(err, channel.ErrPreconditionFailed) {
 		// Another submitter staged it meanwhile.

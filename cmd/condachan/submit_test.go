@@ -85,12 +85,12 @@ func TestSubmitDryRun(t *testing.T) {
 	})
 }
 
-// Without the Deadline CLI, submit writes the bundle into a kept temporary folder and
-// prints the command.
+// Without the Deadline CLI, submit writes the bundle into a kept temporary folder,
+// prints the command, and fails: nothing was submitted.
 func TestSubmitWithoutDeadlinePrints(t *testing.T) {
 	noDeadline(t)
 	code, stdout, stderr := runJob(t, "submit", "--index", "--channel", "s3://studio-bucket/Conda/Default", "--json")
-	if code != 0 {
+	if code != exitFailure || !strings.Contains(stderr, "not submitted: the Deadline CLI (deadline) is not on PATH") {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	var res submitResult
@@ -177,8 +177,8 @@ func TestSubmitStageSource(t *testing.T) {
 	}
 	res, _ := submit()
 	wantURI := channelURL + "/.condachan/sources/" + sha + "/sample-1.0.tar.gz"
-	if res.StagedSource == nil || res.StagedSource.URI != wantURI || !res.StagedSource.Uploaded || res.StagedSource.SHA256 != sha {
-		t.Fatalf("staged %+v, want %s", res.StagedSource, wantURI)
+	if len(res.StagedSources) != 1 || res.StagedSources[0].URI != wantURI || !res.StagedSources[0].Uploaded || res.StagedSources[0].SHA256 != sha {
+		t.Fatalf("staged %+v, want %s", res.StagedSources, wantURI)
 	}
 	vals := readBundle(t, res.BundleDir)
 	if vals["SourceArchiveURI"] != wantURI || vals["SourceArchive"] != "" {
@@ -192,8 +192,8 @@ func TestSubmitStageSource(t *testing.T) {
 
 	// Again: already there, nothing uploaded.
 	res, stderr := submit()
-	if res.StagedSource == nil || res.StagedSource.Uploaded || !strings.Contains(stderr, "already staged") {
-		t.Errorf("second staging: %+v\n%s", res.StagedSource, stderr)
+	if len(res.StagedSources) != 1 || res.StagedSources[0].Uploaded || !strings.Contains(stderr, "already staged") {
+		t.Errorf("second staging: %+v\n%s", res.StagedSources, stderr)
 	}
 
 	// An archive with other bytes than the recipe's sha256 is refused before uploading.
@@ -220,7 +220,7 @@ func TestSubmitStageSource(t *testing.T) {
 }
 
 func TestStagedSourcesAreInternal(t *testing.T) {
-	if !channel.IsInternal(stagedSourcesPrefix + "abc/x.tar.xz") {
+	if !channel.IsInternal(channel.StagedSourceKey("abc", "x.tar.xz")) {
 		t.Error("staged sources must live in the channel's internal area (never indexed or served)")
 	}
 }

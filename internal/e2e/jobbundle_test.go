@@ -15,6 +15,7 @@ import (
 
 	"github.com/condachan/condachan/channel"
 	"github.com/condachan/condachan/index"
+	"github.com/condachan/condachan/internal/exampleinstaller"
 	"github.com/condachan/condachan/internal/testkit"
 	"github.com/condachan/condachan/jobbundle"
 	"github.com/condachan/condachan/jobbundle/openjdtest"
@@ -150,6 +151,39 @@ about:
 	f.assertLeaseFree(t)
 }
 
+// A recipe with several archives (the shipped Maya-style one: a vendor tarball and two
+// system-library RPMs): submit --stage-source stages them all and writes a bundle that
+// names none, and the job, run by OpenJD from that bundle, finds each in the channel by
+// the sha256 the recipe gives.
+func TestJobBundleFindsStagedSources(t *testing.T) {
+	f := newFixture(t)
+	downloads := t.TempDir()
+	if _, err := exampleinstaller.Write(downloads); err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(t.TempDir(), "bundle")
+	p := start(t, append(append([]string{}, f.env...), "PATH=/usr/bin:/bin"), "submit", "--recipe", "maya-rpm-example", "--source-dir", downloads,
+		"--channel", f.url, "--stage-source", "--dry-run", "--bundle-dir", bundle, "--compression", "fast")
+	if err := p.wait(t, 2*time.Minute); err != nil {
+		t.Fatalf("submit --stage-source: %v\n%s", err, p.stderr.String())
+	}
+	if n := strings.Count(p.stderr.String(), "staging "); n != 3 {
+		t.Errorf("%d archives staged, want 3:\n%s", n, p.stderr.String())
+	}
+	env := append(append([]string{}, f.env...), workerPath())
+	res := openjdtest.RunStep(t, bundle, "BuildAndPublish", openjdtest.Options{Env: env})
+	if res.ExitCode != 0 {
+		t.Fatalf("the job failed:\n%s", res)
+	}
+	if strings.Contains(res.Output, "--source-archive") {
+		t.Errorf("the job was handed an archive; it should find them staged:\n%s", res.Output)
+	}
+	if _, ok := repodata(t, f, "linux-64")["maya-rpm-example-2026.0-0.conda"]; !ok {
+		t.Fatalf("maya-rpm-example-2026.0-0.conda is not in linux-64/repodata.json:\n%s", res.Output)
+	}
+	f.assertLeaseFree(t)
+}
+
 // stageArchive stages the archive in the channel with `condachan submit --stage-source`
 // when the binary has the submit command, else the same way by hand (the key layout is
 // checked by the caller), and returns its s3:// URI.
@@ -162,12 +196,12 @@ func stageArchive(t *testing.T, f *fixture, recipeDir, archive string) string {
 			t.Fatalf("submit --stage-source: %v\n%s", err, p.stderr.String())
 		}
 		var out struct {
-			StagedSource struct{ URI string } `json:"staged_source"`
+			StagedSources []struct{ URI string } `json:"staged_sources"`
 		}
-		if err := json.Unmarshal([]byte(p.stdout.String()), &out); err != nil {
+		if err := json.Unmarshal([]byte(p.stdout.String()), &out); err != nil || len(out.StagedSources) != 1 {
 			t.Fatalf("%v\n%s", err, p.stdout.String())
 		}
-		return out.StagedSource.URI
+		return out.StagedSources[0].URI
 	}
 	t.Log("this condachan has no submit command: staging the archive by hand")
 	data, err := os.ReadFile(archive)
