@@ -33,23 +33,33 @@ func newSubmitCommand(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "submit --recipe NAME|DIR [--source-archive FILE|s3://...] [--channel s3://...] [flags]",
 		Short: "Submit a build (or --index) job to AWS Deadline Cloud",
 		Long: `Write the job bundle (see ` + "`condachan bundle write`" + `) and submit it with
-` + "`deadline bundle submit`" + ` when the Deadline CLI is installed; otherwise, and always with
---dry-run, print that command instead. The bundle folder is kept when the command is
-printed (--bundle-dir chooses it).
+` + "`deadline bundle submit`" + `. Without the Deadline CLI the bundle is written, the command
+printed, and submit exits 1 (nothing was submitted); --dry-run writes and prints only,
+exit 0. The bundle folder is kept when the command is printed (--bundle-dir chooses it).
 
 The job builds the recipe on a worker of the queue and publishes the package to the
 channel under the channel lease, in one step. The workers need the condachan binary (on
 PATH, or sent with --binary) and the bucket: no conda, no Python, no internet.
 
---stage-source uploads a local --source-archive to
-<channel>/.condachan/sources/<sha256>/<file> (skipped when it is already there) and hands
-the job its s3:// URI, which condachan streams: no job attachment, so no size limit and no
-STS call, which job attachments need for the account id (it uploads with --dry-run too, so
-that the printed command works as it is). Without --channel the channel is
+Every archive source of the recipe is found first (--source-archive, --source-dir, the
+sample catalogue's archive_files folder, the current folder) and its sha256 checked
+against the recipe, before any bundle is written. A deadline-cloud.yaml beside the
+recipe (the sample catalogue's) gives the platforms (one job each: the defaultSubmit
+ones, --conda-platform NAME, or --all-platforms), their archives and host requirements,
+and job parameters.
+
+--stage-source uploads the local archives to
+<channel>/.condachan/sources/<sha256>/<file> (skipped when already there; a source not
+on this machine counts when it is staged already): no job attachment, so no size limit
+and no STS call, which job attachments need for the account id. The job finds staged
+archives by the sha256 the recipe gives; a job can attach only one local archive, so a
+recipe with several needs --stage-source. It uploads with --dry-run too, so that the
+printed command works as it is. Without --channel the channel is
 s3://<the Deadline default queue's job attachments bucket>/Conda/Default.`,
 		Example: `  condachan submit --recipe blender-4.1 --source-archive blender-4.1.1-linux-x64.tar.xz \
       --channel s3://studio-bucket/Conda/Default --stage-source
   condachan submit --recipe blender-4.1 --source-archive blender-4.1.1-windows-x64.zip --dry-run
+  condachan submit --recipe conda_recipes/maya-2026 --source-dir conda_recipes/archive_files --stage-source
   condachan submit --index --channel s3://studio-bucket/Conda/Default`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
