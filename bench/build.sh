@@ -31,18 +31,9 @@ sed -e 's/"4.1.1"/"3.4.1"/' \
 
 (cd "$repo" && go build -o "$work/condachan" ./cmd/condachan && go build -o "$work/readarchive" ./bench/readarchive)
 
+. "$repo/bench/lib.sh"
 results="$work/results.tsv"
 : > "$results"
-measure() { # name, output file or "-", command...
-  local name=$1 out=$2; shift 2
-  local log="$work/$name.log"
-  sync
-  /usr/bin/time -f "%e %M" -o "$work/$name.time" "$@" > "$log" 2>&1 || { echo "$name failed:"; tail "$log"; exit 1; }
-  local size=0
-  [ "$out" != "-" ] && size=$(stat -c %s "$out")
-  read -r wall rss < "$work/$name.time"
-  printf '%s\t%s\t%s\t%s\n' "$name" "$wall" "$rss" "$size" | tee -a "$results"
-}
 
 # condachan's runs are short and this machine is noisy: ROUNDS alternating rounds, medians.
 # --no-test: the archive's programs are stand-ins that the recipe's test cannot run, and
@@ -61,23 +52,4 @@ if [ -z "${SKIP_ANCHORS:-}" ]; then
   measure anchor-19 "$work/anchor19/blender-3.4.1-0.conda" /usr/bin/python3 "$shared/anchor_repack.py" "$archive" "$work/anchor19" 19 1
 fi
 
-/usr/bin/python3 - "$results" <<'PY'
-import sys, statistics
-rows = {}
-for l in open(sys.argv[1]):
-    n, w, r, s = l.rstrip("\n").split("\t")
-    rows.setdefault(n, []).append((float(w), int(r), int(s)))
-med = {n: (statistics.median(x[0] for x in v), max(x[1] for x in v), statistics.median(x[2] for x in v), len(v)) for n, v in rows.items()}
-print()
-print(f"{'run':20} {'wall s (median)':>16} {'peak RSS MiB':>13} {'size MB':>9} {'runs':>5}")
-for n, (w, r, s, k) in med.items():
-    print(f"{n:20} {w:16.1f} {r/1024:13.0f} {s/1e6:9.1f} {k:5d}")
-print()
-read = med["read-only"][0]
-for lvl in ("default", "max"):
-    print(f"condachan-{lvl}: {med['condachan-'+lvl][0]/read:.2f}x the reader-only time")
-if "anchor-15" in med:
-    a15, a19, d, m = med["anchor-15"], med["anchor-19"], med["condachan-default"], med["condachan-max"]
-    print(f"default vs anchor 15 -1: {a15[0]/d[0]:.2f}x faster, size {d[2]/a15[2]*100-100:+.1f}%")
-    print(f"max vs anchor 19 1:      {a19[0]/m[0]:.2f}x faster, size {m[2]/a19[2]*100-100:+.1f}%")
-PY
+summarize condachan-default:anchor-15 condachan-max:anchor-19

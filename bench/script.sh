@@ -25,16 +25,9 @@ sed -i "s/0000000000000000000000000000000000000000000000000000000000000000/$sha/
 
 (cd "$repo" && go build -o "$work/condachan" ./cmd/condachan)
 
+. "$repo/bench/lib.sh"
 results="$work/script-results.tsv"
 : > "$results"
-measure() { # name, output file, command...
-  local name=$1 out=$2; shift 2
-  local log="$work/$name.log"
-  sync
-  /usr/bin/time -f "%e %M" -o "$work/$name.time" "$@" > "$log" 2>&1 || { echo "$name failed:"; tail "$log"; exit 1; }
-  read -r wall rss < "$work/$name.time"
-  printf '%s\t%s\t%s\t%s\n' "$name" "$wall" "$rss" "$(stat -c %s "$out")" | tee -a "$results"
-}
 
 rounds=${ROUNDS:-3}
 for r in $(seq "$rounds"); do
@@ -48,18 +41,4 @@ done
 grep -E "unpacked in|finished in|packed .* in" "$work/out-script/linux-64/studioapp-3.4.1-0.build.log" || true
 grep -E "^extract" "$work/anchor-15.log" || true
 
-/usr/bin/python3 - "$results" <<'PY'
-import sys, statistics
-rows = {}
-for l in open(sys.argv[1]):
-    n, w, r, s = l.rstrip("\n").split("\t")
-    rows.setdefault(n, []).append((float(w), int(r), int(s)))
-med = {n: (statistics.median(x[0] for x in v), max(x[1] for x in v), statistics.median(x[2] for x in v), len(v)) for n, v in rows.items()}
-print()
-print(f"{'run':12} {'wall s (median)':>16} {'peak RSS MiB':>13} {'size MB':>9} {'runs':>5}")
-for n, (w, r, s, k) in med.items():
-    print(f"{n:12} {w:16.1f} {r/1024:13.0f} {s/1e6:9.2f} {k:5d}")
-c, a = med["condachan"], med["anchor-15"]
-print()
-print(f"condachan vs anchor 15 -1: {a[0]/c[0]:.2f}x faster, size {c[2]/a[2]*100-100:+.2f}%, peak RSS {c[1]/1024:.0f} MiB")
-PY
+summarize condachan:anchor-15

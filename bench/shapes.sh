@@ -38,16 +38,9 @@ sed -i "s/$zeros/$(sum "$installer")/" "$recipes/studioapp-declarative/recipe.ya
 
 (cd "$repo" && go build -o "$work/condachan" ./cmd/condachan)
 
+. "$repo/bench/lib.sh"
 results="$work/shapes-results.tsv"
 : > "$results"
-measure() { # name, output file, command...
-  local name=$1 out=$2; shift 2
-  local log="$work/$name.log"
-  sync
-  /usr/bin/time -f "%e %M" -o "$work/$name.time" "$@" > "$log" 2>&1 || { echo "$name failed:"; tail "$log"; exit 1; }
-  read -r wall rss < "$work/$name.time"
-  printf '%s\t%s\t%s\t%s\n' "$name" "$wall" "$rss" "$(stat -c %s "$out")" | tee -a "$results"
-}
 
 rounds=${ROUNDS:-3}
 for r in $(seq "$rounds"); do
@@ -67,19 +60,4 @@ echo "                       installer: $(tail -n 1 "$work/installer-anchor-15.l
 echo "same paths? maya:      $(/usr/bin/python3 "$repo/bench/pkgpaths.py" "$work/out-shapes/linux-64/mayabench-2026.0-0.conda" "$work/anchor-maya/studioapp-3.4.1-0.conda")"
 echo "            installer: $(/usr/bin/python3 "$repo/bench/pkgpaths.py" "$work/out-shapes/linux-64/studioapp-3.4.1-0.conda" "$work/anchor-installer/studioapp-3.4.1-0.conda")"
 
-/usr/bin/python3 - "$results" <<'PY'
-import sys, statistics
-rows = {}
-for l in open(sys.argv[1]):
-    n, w, r, s = l.rstrip("\n").split("\t")
-    rows.setdefault(n, []).append((float(w), int(r), int(s)))
-med = {n: (statistics.median(x[0] for x in v), max(x[1] for x in v), statistics.median(x[2] for x in v), len(v)) for n, v in rows.items()}
-print()
-print(f"{'run':20} {'wall s (median)':>16} {'peak RSS MiB':>13} {'size MB':>9} {'runs':>5}")
-for n, (w, r, s, k) in med.items():
-    print(f"{n:20} {w:16.1f} {r/1024:13.0f} {s/1e6:9.2f} {k:5d}")
-print()
-for shape in ("maya", "installer"):
-    c, a = med[shape + "-condachan"], med[shape + "-anchor-15"]
-    print(f"{shape}: condachan vs anchor 15 -1: {a[0]/c[0]:.2f}x faster, size {c[2]/a[2]*100-100:+.2f}%, peak RSS {c[1]/1024:.0f} MiB (anchor {a[1]/1024:.0f})")
-PY
+summarize maya-condachan:maya-anchor-15 installer-condachan:installer-anchor-15

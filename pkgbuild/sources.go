@@ -18,6 +18,10 @@ import (
 type MissingSourceError struct {
 	Missing  []MissingSource
 	Searched []string
+	// Instructions say how to get the archives (deadline-cloud.yaml's
+	// sourceDownloadInstructions); Hint is added to the closing advice.
+	Instructions string
+	Hint         string
 }
 
 // MissingSource is one archive that is not here.
@@ -54,11 +58,15 @@ func (e *MissingSourceError) Error() string {
 		}
 		literal = literal || strings.Contains(m.FileName, "{{")
 	}
+	if e.Instructions != "" {
+		fmt.Fprintf(&b, "\n  from deadline-cloud.yaml: %s", e.Instructions)
+	}
 	if len(e.Missing) == 1 {
 		fmt.Fprintf(&b, "\n  then pass it with: --source-archive /path/to/%s", e.Missing[0].FileName)
 	} else {
 		b.WriteString("\nthen pass them with --source-archive FILE (once for each) or --source-dir DIR (a folder holding them)")
 	}
+	b.WriteString(e.Hint)
 	if literal {
 		fmt.Fprintf(&b, "\n  (the recipe writes {{ }} without $ in a name, which stays literal text: write ${{ }})")
 	}

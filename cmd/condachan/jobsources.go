@@ -13,6 +13,7 @@ import (
 	"github.com/condachan/condachan/channel"
 	"github.com/condachan/condachan/internal/progress"
 	"github.com/condachan/condachan/jobbundle"
+	"github.com/condachan/condachan/pkgbuild"
 	"github.com/condachan/condachan/pkgbuild/recipe"
 )
 
@@ -219,45 +220,23 @@ func (s sourceSearch) inRecipeFolder(src recipe.Source) bool {
 // missingSourcesError says which archives the job would lack, where to get them (the
 // recipe's URLs and deadline-cloud.yaml's instructions) and how to hand them over.
 func missingSourcesError(r *recipe.Recipe, missing []recipe.Source, search sourceSearch, checkedStaged bool) error {
-	var b strings.Builder
-	if len(missing) == 1 {
-		fmt.Fprintf(&b, "recipe %s needs source archive %s for %s, and it is not on this machine", r.Package.Name, missing[0].ArchiveName(), r.TargetPlatform)
-	} else {
-		fmt.Fprintf(&b, "recipe %s needs %d source archives for %s that are not on this machine", r.Package.Name, len(missing), r.TargetPlatform)
-	}
-	if checkedStaged {
-		b.WriteString(" nor staged in the channel")
-	}
-	var dirs []string
+	e := &pkgbuild.MissingSourceError{Instructions: search.instructions}
 	for _, d := range search.dirs {
 		abs, err := filepath.Abs(d)
 		if err != nil {
 			abs = d
 		}
-		dirs = append(dirs, abs)
+		e.Searched = append(e.Searched, abs)
 	}
-	fmt.Fprintf(&b, " (looked in: %s)", strings.Join(dirs, ", "))
 	for _, s := range missing {
-		fmt.Fprintf(&b, "\n- %s", s.ArchiveName())
-		for i, u := range s.URLs {
-			if i == 0 {
-				fmt.Fprintf(&b, "\n  download it from: %s", u)
-			} else {
-				fmt.Fprintf(&b, "\n               or: %s", u)
-			}
-		}
-		if s.SHA256 != "" {
-			fmt.Fprintf(&b, "\n  expected sha256:  %s", strings.ToLower(s.SHA256))
-		}
+		e.Missing = append(e.Missing, pkgbuild.MissingSource{FileName: s.ArchiveName(), URLs: s.URLs, SHA256: strings.ToLower(s.SHA256)})
 	}
-	if search.instructions != "" {
-		fmt.Fprintf(&b, "\nfrom deadline-cloud.yaml: %s", search.instructions)
+	if checkedStaged {
+		e.Searched = append(e.Searched, "the channel's staged sources")
+	} else {
+		e.Hint = "\n  (archives staged in the channel already are found with --stage-source)"
 	}
-	b.WriteString("\nthen put them in one of those folders, or pass --source-archive FILE (once for each) or --source-dir DIR")
-	if !checkedStaged {
-		b.WriteString("; archives staged in the channel already are found with --stage-source")
-	}
-	return errors.New(b.String())
+	return fmt.Errorf("recipe %s for %s: %w", r.Package.Name, r.TargetPlatform, e)
 }
 
 // hash computes the archive's sha256 and refuses one that is not the recipe's.

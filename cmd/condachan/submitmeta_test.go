@@ -231,9 +231,11 @@ func TestSubmitDeadlineCloudYAMLRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer os.Rename(missing+".away", missing)
-		run(t, []string{"recipe studioapp needs source archive StudioApp_2025_Linux_64bit.tgz for linux-64, and it is not on this machine",
-			archiveDir, "download it from: https://vendor.example.com/StudioApp_2025_Linux_64bit.tgz",
-			"from deadline-cloud.yaml: Download StudioApp_2025_Linux_64bit.tgz from the vendor portal."}, "-p", "linux-64")
+		run(t, []string{"recipe studioapp for linux-64: source archive StudioApp_2025_Linux_64bit.tgz not found (looked in: " + archiveDir,
+			"download it from: https://vendor.example.com/StudioApp_2025_Linux_64bit.tgz",
+			"from deadline-cloud.yaml: Download StudioApp_2025_Linux_64bit.tgz from the vendor portal.",
+			"then pass it with: --source-archive /path/to/StudioApp_2025_Linux_64bit.tgz",
+			"archives staged in the channel already are found with --stage-source"}, "-p", "linux-64")
 	})
 
 	for _, tc := range []struct {
