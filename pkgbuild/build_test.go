@@ -807,3 +807,112 @@ func TestBuildNumberOverrideAndBuildString(t *testing.T) {
 		})
 	}
 }
+
+// TestDependsAreWrittenInTheRepodataForm builds packages whose recipes spell
+// requirements as conda users do and reads back info/index.json and
+// info/run_exports.json: depends and constrains are in the `name version build` form
+// that rattler (pixi) reads from repodata, sorted as before.
+func TestDependsAreWrittenInTheRepodataForm(t *testing.T) {
+	data := testkit.SampleTree().Tar(t, testkit.TarOptions{Top: "sample-1.0"})
+	sha := testkit.SHA256(data)
+	tests := []struct{ spec, want string }{
+		{"studio-tools>=2.1", "studio-tools >=2.1"},
+		{"Studio-Tools >=2", "studio-tools >=2"},
+		{"studio-tools=2.1", "studio-tools 2.1.*"},
+		{"\"studio-tools[version='>=2.1']\"", "studio-tools >=2.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec, func(t *testing.T) {
+			dir := t.TempDir()
+			arch := testkit.WriteFile(t, dir, "sample-1.0.tar", data)
+			extra := fmt.Sprintf(`requirements:
+  run:
+    - %s
+    - abc ==1.0
+  run_constraints:
+    - other=1.2=py_0
+  run_exports:
+    strong: [%s]
+`, tt.spec, tt.spec)
+			r, err := recipe.LoadDir(writeRecipe(t, dir, urlRecipe("sample-1.0.tar", sha, extra)), "linux-64")
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := Build(context.Background(), Options{Recipe: r, SourceArchives: []string{arch}, OutputDir: filepath.Join(dir, "out"), Timestamp: fixedTime})
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := os.ReadFile(res.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rd, err := condapkg.NewReader(bytes.NewReader(raw), int64(len(raw)), filepath.Base(res.Path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files, err := rd.InfoFiles("info/index.json", "info/run_exports.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var idx struct {
+				Depends    []string `json:"depends"`
+				Constrains []string `json:"constrains"`
+			}
+			if err := json.Unmarshal(files["info/index.json"], &idx); err != nil {
+				t.Fatal(err)
+			}
+			if want := []string{"abc ==1.0", tt.want}; !slices.Equal(idx.Depends, want) {
+				t.Errorf("depends = %q, want %q", idx.Depends, want)
+			}
+			if want := []string{"other ==1.2 py_0"}; !slices.Equal(idx.Constrains, want) {
+				t.Errorf("constrains = %q, want %q", idx.Constrains, want)
+			}
+			var re map[string][]string
+			if err := json.Unmarshal(files["info/run_exports.json"], &re); err != nil {
+				t.Fatal(err)
+			}
+			if want := []string{tt.want}; !slices.Equal(re["strong"], want) {
+				t.Errorf("run_exports.json = %s", files["info/run_exports.json"])
+			}
+		})
+	}
+}
+
+// TestDependsWithAChannelAreRefused: a channel cannot be written in a package's
+// depends (rattler panics on it), so the recipe is refused at load, on its line.
+func TestDependsWithAChannelAreRefused(t *testing.T) {
+	dir := t.TempDir()
+	rdir := writeRecipe(t, dir, urlRecipe("sample-1.0.tar", strings.Repeat("0", 64), `requirements:
+  run:
+    - python >=3.10
+    - somechannel::studio-tools
+`))
+	_, err := recipe.LoadDir(rdir, "linux-64")
+	var list recipe.ErrorList
+	if !errors.As(err, &list) || len(list) != 1 {
+		t.Fatalf("error %v, want one recipe error", err)
+	}
+	e := list[0]
+	if e.File != filepath.Join(rdir, recipe.FileName) || e.Line != 13 || e.Field != "requirements.run[1]" ||
+		!strings.Contains(e.Msg, `"somechannel::studio-tools"`) || !strings.Contains(e.Msg, `write "studio-tools"`) {
+		t.Errorf("error %+v (%v)", e, e)
+	}
+}
+
+// TestIndexJSONNormalisesRecipesMadeInCode: a Recipe built without the loader still
+// gets canonical depends.
+func TestIndexJSONNormalisesRecipesMadeInCode(t *testing.T) {
+	r := &recipe.Recipe{TargetPlatform: "linux-64", Package: recipe.Package{Name: "a", Version: "1"},
+		Requirements: recipe.Requirements{Run: []string{"Zed>=1", "studio-tools=2.1"}, RunConstraints: []string{"x[version='<2']"}}}
+	idx := indexJSON(r, 0, "0", 0)
+	if got, want := idx["depends"], []string{"studio-tools 2.1.*", "zed >=1"}; !slices.Equal(got.([]string), want) {
+		t.Errorf("depends = %q, want %q", got, want)
+	}
+	if got, want := idx["constrains"], []string{"x <2"}; !slices.Equal(got.([]string), want) {
+		t.Errorf("constrains = %q, want %q", got, want)
+	}
+	re := runExportsJSON(recipe.RunExports{Weak: []string{"B>=1"}})
+	if string(re) != `{"weak":["b >=1"]}` {
+		t.Errorf("run_exports.json = %s", re)
+	}
+}

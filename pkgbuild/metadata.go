@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/condachan/condachan/internal/matchspec"
 	"github.com/condachan/condachan/internal/pyjson"
 	"github.com/condachan/condachan/pkgbuild/recipe"
 )
@@ -43,7 +44,7 @@ func platformArch(subdir string) (platform, arch string) {
 
 // indexJSON builds info/index.json, the record conda's index copies into repodata.
 func indexJSON(r *recipe.Recipe, buildNumber int, buildString string, timestampMS int64) map[string]any {
-	depends := append([]string{}, r.Requirements.Run...)
+	depends := canonicalSpecs(r.Requirements.Run)
 	sort.Strings(depends)
 	idx := map[string]any{
 		"name":         r.Package.Name,
@@ -55,7 +56,7 @@ func indexJSON(r *recipe.Recipe, buildNumber int, buildString string, timestampM
 		"timestamp":    timestampMS,
 	}
 	if len(r.Requirements.RunConstraints) > 0 {
-		c := append([]string{}, r.Requirements.RunConstraints...)
+		c := canonicalSpecs(r.Requirements.RunConstraints)
 		sort.Strings(c)
 		idx["constrains"] = c
 	}
@@ -143,7 +144,28 @@ func aboutJSON(r *recipe.Recipe, licenseFiles []string) []byte {
 }
 
 func runExportsJSON(re recipe.RunExports) []byte {
+	re.Weak, re.Strong, re.Noarch = canonicalSpecs(re.Weak), canonicalSpecs(re.Strong), canonicalSpecs(re.Noarch)
+	re.WeakConstraints, re.StrongConstraints = canonicalSpecs(re.WeakConstraints), canonicalSpecs(re.StrongConstraints)
 	return pyjson.MustMarshal(re, pyjson.Compact)
+}
+
+// canonicalSpecs copies match specs in the repodata form `name [version [build]]` that
+// conda and rattler both read (rattler cannot solve against studio-tools>=2.1 in a
+// record's depends). The recipe loader already wrote them so and refused what that form
+// cannot hold; a spec it cannot normalise (a Recipe made in code) is kept as it is.
+func canonicalSpecs(specs []string) []string {
+	if specs == nil {
+		return nil
+	}
+	out := make([]string, len(specs))
+	for i, s := range specs {
+		if c, err := matchspec.Canonical(s); err == nil {
+			out[i] = c
+		} else {
+			out[i] = s
+		}
+	}
+	return out
 }
 
 func linkJSON(noarch string) []byte {

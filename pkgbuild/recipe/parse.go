@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/condachan/condachan/internal/matchspec"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -1226,15 +1227,38 @@ func (p *parse) requirements(r *Recipe, n *yaml.Node) {
 	}
 }
 
+// specs reads a list of match specs that go into the package (index.json depends and
+// constrains, run_exports.json), in the repodata form conda and rattler both read:
+// `studio-tools>=2.1` is written `studio-tools >=2.1`. What that form cannot hold (a
+// channel, md5=...) is refused here, on the item's line.
 func (p *parse) specs(n *yaml.Node, field string) []string {
 	var list []string
 	for _, s := range p.strItems(n, field) {
-		if err := checkMatchSpec(s.s); err != nil {
+		c, err := matchspec.Canonical(s.s)
+		if err != nil {
 			p.errorf(s.n, s.field, "%v", err)
+			continue
 		}
-		list = append(list, s.s)
+		list = append(list, c)
 	}
 	return list
+}
+
+// toolSpec reads a requirement that condachan looks for on PATH and that the Deadline
+// job has conda install (requirements.build, a script test's requirements). Any spec
+// conda takes is accepted: it is normalised to the repodata form, or kept as written
+// (trimmed) when it names a channel or another bracket key that form cannot hold.
+func (p *parse) toolSpec(it strItem) (Requirement, bool) {
+	ms, err := matchspec.Parse(it.s)
+	if err != nil {
+		p.errorf(it.n, it.field, "%v", err)
+		return Requirement{}, false
+	}
+	spec := strings.TrimSpace(it.s)
+	if c, err := matchspec.Canonical(it.s); err == nil {
+		spec = c
+	}
+	return Requirement{Line: it.n.Line, Spec: spec, Name: ms.Name}, true
 }
 
 var aboutKeys = []string{"homepage", "repository", "documentation", "license", "license_file", "license_family", "summary", "description"}
@@ -1297,31 +1321,6 @@ func checkGlob(g string) error {
 	}
 	if _, err := path.Match(strings.ReplaceAll(g, "**", "*"), ""); err != nil {
 		return fmt.Errorf("bad glob %q: %v", g, err)
-	}
-	return nil
-}
-
-// checkMatchSpec checks the basic shape `name [version [build]]`.
-func checkMatchSpec(s string) error {
-	f := strings.Fields(s)
-	if len(f) == 0 {
-		return errors.New("empty dependency")
-	}
-	name := f[0]
-	if i := strings.IndexAny(name, "<>=!~"); i >= 0 {
-		name = name[:i]
-	}
-	if i := strings.Index(name, "::"); i >= 0 {
-		name = name[i+2:]
-	}
-	if i := strings.IndexByte(name, '['); i >= 0 {
-		name = name[:i]
-	}
-	if !nameRe.MatchString(strings.ToLower(name)) {
-		return fmt.Errorf("%q does not start with a package name", s)
-	}
-	if len(f) > 3 {
-		return fmt.Errorf("%q: expected `name [version [build]]`", s)
 	}
 	return nil
 }

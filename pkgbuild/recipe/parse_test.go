@@ -549,7 +549,7 @@ requirements:
     - if: osx
       then: [on-osx]
     - last >=1
-  run_constraints: [blender >=4.1, "conda-forge::python 3.11.* *_cpython"]
+  run_constraints: [blender >=4.1, "python 3.11.* *_cpython"]
 `,
 			check: func(t *testing.T, r *Recipe) {
 				want := []string{"always", "on-linux", "linux-x86", "not-win", "expr-selector", "last >=1"}
@@ -558,6 +558,39 @@ requirements:
 				}
 				if len(r.Requirements.RunConstraints) != 2 {
 					t.Errorf("RunConstraints = %q", r.Requirements.RunConstraints)
+				}
+			},
+		},
+		{
+			name: "dependencies are written in the repodata form",
+			src: `package: {name: a, version: "1"}
+requirements:
+  run:
+    - studio-tools>=2.1
+    - Studio-Tools >=2
+    - studio-tools=2.1
+    - "studio-tools[version='>=2.1']"
+    - "studio-tools[version='>=2.1', build=py*]"
+    - python >= 3.10 , <3.12
+    - foo=1.2=py_0
+    - bar *
+  run_constraints: [baz==2.1, "qux 2.1*"]
+  run_exports:
+    weak: [a>=1]
+    strong_constraints: ["b[version='<2']"]
+`,
+			check: func(t *testing.T, r *Recipe) {
+				want := []string{"studio-tools >=2.1", "studio-tools >=2", "studio-tools 2.1.*", "studio-tools >=2.1",
+					"studio-tools >=2.1 py*", "python >=3.10,<3.12", "foo ==1.2 py_0", "bar"}
+				if !reflect.DeepEqual(r.Requirements.Run, want) {
+					t.Errorf("Run = %q, want %q", r.Requirements.Run, want)
+				}
+				if want := []string{"baz ==2.1", "qux 2.1.*"}; !reflect.DeepEqual(r.Requirements.RunConstraints, want) {
+					t.Errorf("RunConstraints = %q, want %q", r.Requirements.RunConstraints, want)
+				}
+				want2 := RunExports{Weak: []string{"a >=1"}, StrongConstraints: []string{"b <2"}}
+				if !reflect.DeepEqual(r.Requirements.RunExports, want2) {
+					t.Errorf("RunExports = %+v", r.Requirements.RunExports)
 				}
 			},
 		},
@@ -948,9 +981,18 @@ func TestParseErrors(t *testing.T) {
 		{"requirements.host", pkg + "requirements:\n  host:\n    - python\n", "", 3, "requirements.host", "condachan makes no host environment"},
 		{"requirements.build without a script", pkg + "requirements:\n  build: [make]\n", "", 3, "requirements.build", "build requirements are tools for a build script, and this recipe has none"},
 		{"requirements.host by selector", pkg + "requirements:\n  host:\n    - if: linux\n      then: patchelf\n", "", 3, "requirements.host", "makes no host environment"},
-		{"run spec empty", pkg + "requirements:\n  run:\n    - a\n    - ''\n", "", 5, "requirements.run[1]", "empty dependency"},
+		{"run spec empty", pkg + "requirements:\n  run:\n    - a\n    - ''\n", "", 5, "requirements.run[1]", `match spec "": empty`},
 		{"run spec too long", pkg + "requirements:\n  run:\n    - a 1 b c\n", "", 4, "requirements.run[0]", "expected `name [version [build]]`"},
-		{"run spec no name", pkg + "requirements:\n  run:\n    - '>=1'\n", "", 4, "requirements.run[0]", "does not start with a package name"},
+		{"run spec no name", pkg + "requirements:\n  run:\n    - '>=1'\n", "", 4, "requirements.run[0]", "no package name"},
+		{"run spec with a channel", pkg + "requirements:\n  run:\n    - python\n    - somechannel::studio-tools\n", "", 5, "requirements.run[1]",
+			`match spec "somechannel::studio-tools": names the channel or subdir "somechannel"`},
+		{"run_constraints spec with a subdir", pkg + "requirements:\n  run_constraints:\n    - chan/linux-64::studio-tools >=2\n", "", 4, "requirements.run_constraints[0]",
+			`write "studio-tools >=2"`},
+		{"run_exports spec with md5", pkg + "requirements:\n  run_exports:\n    strong:\n      - a[md5=0123456789abcdef0123456789abcdef]\n", "", 5, "requirements.run_exports.strong[0]",
+			"[md5=...] cannot be written"},
+		{"run spec by selector with a channel", pkg + "requirements:\n  run:\n    - if: linux\n      then: [\"c::x\"]\n", "", 5, "requirements.run[0]", "names the channel"},
+		{"run spec glob name", pkg + "requirements:\n  run:\n    - 'py*'\n", "", 4, "requirements.run[0]", "is a pattern"},
+		{"run spec unbalanced", pkg + "requirements:\n  run:\n    - \"a[version='>=1]\"\n", "", 4, "requirements.run[0]", "unbalanced quotes"},
 		// skip
 		{"skipped", pkg + "build:\n  skip: linux\n", "", 3, "build.skip", "the recipe skips target platform linux-64 (linux)"},
 		{"skipped by a list item", pkg + "build:\n  skip:\n    - win\n    - unix\n", "", 5, "build.skip", "the recipe skips target platform linux-64 (unix)"},

@@ -217,6 +217,8 @@ type EnvVar struct {
 
 // Requirements are the dependency lists written into index.json and run_exports.json,
 // and the build requirements: tools a build script needs, found on PATH.
+// Run, RunConstraints and RunExports hold match specs in the repodata form
+// `name [version [build]]` (matchspec.Canonical), as the recipe loader writes them.
 type Requirements struct {
 	Build          []Requirement
 	Run            []string
@@ -227,7 +229,10 @@ type Requirements struct {
 // Requirement is one entry of requirements.build.
 type Requirement struct {
 	Line int
-	Spec string // as written, e.g. "patchelf >=0.17"
+	// Spec is in the repodata form (matchspec.Canonical, e.g. "patchelf >=0.17"), or as
+	// written when it names a channel or bracket key that form cannot hold
+	// ("conda-forge::cmake"): conda installs it in the Deadline job.
+	Spec string
 	Name string // the package name, e.g. "patchelf"
 }
 

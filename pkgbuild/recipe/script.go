@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/condachan/condachan/internal/globset"
+	"github.com/condachan/condachan/internal/matchspec"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -415,18 +416,23 @@ func (p *parse) globsOrBool(n *yaml.Node, field string) []string {
 // on PATH (condachan makes no build environment).
 func (p *parse) buildRequirements(r *Recipe, n *yaml.Node) {
 	for _, it := range p.strItems(n, "requirements.build") {
-		if err := checkMatchSpec(it.s); err != nil {
-			p.errorf(it.n, it.field, "%v", err)
-			continue
+		if req, ok := p.toolSpec(it); ok {
+			r.Requirements.Build = append(r.Requirements.Build, req)
 		}
-		r.Requirements.Build = append(r.Requirements.Build, Requirement{Line: it.n.Line, Spec: it.s, Name: SpecName(it.s)})
 	}
 }
 
 // SpecName is the package name of a match spec: "patchelf >=0.17" is patchelf,
 // "conda-forge::cmake" is cmake.
 func SpecName(spec string) string {
-	name := strings.Fields(spec)[0]
+	if ms, err := matchspec.Parse(spec); err == nil {
+		return ms.Name
+	}
+	f := strings.Fields(spec)
+	if len(f) == 0 {
+		return ""
+	}
+	name := f[0]
 	if i := strings.Index(name, "::"); i >= 0 {
 		name = name[i+2:]
 	}

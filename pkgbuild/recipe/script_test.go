@@ -135,6 +135,7 @@ requirements:
   build:
     - patchelf >=0.17
     - conda-forge::bc
+    - Make>=4
 `,
 			want: Script{Line: 3, Content: []string{"true"}, Interpreter: Bash},
 			check: func(t *testing.T, r *Recipe) {
@@ -156,7 +157,7 @@ requirements:
 				if !reflect.DeepEqual(b.PostProcess, []PostProcess{{Line: 23, Files: []string{"*.cfg"}, Regex: "root=(.*)", Replacement: "root=$1"}}) {
 					t.Errorf("PostProcess = %+v", b.PostProcess)
 				}
-				want := []Requirement{{29, "patchelf >=0.17", "patchelf"}, {30, "conda-forge::bc", "bc"}}
+				want := []Requirement{{29, "patchelf >=0.17", "patchelf"}, {30, "conda-forge::bc", "bc"}, {31, "make >=4", "make"}}
 				if !reflect.DeepEqual(r.Requirements.Build, want) {
 					t.Errorf("Requirements.Build = %+v", r.Requirements.Build)
 				}
@@ -297,7 +298,7 @@ func TestScriptRecipeErrors(t *testing.T) {
 		{"post_process bad regex", nil, pkg + script + "  post_process:\n    - {files: [a], regex: '(a', replacement: b}\n", 5, "build.post_process[0].regex", "missing closing )"},
 		{"variant keys", nil, pkg + script + "  variant:\n    use_keys: [cuda]\n", 4, "build.variant", "one variant"},
 		{"python build keys", nil, pkg + script + "  python:\n    entry_points: [a = b:c]\n", 4, "build.python", "Python packages"},
-		{"bad build requirement", nil, pkg + script + "requirements:\n  build: [\">=1\"]\n", 5, "requirements.build[0]", "does not start with a package name"},
+		{"bad build requirement", nil, pkg + script + "requirements:\n  build: [\">=1\"]\n", 5, "requirements.build[0]", "no package name"},
 		{"compiler() is not supported", nil, pkg + script + "requirements:\n  build:\n    - ${{ compiler('c') }}\n", 6, "requirements.build[0]", "function compiler() is not supported"},
 		{"two kinds in one test", nil, pkg + "tests:\n  - script: [a]\n    python: {imports: [a]}\n", 3, "tests[0]", "this one has script and python"},
 		{"test files", nil, pkg + "tests:\n  - script: [a]\n    files: {recipe: [t.py]}\n", 4, "tests[0].files", "test files are not supported"},

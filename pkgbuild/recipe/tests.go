@@ -76,11 +76,9 @@ func (p *parse) tests(r *Recipe, n *yaml.Node) {
 				for _, k := range []string{"build", "run"} {
 					if x, ok := rk[k]; ok {
 						for _, it := range p.strItems(x, field+".requirements."+k) {
-							if err := checkMatchSpec(it.s); err != nil {
-								p.errorf(it.n, it.field, "%v", err)
-								continue
+							if req, ok := p.toolSpec(it); ok {
+								test.Requirements = append(test.Requirements, req)
 							}
-							test.Requirements = append(test.Requirements, Requirement{Line: it.n.Line, Spec: it.s, Name: SpecName(it.s)})
 						}
 					}
 				}
