@@ -113,6 +113,7 @@ const (
 	checkCondDelete  = "conditional-delete"
 	checkDelete      = "delete"
 	checkLease       = "lease"
+	checkLeftovers   = "leftovers"
 
 	checkFolder    = "folder"
 	checkWritable  = "writable"
@@ -130,7 +131,9 @@ const doctorPrefix = InternalPrefix + "doctor/"
 // permissions condachan uses (on a probe key under .condachan/doctor/, removed
 // afterwards), whether the endpoint really enforces If-None-Match, If-Match and
 // conditional DELETE, and the lease; for a folder, that it is writable and that file
-// locks work. It never fails as a whole: every finding is a Check in the Report, and the
+// locks work; for both, what interrupted writes left behind (temp files, unfinished
+// multipart uploads) for over an hour, which it reports and never removes (`condachan
+// index` does, see SweepStale). It never fails as a whole: every finding is a Check in the Report, and the
 // Report is OK when no check failed.
 func Diagnose(ctx context.Context, raw string, opts DiagnoseOptions) *Report {
 	r := &Report{Channel: raw, OK: true}
@@ -170,7 +173,7 @@ type s3Doctor struct {
 
 func diagnoseS3(ctx context.Context, r *Report, loc Location, opts DiagnoseOptions) {
 	r.add(Check{Name: checkChannel, Status: CheckPass, Detail: fmt.Sprintf("S3 bucket %s, prefix %q", loc.Bucket, loc.Prefix)})
-	later := []string{checkReachable, checkList, checkNotFound, checkPut, checkGet, checkIfNoneMatch, checkIfMatch, checkCondDelete, checkDelete, checkLease}
+	later := []string{checkReachable, checkList, checkNotFound, checkPut, checkGet, checkIfNoneMatch, checkIfMatch, checkCondDelete, checkDelete, checkLease, checkLeftovers}
 
 	profile := profileName(opts.S3.Profile)
 	shared := loadProfile(ctx, profile)
@@ -226,6 +229,23 @@ func diagnoseS3(ctx context.Context, r *Report, loc Location, opts DiagnoseOptio
 		d.probe(ctx)
 	}
 	r.add(leaseCheck(ctx, st, d.opTime))
+	r.add(d.leftovers(ctx, opts.ReadOnly))
+}
+
+// leftovers reports the multipart uploads interrupted publishers left. Listing them needs
+// s3:ListBucketMultipartUploads, which a read-only role does not have.
+func (d *s3Doctor) leftovers(ctx context.Context, readOnly bool) Check {
+	c, err := leftoversCheck(ctx, d.st, d.opTime, "multipart uploads under "+d.st.uri(""))
+	switch {
+	case err == nil:
+		return c
+	case isDenied(err) && readOnly:
+		return Check{Name: checkLeftovers, Status: CheckSkip, Detail: "skipped: listing multipart uploads was denied, as expected of a read-only role (it needs s3:ListBucketMultipartUploads)"}
+	case isDenied(err):
+		return Check{Name: checkLeftovers, Status: CheckWarn, Detail: fmt.Sprintf("cannot look for multipart uploads left by interrupted publishers: %v", err),
+			Fix: d.permissionFix("s3:ListBucketMultipartUploads") + "; without it `condachan index` cannot abort them either (an S3 lifecycle rule with AbortIncompleteMultipartUpload can)"}
+	}
+	return Check{Name: checkLeftovers, Status: CheckWarn, Detail: fmt.Sprintf("cannot look for multipart uploads left by interrupted publishers: %v", err)}
 }
 
 // profileName is the shared-config profile in use.
@@ -690,6 +710,8 @@ func (d *s3Doctor) permissionFix(action string) string {
 			cond = fmt.Sprintf(" (s3:prefix %s*)", p)
 		}
 		return fmt.Sprintf("allow s3:ListBucket on arn:aws:s3:::%s%s for this role; `condachan policy --channel %s --access read|write` prints the statements", d.st.Bucket(), cond, d.r.Channel)
+	case "s3:ListBucketMultipartUploads":
+		return fmt.Sprintf("allow s3:ListBucketMultipartUploads on arn:aws:s3:::%s for this role (IAM cannot limit it to a prefix); `condachan policy --channel %s --access write` prints the statements", d.st.Bucket(), d.r.Channel)
 	}
 	return fmt.Sprintf("allow %s on arn:aws:s3:::%s/%s* for this role; `condachan policy --channel %s --access write` prints the statements", action, d.st.Bucket(), p, d.r.Channel)
 }
@@ -1067,9 +1089,15 @@ func diagnoseLocal(ctx context.Context, r *Report, loc Location, opts DiagnoseOp
 	}
 	r.add(Check{Name: checkS3, Status: CheckSkip, Detail: "a folder channel: the S3 checks (credentials, region, endpoint, permissions, conditional requests) do not apply"})
 	if fi != nil && fi.IsDir() {
-		r.add(leaseCheck(ctx, &Local{root: loc.Dir}, time.Minute))
+		st := &Local{root: loc.Dir}
+		r.add(leaseCheck(ctx, st, time.Minute))
+		c, err := leftoversCheck(ctx, st, time.Minute, "temp files in "+loc.Dir)
+		if err != nil {
+			c = Check{Name: checkLeftovers, Status: CheckWarn, Detail: err.Error()}
+		}
+		r.add(c)
 	} else {
-		r.add(Check{Name: checkLease, Status: CheckSkip, Detail: "skipped: no channel folder"})
+		r.skip("skipped: no channel folder", checkLease, checkLeftovers)
 	}
 }
 
@@ -1231,4 +1259,87 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 	p := plain(*r)
 	p.Checks = checks
 	return json.Marshal(p)
+}
+
+// leftoverReportAge is how old a leftover of an interrupted write must be before doctor
+// reports it: younger ones are most likely writes still under way.
+const leftoverReportAge = time.Hour
+
+// leftoversCheck reports, and never removes, what interrupted writes left behind for
+// longer than leftoverReportAge; where names what was looked at, for the detail. An
+// error is the listing's.
+func leftoversCheck(ctx context.Context, sw Sweeper, timeout time.Duration, where string) (Check, error) {
+	lctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	found, err := sw.Leftovers(lctx, leftoverReportAge)
+	if err != nil {
+		return Check{}, err
+	}
+	if len(found) == 0 {
+		return Check{Name: checkLeftovers, Status: CheckPass, Detail: fmt.Sprintf("no interrupted writes older than %s: looked at the %s", fmtAge(leftoverReportAge), where)}, nil
+	}
+	now := time.Now()
+	const shown = 10
+	var items []string
+	due, uploads := 0, false
+	for i, lo := range found {
+		if olderThan(now, lo.Since, sweepAge(lo.Kind)) {
+			due++
+		}
+		uploads = uploads || lo.Kind == LeftoverUpload
+		if i >= shown {
+			continue
+		}
+		switch lo.Kind {
+		case LeftoverTempFile:
+			items = append(items, fmt.Sprintf("%s (temp file, %s, last written %s ago)", lo.Key, fmtSize(lo.Size), fmtAge(now.Sub(lo.Since))))
+		default:
+			items = append(items, fmt.Sprintf("%s (%s %s, started %s ago)", lo.Key, lo.Kind, lo.UploadID, fmtAge(now.Sub(lo.Since))))
+		}
+	}
+	if len(found) > shown {
+		items = append(items, fmt.Sprintf("and %d more", len(found)-shown))
+	}
+	detail := fmt.Sprintf("%d interrupted write(s) left behind for over %s: %s", len(found), fmtAge(leftoverReportAge), strings.Join(items, ", "))
+	ages := fmt.Sprintf("temp files older than %s, multipart uploads older than %s", fmtAge(TempFileSweepAge), fmtAge(UploadSweepAge))
+	var fix string
+	switch {
+	case due == len(found):
+		fix = "the next `condachan index` removes them (" + ages + "); none of them is a finished package or index file"
+	case due == 0:
+		fix = fmt.Sprintf("the first `condachan index` after they are old enough removes them (%s): younger uploads may still be running", ages)
+	default:
+		fix = fmt.Sprintf("the next `condachan index` removes %d of them (%s); the other %d may still be running and go once old enough", due, ages, len(found)-due)
+	}
+	if uploads {
+		fix += "; an S3 lifecycle rule with AbortIncompleteMultipartUpload (DaysAfterInitiation 1) aborts forgotten uploads without condachan"
+	}
+	return Check{Name: checkLeftovers, Status: CheckWarn, Detail: detail, Fix: fix}, nil
+}
+
+// fmtAge shows a duration the way people say it: 45m, 5h, 3d.
+func fmtAge(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d >= time.Minute:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return fmt.Sprintf("%ds", d/time.Second)
+}
+
+// fmtSize shows a byte count with a binary unit.
+func fmtSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
 }

@@ -67,7 +67,7 @@ func wantChecks(t *testing.T, rep *channel.Report, want map[string]channel.Check
 func allS3(status channel.CheckStatus) map[string]channel.CheckStatus {
 	m := map[string]channel.CheckStatus{}
 	for _, n := range []string{"channel", "credentials", "region", "endpoint", "reachable", "list", "not-found", "put", "get",
-		"if-none-match", "if-match", "conditional-delete", "delete", "lease"} {
+		"if-none-match", "if-match", "conditional-delete", "delete", "lease", "leftovers"} {
 		m[n] = status
 	}
 	return m
@@ -357,7 +357,7 @@ func TestDiagnoseLocalFolder(t *testing.T) {
 	rep := channel.Diagnose(context.Background(), dir, channel.DiagnoseOptions{})
 	wantChecks(t, rep, map[string]channel.CheckStatus{
 		"channel": channel.CheckPass, "folder": channel.CheckPass, "writable": channel.CheckPass, "file-lock": channel.CheckPass,
-		"conditional-writes": channel.CheckPass, "s3": channel.CheckSkip, "lease": channel.CheckPass,
+		"conditional-writes": channel.CheckPass, "s3": channel.CheckSkip, "lease": channel.CheckPass, "leftovers": channel.CheckPass,
 	})
 	if !rep.OK || rep.Backend != "local" {
 		t.Errorf("report %+v", rep)
@@ -395,7 +395,7 @@ func TestDiagnoseLocalMissingFolder(t *testing.T) {
 	rep := channel.Diagnose(context.Background(), dir, channel.DiagnoseOptions{})
 	wantChecks(t, rep, map[string]channel.CheckStatus{
 		"channel": channel.CheckPass, "folder": channel.CheckWarn, "writable": channel.CheckSkip, "file-lock": channel.CheckSkip,
-		"conditional-writes": channel.CheckSkip, "s3": channel.CheckSkip, "lease": channel.CheckSkip,
+		"conditional-writes": channel.CheckSkip, "s3": channel.CheckSkip, "lease": channel.CheckSkip, "leftovers": channel.CheckSkip,
 	})
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Error("the doctor created the channel folder")
@@ -574,5 +574,122 @@ func TestDiagnoseMissingKeyForbidden(t *testing.T) {
 				t.Errorf("not-found: %s (fix: %s)", c.Detail, c.Fix)
 			}
 		})
+	}
+}
+
+// Temp files of killed writers older than an hour are a warning that names them and says
+// that index runs remove them; doctor removes nothing, and ignores younger ones.
+func TestDiagnoseLocalReportsLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	oldTemp := writeAged(t, dir, "linux-64/.app-1.0-0.conda.tmp-123", "half a package", 5*time.Hour)
+	oldLease := writeAged(t, dir, ".condachan/.lock.json.tmp-9", "{", 2*time.Hour)
+	youngTemp := writeAged(t, dir, "linux-64/.app-2.0-0.conda.tmp-456", "being written", 10*time.Minute)
+	rep := channel.Diagnose(context.Background(), dir, channel.DiagnoseOptions{})
+	c, ok := rep.Check("leftovers")
+	if !ok || c.Status != channel.CheckWarn {
+		t.Fatalf("leftovers check %+v", c)
+	}
+	for _, w := range []string{"2 interrupted write(s)", "over 1h", "linux-64/.app-1.0-0.conda.tmp-123 (temp file, 14 B, last written 5h ago)", ".condachan/.lock.json.tmp-9"} {
+		if !strings.Contains(c.Detail, w) {
+			t.Errorf("detail lacks %q: %s", w, c.Detail)
+		}
+	}
+	if strings.Contains(c.Detail, "tmp-456") {
+		t.Errorf("a young temp file is reported: %s", c.Detail)
+	}
+	if !strings.Contains(c.Fix, "the next `condachan index` removes them") {
+		t.Errorf("fix: %s", c.Fix)
+	}
+	if !rep.OK {
+		t.Error("a warning failed the report")
+	}
+	for _, p := range []string{oldTemp, oldLease, youngTemp} {
+		if !exists(p) {
+			t.Errorf("doctor removed %s", p)
+		}
+	}
+	// --read-only looks too: it only lists.
+	rep = channel.Diagnose(context.Background(), dir, channel.DiagnoseOptions{ReadOnly: true})
+	if c, _ := rep.Check("leftovers"); c.Status != channel.CheckWarn {
+		t.Errorf("read-only leftovers check %+v", c)
+	}
+}
+
+// ageUpload backdates a multipart upload on the versitygw server: its posix backend takes
+// an upload's initiation time from the modification time of the upload's folder.
+func ageUpload(t *testing.T, srv *s3test.Server, bucket, uploadID string, age time.Duration) {
+	t.Helper()
+	found := false
+	err := filepath.WalkDir(filepath.Join(srv.Dir, bucket), func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == uploadID {
+			when := time.Now().Add(-age)
+			found = true
+			return os.Chtimes(p, when, when)
+		}
+		return nil
+	})
+	if err != nil || !found {
+		t.Fatalf("backdate upload %s under %s: found %v, %v", uploadID, srv.Dir, found, err)
+	}
+}
+
+func TestDiagnoseS3ReportsUnfinishedUploads(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.NewBucket(t)
+	client := srv.Client()
+	oldID := startUpload(t, client, bucket, "Conda/linux-64/big-1.0-0.conda")
+	ageUpload(t, srv, bucket, oldID, 30*time.Hour)
+	midID := startUpload(t, client, bucket, "Conda/noarch/mid-1.0-0.conda")
+	ageUpload(t, srv, bucket, midID, 3*time.Hour)
+	startUpload(t, client, bucket, "Conda/noarch/young-1.0-0.conda")
+	startUpload(t, client, bucket, "Elsewhere/old.bin") // not the channel's
+	rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda", channel.DiagnoseOptions{S3: srv.Options(), Timeout: 5 * time.Second})
+	want := allS3(channel.CheckPass)
+	want["leftovers"] = channel.CheckWarn
+	wantChecks(t, rep, want)
+	c, _ := rep.Check("leftovers")
+	for _, w := range []string{"2 interrupted write(s)", "linux-64/big-1.0-0.conda (multipart upload " + oldID + ", started 30h ago)", "noarch/mid-1.0-0.conda (multipart upload " + midID + ", started 3h ago)"} {
+		if !strings.Contains(c.Detail, w) {
+			t.Errorf("detail lacks %q: %s", w, c.Detail)
+		}
+	}
+	if strings.Contains(c.Detail, "young") || strings.Contains(c.Detail, "Elsewhere") {
+		t.Errorf("detail names an upload it should not: %s", c.Detail)
+	}
+	for _, w := range []string{"the next `condachan index` removes 1 of them", "multipart uploads older than 24h", "AbortIncompleteMultipartUpload"} {
+		if !strings.Contains(c.Fix, w) {
+			t.Errorf("fix lacks %q: %s", w, c.Fix)
+		}
+	}
+	if got := uploadsIn(t, client, bucket, ""); len(got) != 4 {
+		t.Errorf("doctor aborted uploads: %q left", got)
+	}
+}
+
+// A role that may not list uploads: a warning naming the permission, or, for a read-only
+// role, a skip.
+func TestDiagnoseS3UploadsListingDenied(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.NewBucket(t)
+	p := srv.NewProxy(t)
+	o := srv.Options()
+	o.EndpointURL = p.URL
+	listUploads := func(r *http.Request) bool { return r.Method == http.MethodGet && r.URL.Query().Has("uploads") }
+	for _, readOnly := range []bool{false, true} {
+		p.RespondOnce(listUploads, http.StatusForbidden, "AccessDenied")
+		rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda", channel.DiagnoseOptions{S3: o, Timeout: 5 * time.Second, ReadOnly: readOnly})
+		c, _ := rep.Check("leftovers")
+		switch {
+		case !readOnly && (c.Status != channel.CheckWarn || !strings.Contains(c.Fix, "allow s3:ListBucketMultipartUploads on arn:aws:s3:::"+bucket+" ")):
+			t.Errorf("leftovers check %+v", c)
+		case readOnly && (c.Status != channel.CheckSkip || !strings.Contains(c.Detail, "s3:ListBucketMultipartUploads")):
+			t.Errorf("read-only leftovers check %+v", c)
+		}
+		if !rep.OK {
+			t.Errorf("read-only %v: report not OK: %+v", readOnly, rep.Failed())
+		}
 	}
 }

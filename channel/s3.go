@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -66,6 +67,8 @@ type S3 struct {
 	endpoint string
 	opts     S3Options
 	stats    *RequestStats
+	// uploadsPage, when set, asks for that many uploads per listing page (tests).
+	uploadsPage int32
 }
 
 // RequestStats counts the HTTP requests an S3 channel sent, retries included.
@@ -82,7 +85,7 @@ func (r *RequestStats) String() string {
 func (r *RequestStats) count(req *http.Request) {
 	r.Total.Add(1)
 	switch {
-	case req.Method == http.MethodGet && req.URL.Query().Has("list-type"):
+	case req.Method == http.MethodGet && (req.URL.Query().Has("list-type") || req.URL.Query().Has("uploads")):
 		r.List.Add(1)
 	case req.Method == http.MethodGet:
 		r.Get.Add(1)
@@ -641,14 +644,14 @@ func (s *S3) wrap(op, key string, err error) error {
 		case "NoSuchBucket":
 			return fmt.Errorf("%s %s: bucket %s does not exist (check the channel URL, --region and --endpoint-url)", op, uri, s.bucket)
 		case "AccessDenied", "Forbidden", "AllAccessDisabled":
-			return fmt.Errorf("%s %s: access denied: the role in use needs %s on arn:aws:s3:::%s/%s* (see `condachan policy`): %w", op, uri, s3Action(op), s.bucket, s.prefix, err)
+			return fmt.Errorf("%s %s: access denied: the role in use needs %s (see `condachan policy`): %w", op, uri, s.grantFor(s3Action(op)), err)
 		case "PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException":
 			return fmt.Errorf("%s %s: the bucket is in another region: pass --region (or set AWS_REGION): %w", op, uri, err)
 		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken":
 			return fmt.Errorf("%s %s: the AWS credentials were refused (%s): check AWS_PROFILE / the access keys, or refresh them: %w", op, uri, ae.ErrorCode(), err)
 		}
 		if status == http.StatusForbidden {
-			return fmt.Errorf("%s %s: access denied: the role in use needs %s on arn:aws:s3:::%s/%s* (see `condachan policy`): %w", op, uri, s3Action(op), s.bucket, s.prefix, err)
+			return fmt.Errorf("%s %s: access denied: the role in use needs %s (see `condachan policy`): %w", op, uri, s.grantFor(s3Action(op)), err)
 		}
 	}
 	return fmt.Errorf("%s %s: %w", op, uri, describeNetErr(err, s.endpoint))
@@ -661,14 +664,123 @@ func isBucketError(err error) bool {
 
 func s3Action(op string) string {
 	switch {
+	case strings.HasPrefix(op, "list uploads"):
+		return "s3:ListBucketMultipartUploads"
 	case strings.HasPrefix(op, "list"):
 		return "s3:ListBucket"
+	case strings.HasPrefix(op, "abort"):
+		return "s3:AbortMultipartUpload"
 	case op == "delete":
 		return "s3:DeleteObject"
 	case op == "stat", op == "get", op == "read":
 		return "s3:GetObject"
 	}
 	return "s3:PutObject"
+}
+
+// grantFor names an action with the resource it must be allowed on: the bucket for the
+// listings (s3:ListBucket limited to the channel's keys, as `condachan policy` grants it;
+// s3:ListBucketMultipartUploads cannot be limited by prefix), the channel's keys for the
+// rest.
+func (s *S3) grantFor(action string) string {
+	switch action {
+	case "s3:ListBucket":
+		if s.prefix != "" {
+			return fmt.Sprintf("s3:ListBucket on arn:aws:s3:::%s (s3:prefix %s*)", s.bucket, s.prefix)
+		}
+		return "s3:ListBucket on arn:aws:s3:::" + s.bucket
+	case "s3:ListBucketMultipartUploads":
+		return "s3:ListBucketMultipartUploads on arn:aws:s3:::" + s.bucket
+	}
+	return fmt.Sprintf("%s on arn:aws:s3:::%s/%s*", action, s.bucket, s.prefix)
+}
+
+// Leftovers lists the multipart uploads under the channel's prefix started at least
+// olderThan ago (by the server's clock against ours; a few minutes of skew do not matter
+// at the ages this is used with). A publisher killed during uploadParts leaves one: S3
+// keeps its parts, and bills for them, until it is aborted. Uploads of other tools under
+// the prefix are listed too.
+func (s *S3) Leftovers(ctx context.Context, olderThan time.Duration) ([]Leftover, error) {
+	return s.uploads(ctx, olderThan, time.Now())
+}
+
+func (s *S3) uploads(ctx context.Context, age time.Duration, now time.Time) ([]Leftover, error) {
+	in := &s3.ListMultipartUploadsInput{Bucket: &s.bucket, ExpectedBucketOwner: s.owner}
+	if s.prefix != "" {
+		in.Prefix = aws.String(s.prefix)
+	}
+	if s.uploadsPage > 0 {
+		in.MaxUploads = aws.Int32(s.uploadsPage)
+	}
+	var out []Leftover
+	for {
+		page, err := s.client.ListMultipartUploads(ctx, in)
+		var ae smithy.APIError
+		if err != nil && in.UploadIdMarker != nil && errors.As(err, &ae) && ae.ErrorCode() == "InvalidArgument" {
+			// Some S3-compatible servers refuse the upload-id-marker they gave themselves
+			// (versitygw 1.8: versity/versitygw#2149). Going on after the key alone skips
+			// the rest of that key's uploads, which a later sweep finds.
+			in.UploadIdMarker = nil
+			page, err = s.client.ListMultipartUploads(ctx, in)
+		}
+		if err != nil {
+			return nil, s.wrap("list uploads under", "", err)
+		}
+		for _, u := range page.Uploads {
+			// An upload without a start time cannot be told from a live one.
+			if u.Initiated == nil || !olderThan(now, *u.Initiated, age) {
+				continue
+			}
+			out = append(out, Leftover{Kind: LeftoverUpload, Key: s.relKey(aws.ToString(u.Key)), UploadID: aws.ToString(u.UploadId), Since: *u.Initiated})
+		}
+		if !aws.ToBool(page.IsTruncated) {
+			break
+		}
+		// The listing goes on after (key, upload id); a server that does not move on
+		// would loop forever.
+		next, nextID := aws.ToString(page.NextKeyMarker), aws.ToString(page.NextUploadIdMarker)
+		if (next == "" && nextID == "") || (next == aws.ToString(in.KeyMarker) && nextID == aws.ToString(in.UploadIdMarker)) {
+			return nil, fmt.Errorf("list uploads under %s: the listing is truncated but the server gave no marker to go on from", s.uri(""))
+		}
+		in.KeyMarker, in.UploadIdMarker = aws.String(next), nil
+		if nextID != "" {
+			in.UploadIdMarker = aws.String(nextID)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Key != out[j].Key {
+			return out[i].Key < out[j].Key
+		}
+		return out[i].Since.Before(out[j].Since)
+	})
+	return out, nil
+}
+
+// Sweep aborts the multipart uploads Leftovers lists. One that is gone meanwhile
+// (completed, or aborted by another sweep: 404 NoSuchUpload) is fine.
+func (s *S3) Sweep(ctx context.Context, olderThan time.Duration) ([]Leftover, error) {
+	found, err := s.Leftovers(ctx, olderThan)
+	if err != nil {
+		return nil, err
+	}
+	var removed []Leftover
+	var errs []error
+	for _, lo := range found {
+		_, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+			Bucket: &s.bucket, Key: aws.String(s.FullKey(lo.Key)), UploadId: aws.String(lo.UploadID), ExpectedBucketOwner: s.owner,
+		})
+		var ae smithy.APIError
+		switch {
+		case err == nil:
+			removed = append(removed, lo)
+		case errors.As(err, &ae) && ae.ErrorCode() == "NoSuchUpload", httpStatus(err) == http.StatusNotFound && !isBucketError(err):
+		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			return removed, errors.Join(append(errs, fmt.Errorf("abort upload %s of %s: %w", lo.UploadID, s.uri(lo.Key), err))...)
+		default:
+			errs = append(errs, s.wrap("abort upload "+lo.UploadID+" of", lo.Key, err))
+		}
+	}
+	return removed, errors.Join(errs...)
 }
 
 // describeNetErr explains connection failures in terms of what to fix.

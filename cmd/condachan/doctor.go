@@ -27,7 +27,10 @@ STS; the region and endpoint; whether the bucket answers (within --timeout, with
 it does not, such as the VPC endpoint to add); the list, get, put and delete permissions on a
 probe key under <channel>/.condachan/doctor/ (removed afterwards); whether the endpoint really
 enforces If-None-Match, If-Match and conditional DELETE, which the channel lease is built on;
-and who holds the lease. For a folder: that it is writable and that file locks work.
+and who holds the lease. For a folder: that it is writable and that file locks work. For
+both: what interrupted publishers left behind for over an hour (temp files in a folder,
+unfinished multipart uploads on S3); doctor only reports them, the next index run removes
+them.
 
 Exit code 0 when no check failed (warnings allowed), 1 when one did. --read-only leaves out
 the checks that write, for a read-only role such as a render queue's.`,

@@ -95,7 +95,7 @@ func TestDoctorVersitygw(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("--json output is not JSON: %v\n%s", err, stdout)
 	}
-	if !rep.OK || rep.Channel != url || rep.Backend != "s3" || len(rep.Checks) != 14 {
+	if !rep.OK || rep.Channel != url || rep.Backend != "s3" || len(rep.Checks) != 15 {
 		t.Errorf("report %+v", rep)
 	}
 	for _, c := range rep.Checks {
@@ -147,7 +147,7 @@ func TestDoctorIgnoredConditionalDeleteExitsNonZero(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", w, stdout)
 		}
 	}
-	if !strings.Contains(stderr, "1 of 14 checks failed (conditional-delete)") {
+	if !strings.Contains(stderr, "1 of 15 checks failed (conditional-delete)") {
 		t.Errorf("stderr: %s", stderr)
 	}
 }
@@ -195,5 +195,34 @@ func TestDoctorLocalAndUsage(t *testing.T) {
 		if code, _, stderr := doctorCLI(t, args...); code != exitUsage {
 			t.Errorf("%q: exit %d, want 2 (%s)", args, code, stderr)
 		}
+	}
+}
+
+// A temp file a killed publisher left an hour ago or more: a warning (exit 0) with its
+// key and who removes it; doctor leaves it.
+func TestDoctorReportsLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	tmp := filepath.Join(dir, "linux-64", ".blender-4.1.1-0.conda.tmp-2718")
+	if err := os.MkdirAll(filepath.Dir(tmp), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tmp, []byte("half a package"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	when := time.Now().Add(-3 * time.Hour)
+	if err := os.Chtimes(tmp, when, when); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := doctorCLI(t, "--channel", dir)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, w := range []string{"WARN  leftovers", "1 interrupted write(s)", "linux-64/.blender-4.1.1-0.conda.tmp-2718", "fix: the next `condachan index` removes them", "1 warning(s)"} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("table lacks %q:\n%s", w, stdout)
+		}
+	}
+	if _, err := os.Stat(tmp); err != nil {
+		t.Errorf("doctor removed the temp file: %v", err)
 	}
 }

@@ -1,0 +1,423 @@
+package channel_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/internal/s3test"
+)
+
+// Both backends offer the capability.
+var (
+	_ channel.Sweeper = (*channel.Local)(nil)
+	_ channel.Sweeper = (*channel.S3)(nil)
+)
+
+// writeAged writes a file under dir (a slash-separated relative path) and sets its
+// modification time age ago.
+func writeAged(t *testing.T, dir, rel, content string, age time.Duration) string {
+	t.Helper()
+	p := filepath.Join(dir, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	when := time.Now().Add(-age)
+	if err := os.Chtimes(p, when, when); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func leftoverKeys(los []channel.Leftover) []string {
+	var keys []string
+	for _, lo := range los {
+		keys = append(keys, lo.Key)
+	}
+	return keys
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
+
+// A folder channel: only temp files of Local.Put (".<name>.tmp-*") older than the age go,
+// wherever they are, .condachan/ included; packages, other dot-files and folders stay.
+func TestLocalSweepRemovesOnlyOldTempFiles(t *testing.T) {
+	dir := t.TempDir()
+	st, err := channel.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const old, young = 3 * time.Hour, time.Minute
+	// A package put the normal way, and its temp-file twin left by a killed writer.
+	if _, err := st.Put(ctx, "linux-64/app-1.0-0.conda", strings.NewReader("pkg"), 3, channel.PutOptions{IfAbsent: true}); err != nil {
+		t.Fatal(err)
+	}
+	oldTemps := map[string]string{ // key -> content
+		"linux-64/.app-2.0-0.conda.tmp-1234":  "half a package",
+		".condachan/.lock.json.tmp-99":        "{",
+		"noarch/.repodata.json.tmp-5":         "[",
+		"some/deep/folder/.x.conda.tmp-77777": "x",
+	}
+	for k, c := range oldTemps {
+		writeAged(t, dir, k, c, old)
+	}
+	youngTemp := writeAged(t, dir, "linux-64/.app-3.0-0.conda.tmp-42", "being written", young)
+	kept := []string{
+		writeAged(t, dir, "linux-64/old-1.0-0.conda", "an old package", old),
+		writeAged(t, dir, "noarch/.hidden", "a dot-file", old),
+		writeAged(t, dir, "linux-64/notes.tmp-1", "not a dot-file", old),
+		writeAged(t, dir, ".condachan/store.lock", "", old),
+		filepath.Join(dir, "linux-64", "app-1.0-0.conda"),
+	}
+	// A folder with a temp name is no temp file.
+	tmpDir := filepath.Join(dir, "linux-64", ".dir.tmp-1")
+	if err := os.Mkdir(tmpDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	kept = append(kept, tmpDir)
+	// A linked folder belongs elsewhere: its temp files are not the channel's.
+	outside := t.TempDir()
+	outsideTemp := writeAged(t, outside, ".y.conda.tmp-1", "y", old)
+	if runtime.GOOS != "windows" {
+		if err := os.Symlink(outside, filepath.Join(dir, "linked")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kept = append(kept, outsideTemp)
+
+	wantOld := make([]string, 0, len(oldTemps))
+	for k := range oldTemps {
+		wantOld = append(wantOld, k)
+	}
+	slices.Sort(wantOld)
+
+	found, err := st.Leftovers(ctx, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := leftoverKeys(found); !slices.Equal(got, wantOld) {
+		t.Fatalf("Leftovers(1h) = %q, want %q", got, wantOld)
+	}
+	for _, lo := range found {
+		if lo.Kind != channel.LeftoverTempFile || lo.UploadID != "" || lo.Size != int64(len(oldTemps[lo.Key])) || time.Since(lo.Since) < old-time.Minute {
+			t.Errorf("leftover %+v", lo)
+		}
+	}
+	for k := range oldTemps {
+		if !exists(filepath.Join(dir, filepath.FromSlash(k))) {
+			t.Errorf("Leftovers removed %s", k)
+		}
+	}
+
+	removed, err := st.Sweep(ctx, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := leftoverKeys(removed); !slices.Equal(got, wantOld) {
+		t.Errorf("Sweep(1h) removed %q, want %q", got, wantOld)
+	}
+	for k := range oldTemps {
+		if exists(filepath.Join(dir, filepath.FromSlash(k))) {
+			t.Errorf("%s still there after Sweep", k)
+		}
+	}
+	for _, p := range append(kept, youngTemp) {
+		if !exists(p) {
+			t.Errorf("Sweep(1h) removed %s", p)
+		}
+	}
+	if removed, err := st.Sweep(ctx, time.Hour); err != nil || len(removed) != 0 {
+		t.Errorf("second Sweep: %q, %v", leftoverKeys(removed), err)
+	}
+
+	// Age 0: the young temp file too, and still nothing else.
+	removed, err = st.Sweep(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := leftoverKeys(removed); !slices.Equal(got, []string{"linux-64/.app-3.0-0.conda.tmp-42"}) {
+		t.Errorf("Sweep(0) removed %q", got)
+	}
+	for _, p := range kept {
+		if !exists(p) {
+			t.Errorf("Sweep(0) removed %s", p)
+		}
+	}
+	var listed []string
+	if err := st.List(ctx, "", func(o channel.Object) error { listed = append(listed, o.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"linux-64/app-1.0-0.conda", "linux-64/old-1.0-0.conda"} {
+		if !slices.Contains(listed, k) {
+			t.Errorf("%s no longer listed: %q", k, listed)
+		}
+	}
+}
+
+// SweepStale, what index runs call, keeps temp files younger than TempFileSweepAge.
+func TestLocalSweepStale(t *testing.T) {
+	dir := t.TempDir()
+	st, err := channel.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldTemp := writeAged(t, dir, "linux-64/.a.conda.tmp-1", "a", channel.TempFileSweepAge+time.Minute)
+	youngTemp := writeAged(t, dir, "linux-64/.b.conda.tmp-2", "b", channel.TempFileSweepAge-10*time.Minute)
+	removed, err := channel.SweepStale(context.Background(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := leftoverKeys(removed); !slices.Equal(got, []string{"linux-64/.a.conda.tmp-1"}) {
+		t.Errorf("SweepStale removed %q", got)
+	}
+	if exists(oldTemp) || !exists(youngTemp) {
+		t.Errorf("after SweepStale: old there %v, young there %v", exists(oldTemp), exists(youngTemp))
+	}
+	// Nothing old enough: nothing removed.
+	if removed, err := channel.SweepStale(context.Background(), st); err != nil || len(removed) != 0 {
+		t.Errorf("second SweepStale: %q, %v", leftoverKeys(removed), err)
+	}
+	// A store that cannot sweep has nothing to sweep.
+	if removed, err := channel.SweepStale(context.Background(), struct{ channel.Store }{st}); err != nil || removed != nil {
+		t.Errorf("SweepStale of a plain Store: %q, %v", leftoverKeys(removed), err)
+	}
+}
+
+// Sweeps racing each other (two index runs on machines sharing the folder) each remove a
+// part, and neither fails on the files the other removed.
+func TestLocalSweepToleratesVanishingFiles(t *testing.T) {
+	dir := t.TempDir()
+	st, err := channel.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	for i := range n {
+		writeAged(t, dir, fmt.Sprintf("linux-64/.p%d.conda.tmp-%d", i%7, i), "x", 2*time.Hour)
+	}
+	var wg sync.WaitGroup
+	results := make([][]channel.Leftover, 4)
+	errs := make([]error, 4)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = st.Sweep(context.Background(), time.Hour)
+		}()
+	}
+	wg.Wait()
+	total := 0
+	seen := map[string]bool{}
+	for i := range results {
+		if errs[i] != nil {
+			t.Errorf("sweep %d: %v", i, errs[i])
+		}
+		for _, lo := range results[i] {
+			if seen[lo.Key] {
+				t.Errorf("%s reported removed twice", lo.Key)
+			}
+			seen[lo.Key] = true
+			total++
+		}
+	}
+	if total != n {
+		t.Errorf("%d removed in all, want %d", total, n)
+	}
+	if left, err := st.Leftovers(context.Background(), 0); err != nil || len(left) != 0 {
+		t.Errorf("left: %q, %v", leftoverKeys(left), err)
+	}
+}
+
+// startUpload starts a multipart upload of key (a bucket key) with one part and leaves it
+// unfinished, as a publisher killed during the upload does.
+func startUpload(t *testing.T, client *s3.Client, bucket, key string) string {
+	t.Helper()
+	ctx := context.Background()
+	up, err := client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatalf("CreateMultipartUpload %s: %v", key, err)
+	}
+	body := strings.NewReader("part one of a package")
+	if _, err := client.UploadPart(ctx, &s3.UploadPartInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: up.UploadId, PartNumber: aws.Int32(1),
+		Body: body, ContentLength: aws.Int64(body.Size()),
+	}); err != nil {
+		t.Fatalf("UploadPart %s: %v", key, err)
+	}
+	return aws.ToString(up.UploadId)
+}
+
+// uploadsIn lists the unfinished uploads under a bucket prefix, as "key upload-id".
+func uploadsIn(t *testing.T, client *s3.Client, bucket, prefix string) []string {
+	t.Helper()
+	out, err := client.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	if err != nil {
+		t.Fatalf("ListMultipartUploads: %v", err)
+	}
+	var got []string
+	for _, u := range out.Uploads {
+		got = append(got, aws.ToString(u.Key)+" "+aws.ToString(u.UploadId))
+	}
+	slices.Sort(got)
+	return got
+}
+
+// An S3 channel: the unfinished uploads under the channel's prefix, and only those, are
+// listed and aborted once old enough.
+func TestS3SweepAbortsUnfinishedUploads(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.NewBucket(t)
+	client := srv.Client()
+	st := srv.Store(t, bucket, "Conda/Default")
+	ctx := context.Background()
+
+	id := startUpload(t, client, bucket, "Conda/Default/linux-64/big-1.0-0.conda")
+	// Not the channel's: another prefix, and a sibling whose name merely starts alike.
+	other := startUpload(t, client, bucket, "Other/big-1.0-0.conda")
+	sibling := startUpload(t, client, bucket, "Conda/Default2/linux-64/big-1.0-0.conda")
+
+	// Young uploads may still be running: an age keeps them.
+	found, err := st.Leftovers(ctx, time.Hour)
+	if err != nil {
+		t.Fatalf("Leftovers: %v", err)
+	}
+	if len(found) != 0 {
+		t.Errorf("Leftovers(1h) = %+v", found)
+	}
+	if removed, err := st.Sweep(ctx, time.Hour); err != nil || len(removed) != 0 {
+		t.Errorf("Sweep(1h): %+v, %v", removed, err)
+	}
+	if got := uploadsIn(t, client, bucket, "Conda/Default/"); len(got) != 1 {
+		t.Fatalf("uploads after Sweep(1h): %q", got)
+	}
+
+	found, err = st.Leftovers(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1 {
+		t.Fatalf("Leftovers(0) = %+v", found)
+	}
+	lo := found[0]
+	if lo.Kind != channel.LeftoverUpload || lo.Key != "linux-64/big-1.0-0.conda" || lo.UploadID != id || lo.Since.IsZero() || time.Since(lo.Since) > time.Hour {
+		t.Errorf("leftover %+v", lo)
+	}
+	if got := uploadsIn(t, client, bucket, "Conda/Default/"); len(got) != 1 {
+		t.Errorf("Leftovers aborted something: %q", got)
+	}
+
+	removed, err := st.Sweep(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 1 || removed[0].UploadID != id {
+		t.Errorf("Sweep(0) removed %+v", removed)
+	}
+	if got := uploadsIn(t, client, bucket, "Conda/Default/"); len(got) != 0 {
+		t.Errorf("uploads left after Sweep: %q", got)
+	}
+	if got := uploadsIn(t, client, bucket, ""); !slices.Equal(got, []string{"Conda/Default2/linux-64/big-1.0-0.conda " + sibling, "Other/big-1.0-0.conda " + other}) {
+		t.Errorf("uploads outside the channel: %q", got)
+	}
+	if removed, err := st.Sweep(ctx, 0); err != nil || len(removed) != 0 {
+		t.Errorf("second Sweep: %+v, %v", removed, err)
+	}
+	// SweepStale leaves uploads younger than a day alone.
+	startUpload(t, client, bucket, "Conda/Default/noarch/young-1.0-0.conda")
+	if removed, err := channel.SweepStale(ctx, st); err != nil || len(removed) != 0 {
+		t.Errorf("SweepStale: %+v, %v", removed, err)
+	}
+	if got := uploadsIn(t, client, bucket, "Conda/Default/"); len(got) != 1 {
+		t.Errorf("uploads after SweepStale: %q", got)
+	}
+}
+
+// More uploads than fit in one listing page are all found. (versitygw 1.8 refuses the
+// upload-id-marker it hands out, versity/versitygw#2149, so this also goes through the
+// fallback to the key marker alone; keys are distinct here, which that loses nothing of.)
+func TestS3LeftoversPaginates(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.NewBucket(t)
+	client := srv.Client()
+	st := srv.Store(t, bucket, "")
+	channel.SetUploadsPage(st, 2)
+	var want []string
+	for _, k := range []string{"linux-64/a.conda", "linux-64/b.conda", "linux-64/c.conda", "noarch/c.conda", "osx-64/d.conda"} {
+		want = append(want, k+" "+startUpload(t, client, bucket, k))
+	}
+	slices.Sort(want)
+	found, err := st.Leftovers(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, lo := range found {
+		got = append(got, lo.Key+" "+lo.UploadID)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("Leftovers = %q, want %q", got, want)
+	}
+}
+
+// An upload that is gone when Sweep aborts it (completed meanwhile, or aborted by another
+// sweep) is no error; a denied listing names the permission to grant.
+func TestS3SweepToleratesGoneUploadsAndNamesPermissions(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.NewBucket(t)
+	client := srv.Client()
+	p := srv.NewProxy(t)
+	st := srv.StoreVia(t, p, bucket, "Conda")
+	ctx := context.Background()
+	startUpload(t, client, bucket, "Conda/linux-64/a.conda")
+
+	p.RespondOnce(s3test.Match(http.MethodDelete, "/linux-64/a.conda"), http.StatusNotFound, "NoSuchUpload")
+	removed, err := st.Sweep(ctx, 0)
+	if err != nil || len(removed) != 0 {
+		t.Errorf("Sweep of a vanished upload: %+v, %v", removed, err)
+	}
+	if p.Answered() != 1 {
+		t.Fatalf("the abort did not go through the proxy (%d answered)", p.Answered())
+	}
+
+	listUploads := func(r *http.Request) bool { return r.Method == http.MethodGet && r.URL.Query().Has("uploads") }
+	p.RespondOnce(listUploads, http.StatusForbidden, "AccessDenied")
+	_, err = st.Leftovers(ctx, 0)
+	if err == nil || !strings.Contains(err.Error(), "s3:ListBucketMultipartUploads on arn:aws:s3:::"+bucket) {
+		t.Errorf("denied listing: %v", err)
+	}
+
+	p.RespondOnce(s3test.Match(http.MethodDelete, "/linux-64/a.conda"), http.StatusForbidden, "AccessDenied")
+	removed, err = st.Sweep(ctx, 0)
+	if err == nil || len(removed) != 0 || !strings.Contains(err.Error(), "s3:AbortMultipartUpload on arn:aws:s3:::"+bucket+"/Conda/*") || !strings.Contains(err.Error(), "linux-64/a.conda") {
+		t.Errorf("denied abort: %+v, %v", removed, err)
+	}
+	var denied interface{ ErrorCode() string }
+	if !errors.As(err, &denied) || denied.ErrorCode() != "AccessDenied" {
+		t.Errorf("the SDK error is not kept: %v", err)
+	}
+	// The upload is still there, and the next sweep gets it.
+	if removed, err := st.Sweep(ctx, 0); err != nil || len(removed) != 1 {
+		t.Errorf("Sweep after the denial: %+v, %v", removed, err)
+	}
+}
