@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # Index benchmarks, side by side in one run:
 #   1. a 10,000-package local channel (../shared/bench/make_channel.py) indexed cold by
-#      condachan, and by conda-index when CONDA_INDEX names a command that runs it
+#      condachan with sharded repodata (the default) and with --no-shards, ROUNDS times
+#      each (medians), and by conda-index when CONDA_INDEX names a command that runs it
 #      (e.g. a wrapper around `python3 -m conda_index` from a checkout); the two
 #      repodata.json files are compared byte for byte;
-#   2. the same channel on S3 (a local versitygw): one more package uploaded by hand,
-#      then `condachan index`: wall time and S3 request count of the incremental run,
-#      and the same after `condachan publish` of one more package.
+#   2. the same channel on S3 (a local versitygw): a cold `index --full` with and without
+#      shards (index state and shards removed from the server's folder before each), then
+#      one more package uploaded by hand and `condachan index`, and `condachan publish` of
+#      one more package: wall time, S3 request count and shards rendered and written.
 #   bench/index.sh [WORKDIR] [N]        (defaults /tmp/condachan-index-bench, 10000)
+#   ROUNDS=3 (cold runs per side)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 shared=${CONDACHAN_SHARED_BENCH:-$repo/../shared/bench}
 work=${1:-/tmp/condachan-index-bench}
 n=${2:-10000}
+rounds=${ROUNDS:-3}
 mkdir -p "$work"
 cd "$repo" && go build -o "$work/condachan" ./cmd/condachan
 cc="$work/condachan"
@@ -23,9 +27,18 @@ if [ ! -d "$work/source/linux-64" ] || [ "$(ls "$work/source/linux-64" | wc -l)"
 fi
 secs() { /usr/bin/time -f "%e" -o "$work/t" "$@" > "$work/out.log" 2>&1 || { cat "$work/out.log"; exit 1; }; cat "$work/t"; }
 
-rm -rf "$work/cc" "$work/ci" && cp -r "$work/source" "$work/cc" && cp -r "$work/source" "$work/ci"
-t_cc=$(secs "$cc" index --channel "$work/cc" --progress none)
-echo "cold index of $n packages, local channel: condachan ${t_cc}s"
+median() { python3 -c 'import statistics,sys; print(f"{statistics.median(float(x) for x in sys.argv[1:]):.2f}")' "$@"; }
+sh_times=() ns_times=()
+for r in $(seq "$rounds"); do
+  rm -rf "$work/cc" "$work/ccn" && cp -r "$work/source" "$work/cc" && cp -r "$work/source" "$work/ccn"
+  sh_times+=("$(secs "$cc" index --channel "$work/cc" --progress none)")
+  ns_times+=("$(secs "$cc" index --channel "$work/ccn" --progress none --no-shards)")
+done
+t_cc=$(median "${sh_times[@]}")
+t_ccn=$(median "${ns_times[@]}")
+echo "cold index of $n packages, local channel, median of $rounds: with shards ${t_cc}s (${sh_times[*]}), --no-shards ${t_ccn}s (${ns_times[*]}): shards cost $(python3 -c "print(f'{($t_cc/$t_ccn-1)*100:+.0f}%')")"
+echo "  $(ls "$work/cc/linux-64/shards" | wc -l) shards, shard index $(stat -c %s "$work/cc/linux-64/repodata_shards.msgpack.zst") bytes, repodata.json.zst $(stat -c %s "$work/cc/linux-64/repodata.json.zst") bytes"
+rm -rf "$work/ci" && cp -r "$work/source" "$work/ci"
 if [ -n "${CONDA_INDEX:-}" ]; then
   t_ci=$(secs $CONDA_INDEX "$work/ci")
   echo "cold index of $n packages, local channel: conda-index ${t_ci}s ($(python3 -c "print(f'{$t_ci/$t_cc:.1f}')")x condachan's time)"
@@ -56,6 +69,30 @@ url=s3://bench/Conda/Default
 echo "uploading $n packages to $url ..."
 t_pub=$(secs "$cc" publish --channel "$url" --progress none "$work"/source/linux-64/*.conda)
 echo "publish of $n packages in one process (upload + cold index on S3): ${t_pub}s"
+report() { python3 -c "
+import json,sys
+d=json.load(open(sys.argv[1])); r=d['s3_requests']
+idx=d.get('index', d) or {}
+sh=[(s['subdir'], s.get('shards_rendered',0), s.get('shards_written',0)) for s in (idx.get('subdirs') or [])]
+print(f\"{r['total']} S3 requests (LIST {r['list']}, HEAD {r['head']}, GET {r['get']}, PUT {r['put']}, DELETE {r['delete']}, POST {r['post']}); shards rendered/written: \" + (', '.join(f'{a} {b}/{c}' for a,b,c in sh) or 'none (group commit)'))" "$1"; }
+# Cold index on S3 with and without shards: the state (and the shards) are removed from
+# the server's folder first, so that every package is read again and every shard written.
+chan="$work/vgw/bench/Conda/Default"
+sh_times=() ns_times=()
+for r in $(seq "$rounds"); do
+  rm -rf "$chan/.condachan/index" "$chan/linux-64/shards"
+  /usr/bin/time -f "%e" -o "$work/t" "$cc" index --channel "$url" --full --shards --json --progress none > "$work/cold-sh.json" 2>"$work/cold.err" || { cat "$work/cold.err"; exit 1; }
+  sh_times+=("$(cat "$work/t")")
+  rm -rf "$chan/.condachan/index"
+  /usr/bin/time -f "%e" -o "$work/t" "$cc" index --channel "$url" --full --no-shards --json --progress none > "$work/cold-ns.json" 2>"$work/cold.err" || { cat "$work/cold.err"; exit 1; }
+  ns_times+=("$(cat "$work/t")")
+done
+t_s3sh=$(median "${sh_times[@]}")
+t_s3ns=$(median "${ns_times[@]}")
+echo "cold index --full of $n packages on S3, median of $rounds: with shards ${t_s3sh}s (${sh_times[*]}), --no-shards ${t_s3ns}s (${ns_times[*]}): shards cost $(python3 -c "print(f'{($t_s3sh/$t_s3ns-1)*100:+.0f}%')")"
+echo "  with shards: $(report "$work/cold-sh.json")"
+echo "  without:     $(report "$work/cold-ns.json")"
+"$cc" index --channel "$url" --shards --progress none > /dev/null 2>&1
 # Two more linux-64 packages, built by condachan from a folder recipe.
 mkdir -p "$work/extra-recipe/payload/share/extra"
 echo "extra" > "$work/extra-recipe/payload/share/extra/README"
@@ -92,7 +129,6 @@ req = urllib.request.Request(f"http://{host}{uri}", data=data, method="PUT", hea
   "Authorization": f"AWS4-HMAC-SHA256 Credential={key}/{scope}, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={sig}"})
 urllib.request.urlopen(req).read()
 PY
-report() { python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['s3_requests']; print(f\"{r['total']} S3 requests (LIST {r['list']}, HEAD {r['head']}, GET {r['get']}, PUT {r['put']}, DELETE {r['delete']}, POST {r['post']})\")" "$1"; }
 /usr/bin/time -f "%e" -o "$work/t" "$cc" index --channel "$url" --json --progress none > "$work/inc.json" 2>"$work/inc.err" || { cat "$work/inc.err"; exit 1; }
 echo "incremental index after one hand-uploaded package ($n in the channel): $(cat "$work/t")s, $(report "$work/inc.json")"
 echo "  (listing $((n + 2)) objects of the whole channel takes $(( (n + 1000) / 1000 + 1 )) pages of 1,000)"

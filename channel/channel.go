@@ -45,6 +45,15 @@ type PutOptions struct {
 	// CacheControl is served to HTTP clients of the channel.
 	CacheControl string
 	Metadata     map[string]string
+	// Deferred lets the write return before its bytes are on stable storage, with a store
+	// that is a Flusher: the caller calls Flush before it writes anything that names the
+	// object, so that many small writes (shards) share one flush. Other stores ignore it.
+	Deferred bool
+}
+
+// Flusher is a store whose writes with PutOptions.Deferred become durable together.
+type Flusher interface {
+	Flush(ctx context.Context) error
 }
 
 // Store is a conda channel's storage.

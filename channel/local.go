@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -21,6 +22,9 @@ import (
 // crash can never leave the channel locked.
 type Local struct {
 	root string
+	// mu queues this process's conditional writes before the file lock, which then only
+	// waits for other processes: goroutines polling the lock would sleep in turn.
+	mu *sync.Mutex
 }
 
 // NewLocal opens (and creates) a channel folder.
@@ -28,7 +32,7 @@ func NewLocal(dir string) (*Local, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("channel folder %s: %w", dir, err)
 	}
-	return &Local{root: dir}, nil
+	return &Local{root: dir, mu: &sync.Mutex{}}, nil
 }
 
 func (l *Local) String() string { return l.root }
@@ -207,8 +211,10 @@ func (l *Local) Put(ctx context.Context, key string, body io.Reader, size int64,
 	if err := tmp.Chmod(0o644); err != nil {
 		return Object{}, err
 	}
-	if err := tmp.Sync(); err != nil {
-		return Object{}, err
+	if !opts.Deferred || !deferredSync {
+		if err := tmp.Sync(); err != nil {
+			return Object{}, err
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return Object{}, err
@@ -351,6 +357,10 @@ const storeLockKey = InternalPrefix + "store.lock"
 
 // locked runs fn holding the channel folder's store lock.
 func (l *Local) locked(ctx context.Context, fn func() error) error {
+	if l.mu != nil {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+	}
 	p := filepath.Join(l.root, filepath.FromSlash(storeLockKey))
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
@@ -388,4 +398,87 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// Leftovers lists the temp files of interrupted writes (see Put and isTempName) anywhere
+// in the folder, .condachan/ included, last modified at least olderThan ago. Folders
+// linked into the channel are not followed: their temp files belong to another folder.
+func (l *Local) Leftovers(ctx context.Context, olderThan time.Duration) ([]Leftover, error) {
+	return l.leftovers(ctx, olderThan, time.Now())
+}
+
+func (l *Local) leftovers(ctx context.Context, age time.Duration, now time.Time) ([]Leftover, error) {
+	var out []Leftover
+	// The trailing separator makes WalkDir follow a channel folder that is itself a link.
+	err := filepath.WalkDir(l.root+string(filepath.Separator), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				// The channel folder, or a folder in it, went away meanwhile.
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() || !d.Type().IsRegular() || !isTempName(d.Name()) {
+			return nil
+		}
+		fi, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // renamed into place or removed meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		if !olderThan(now, fi.ModTime(), age) {
+			return nil
+		}
+		rel, err := filepath.Rel(l.root, p)
+		if err != nil {
+			return err
+		}
+		out = append(out, Leftover{Kind: LeftoverTempFile, Key: filepath.ToSlash(rel), Since: fi.ModTime(), Size: fi.Size()})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("look for temp files of interrupted writes in %s: %w", l.root, err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+// Sweep removes the temp files Leftovers lists. Each is looked at again just before it
+// goes, and kept if it was written to since it was listed (a stalled write that resumed).
+func (l *Local) Sweep(ctx context.Context, olderThan time.Duration) ([]Leftover, error) {
+	found, err := l.Leftovers(ctx, olderThan)
+	if err != nil {
+		return nil, err
+	}
+	var removed []Leftover
+	var errs []error
+	for _, lo := range found {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, err)
+			break
+		}
+		p := filepath.Join(l.root, filepath.FromSlash(lo.Key))
+		fi, err := os.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err == nil && !fi.ModTime().Equal(lo.Since) {
+			continue
+		}
+		if err == nil {
+			err = os.Remove(p)
+		}
+		switch {
+		case err == nil:
+			removed = append(removed, lo)
+		case !errors.Is(err, fs.ErrNotExist):
+			errs = append(errs, fmt.Errorf("remove the temp file %s of an interrupted write: %w", p, err))
+		}
+	}
+	return removed, errors.Join(errs...)
 }

@@ -64,6 +64,8 @@ func goldenChannel(t *testing.T, dir string) {
 
 // hashFields are the record values that depend on the package bytes (and so on the zstd
 // encoder's version); Check verifies them against the files, the comparison masks them.
+var newFields = regexp.MustCompile(`"indexed_timestamp":[0-9]+,`)
+
 var hashFields = regexp.MustCompile(`"(md5|sha256)":"[0-9a-f]+"|"size":[0-9]+`)
 
 // TestRepodataMatchesCondaIndex compares our repodata.json, byte for byte with the hashes
@@ -99,7 +101,8 @@ func TestRepodataMatchesCondaIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 		w := hashFields.ReplaceAll(want, []byte("<masked>"))
-		g := hashFields.ReplaceAll(got, []byte("<masked>"))
+		// indexed_timestamp (CEP 47) is the one field conda-index does not write yet.
+		g := hashFields.ReplaceAll(newFields.ReplaceAll(got, nil), []byte("<masked>"))
 		if !bytes.Equal(w, g) {
 			t.Errorf("%s/repodata.json differs from conda-index's:\nconda-index: %s\ncondachan:   %s", sd, w, g)
 		}

@@ -3,21 +3,16 @@ package index
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
-	"sync"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/condachan/condachan/channel"
-	"github.com/condachan/condachan/internal/faultpoint"
 	"github.com/condachan/condachan/internal/progress"
 )
 
@@ -32,6 +27,20 @@ type SubdirState struct {
 	Packages   map[string]StateEntry `json:"packages"`
 	Unreadable map[string]Problem    `json:"unreadable,omitempty"`
 	Written    map[string]Written    `json:"written,omitempty"`
+	// Shards maps each package name to the digest of its shard in the shard index the
+	// last complete run wrote.
+	Shards map[string]string `json:"shards,omitempty"`
+	// RetiredShards maps the digest of each shard no longer named by the current shard
+	// index to when it stopped being named (Unix seconds): it is deleted ShardGrace later.
+	RetiredShards map[string]int64 `json:"retired_shards,omitempty"`
+	// Patches are the subdir's patch instructions as last read, with the ETag of the
+	// object they were read from; PatchSHA256 is the digest of what the shards hold.
+	// NoShards remembers `index --no-shards`: the subdir has no shard index until an
+	// index run with --shards.
+	NoShards    bool     `json:"no_shards,omitempty"`
+	Patches     *Patches `json:"patches,omitempty"`
+	PatchETag   string   `json:"patch_etag,omitempty"`
+	PatchSHA256 string   `json:"patch_sha256,omitempty"`
 }
 
 // StateEntry is one indexed package.
@@ -146,6 +155,32 @@ type Options struct {
 	Progress progress.Reporter
 	// Title names the channel on index pages (default: the store's name).
 	Title string
+	// Shards turns sharded repodata (CEP 16) on or off for the subdirs this run indexes;
+	// the choice is remembered, and the default keeps it (on for a new subdir).
+	Shards ShardMode
+	// Clock gives the time of the run (default time.Now): the indexed_timestamp of new
+	// packages and the age of retired shards. Tests set it.
+	Clock func() time.Time
+}
+
+// ShardMode says whether an index run writes sharded repodata.
+type ShardMode int
+
+const (
+	// ShardsAsBefore keeps each subdir's choice (shards on, unless turned off).
+	ShardsAsBefore ShardMode = iota
+	// ShardsOn writes shards and the shard index.
+	ShardsOn
+	// ShardsOff deletes the shard index (clients fall back to repodata.json); the shards
+	// it named are deleted ShardGrace later.
+	ShardsOff
+)
+
+func (o Options) now() time.Time {
+	if o.Clock != nil {
+		return o.Clock()
+	}
+	return time.Now()
 }
 
 // Result reports an index run.
@@ -154,6 +189,10 @@ type Result struct {
 	// Wrote tells whether the run wrote any channel file (repodata, index pages,
 	// channeldata), as opposed to finding everything up to date.
 	Wrote bool `json:"wrote"`
+	// Swept are the leftovers of interrupted writes this run removed; SweepError why it
+	// could not look for them.
+	Swept      []channel.Leftover `json:"swept,omitempty"`
+	SweepError string             `json:"sweep_error,omitempty"`
 }
 
 // Indexed reports whether the run's repodata holds the package file (a key such as
@@ -179,6 +218,12 @@ type SubdirResult struct {
 	Unreadable []Problem `json:"unreadable,omitempty"`
 	Warnings   []string  `json:"warnings,omitempty"`
 	Wrote      []string  `json:"wrote,omitempty"`
+	// ShardsRendered and ShardsWritten count the shards this run rendered (the names
+	// whose records changed) and uploaded (those the store did not hold yet).
+	ShardsRendered int `json:"shards_rendered"`
+	ShardsWritten  int `json:"shards_written"`
+	// DeletedShards are shards retired more than ShardGrace ago, deleted by this run.
+	DeletedShards []string `json:"deleted_shards,omitempty"`
 	// Read is how many packages this run had to read (new or replaced).
 	Read int `json:"read"`
 
@@ -222,7 +267,7 @@ func Run(ctx context.Context, store channel.Store, opts Options) (*Result, error
 		// One listing of the whole channel serves every subdir.
 		err := store.List(ctx, "", func(o channel.Object) error {
 			dir, base, ok := strings.Cut(o.Key, "/")
-			if ok && channel.IsSubdir(dir) && !strings.Contains(base, "/") {
+			if ok && channel.IsSubdir(dir) && (!strings.Contains(base, "/") || strings.HasPrefix(base, ShardsFolder)) {
 				listings[dir] = append(listings[dir], o)
 			}
 			return nil
@@ -237,6 +282,11 @@ func Run(ctx context.Context, store channel.Store, opts Options) (*Result, error
 	for _, d := range subdirs {
 		if !channel.IsSubdir(d) {
 			return nil, fmt.Errorf("%q is not a conda subdir (known: %s)", d, strings.Join(channel.KnownSubdirs, ", "))
+		}
+	}
+	if len(opts.Subdirs) > 0 {
+		if err := SubdirsExist(ctx, store, opts.Subdirs); err != nil {
+			return nil, err
 		}
 	}
 	sort.Strings(subdirs)
@@ -314,8 +364,79 @@ func Run(ctx context.Context, store channel.Store, opts Options) (*Result, error
 			return nil, fenced(ctx, "save index state of "+sv.st.Subdir, err)
 		}
 	}
+	if !opts.Quick {
+		sweep(ctx, store, res)
+	}
 	return res, nil
 }
+
+// sweep removes what interrupted writes left in the channel (temp files of a folder
+// channel, incomplete multipart uploads on S3), past the ages channel.SweepStale gives.
+// Publishes (quick runs) leave it to hand-run index runs. A failure is reported, not
+// fatal: the index itself is written.
+func sweep(ctx context.Context, store channel.Store, res *Result) {
+	swept, err := channel.SweepStale(ctx, store)
+	res.Swept = swept
+	if err != nil {
+		res.SweepError = err.Error()
+	}
+}
+
+// NoSuchSubdirError is a subdir asked for by name that the channel does not have: an index
+// run does not create one (noarch aside, which clients always fetch).
+type NoSuchSubdirError struct {
+	Subdir string
+	Have   []string
+}
+
+func (e *NoSuchSubdirError) Error() string {
+	have := "none"
+	if len(e.Have) > 0 {
+		have = strings.Join(e.Have, ", ")
+	}
+	return fmt.Sprintf("the channel has no %s subdir (it has: %s); nothing was written. Publish a package for %s to create it", e.Subdir, have, e.Subdir)
+}
+
+// SubdirsExist makes sure each named subdir holds something or was indexed before; it
+// returns a *NoSuchSubdirError for the first that does not.
+func SubdirsExist(ctx context.Context, store channel.Store, subdirs []string) error {
+	for _, sd := range subdirs {
+		if sd == "noarch" {
+			continue
+		}
+		found := false
+		err := store.List(ctx, sd+"/", func(channel.Object) error {
+			found = true
+			return errStopListing
+		})
+		if err != nil && !errors.Is(err, errStopListing) {
+			return err
+		}
+		if found {
+			continue
+		}
+		if _, err := store.Stat(ctx, stateKey(sd)); err == nil {
+			continue
+		} else if !errors.Is(err, channel.ErrNotFound) {
+			return err
+		}
+		var have []string
+		err = store.List(ctx, channel.InternalPrefix+"index/", func(o channel.Object) error {
+			if name, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, channel.InternalPrefix+"index/"), ".json.zst"); ok && channel.IsSubdir(name) {
+				have = append(have, name)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		sort.Strings(have)
+		return &NoSuchSubdirError{Subdir: sd, Have: have}
+	}
+	return nil
+}
+
+var errStopListing = errors.New("stop listing")
 
 // fenced turns a failure caused by losing the lease (or a write refused because a newer
 // holder wrote first) into ErrFenced.
@@ -345,201 +466,8 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// runSubdir indexes one subdir. listing holds its objects when the caller already
-// listed them.
-//
-// The output files are written with compare-and-swap on the ETags the last run recorded
-// (no request needed to learn them); when one of those writes is refused, the run is
-// repeated with verify set, which looks at the current files first.
-func runSubdir(ctx context.Context, store channel.Store, subdir string, listing []channel.Object, listed, verify bool, opts Options) (*SubdirResult, *SubdirState, channel.Object, bool, error) {
-	sr := &SubdirResult{Subdir: subdir}
-	fail := func(err error) (*SubdirResult, *SubdirState, channel.Object, bool, error) {
-		return nil, nil, channel.Object{}, false, err
-	}
-	prev, stateObj, err := loadState(ctx, store, subdir)
-	if err != nil {
-		return fail(err)
-	}
-	outputs := []string{subdir + "/repodata.json", subdir + "/repodata.json.zst", subdir + "/index.html"}
-	current := map[string]channel.Object{}
-	looked := map[string]bool{} // current[k] came from the store, not from the state
-	for _, k := range outputs {
-		if w, ok := prev.Written[k]; ok && opts.Quick && !verify && !opts.Full {
-			current[k] = channel.Object{Key: k, ETag: w.ETag}
-			continue
-		}
-		looked[k] = true
-		obj, err := store.Stat(ctx, k)
-		if err == nil {
-			current[k] = obj
-		} else if !errors.Is(err, channel.ErrNotFound) {
-			return fail(err)
-		}
-	}
-	// A repodata.json this index did not write last is checked before it is replaced:
-	// silently overwriting a hand-edited or broken file would hide the problem.
-	rk := subdir + "/repodata.json"
-	if obj, ok := current[rk]; ok && obj.ETag != prev.Written[rk].ETag && !opts.Full {
-		data, _, err := channel.ReadAll(ctx, store, rk)
-		if err != nil {
-			return fail(err)
-		}
-		if _, err := ParseRepodata(data); err != nil {
-			return fail(&CorruptRepodataError{Key: rk, Err: err})
-		}
-	}
-	if !listed {
-		listing = nil
-		err := store.List(ctx, subdir+"/", func(o channel.Object) error {
-			listing = append(listing, o)
-			return nil
-		})
-		if err != nil {
-			return fail(err)
-		}
-	}
-	next := &SubdirState{Version: stateVersion, Subdir: subdir, Packages: map[string]StateEntry{}, Unreadable: map[string]Problem{}, Written: map[string]Written{}}
-	var toRead []channel.Object
-	present := map[string]bool{}
-	for _, o := range listing {
-		base := strings.TrimPrefix(o.Key, subdir+"/")
-		if strings.Contains(base, "/") || !IsPackage(base) {
-			continue
-		}
-		present[base] = true
-		if e, ok := prev.Packages[base]; ok && !opts.Full && e.ETag == o.ETag && e.Size == o.Size {
-			next.Packages[base] = e
-			continue
-		}
-		if p, ok := prev.Unreadable[base]; ok && !opts.Full && p.ETag == o.ETag && p.Size == o.Size {
-			next.Unreadable[base] = p
-			continue
-		}
-		toRead = append(toRead, o)
-		if _, ok := prev.Packages[base]; ok {
-			sr.Replaced = append(sr.Replaced, base)
-		} else {
-			sr.Added = append(sr.Added, base)
-		}
-	}
-	for base := range prev.Packages {
-		if !present[base] {
-			sr.Removed = append(sr.Removed, base)
-		}
-	}
-	sr.Read = len(toRead)
-	if len(toRead) > 0 {
-		opts.Progress.Status(fmt.Sprintf("reading %d package(s) in %s", len(toRead), subdir))
-	}
-	var mu sync.Mutex
-	var done int64
-	var retry []Problem // failed in the storage: reported, not remembered
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(opts.Concurrency)
-	for _, o := range toRead {
-		g.Go(func() error {
-			base := path.Base(o.Key)
-			info, err := readPackage(gctx, store, o)
-			mu.Lock()
-			defer mu.Unlock()
-			done++
-			opts.Progress.Update(done, int64(len(toRead)))
-			if err != nil {
-				if gctx.Err() != nil {
-					return gctx.Err()
-				}
-				if errors.Is(err, channel.ErrNotFound) {
-					delete(present, base) // deleted while we looked: it is gone
-					return nil
-				}
-				p := Problem{File: base, ETag: o.ETag, Size: o.Size, Error: err.Error()}
-				if se := (*storageError)(nil); errors.As(err, &se) {
-					p.Retry = true
-					retry = append(retry, p)
-					return nil
-				}
-				next.Unreadable[base] = p
-				return nil
-			}
-			next.Packages[base] = StateEntry{ETag: o.ETag, Size: o.Size, PackageInfo: info}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return fail(err)
-	}
-	for _, p := range next.Unreadable {
-		sr.Unreadable = append(sr.Unreadable, p)
-	}
-	sr.Unreadable = append(sr.Unreadable, retry...)
-	sort.Slice(sr.Unreadable, func(i, j int) bool { return sr.Unreadable[i].File < sr.Unreadable[j].File })
-	for _, base := range append(append([]string{}, sr.Added...), sr.Replaced...) {
-		if e, ok := next.Packages[base]; ok {
-			sr.Warnings = append(sr.Warnings, checkRecord(subdir, base, e.Record)...)
-		}
-	}
-	sort.Strings(sr.Added)
-	sort.Strings(sr.Replaced)
-	sort.Strings(sr.Removed)
-	sr.Packages = len(next.Packages)
-
-	rd := &Repodata{Subdir: subdir, Packages: map[string]Record{}, PackagesConda: map[string]Record{}}
-	infos := map[string]PackageInfo{}
-	sr.indexed = map[string]string{}
-	for base, e := range next.Packages {
-		sr.indexed[base] = e.ETag
-		if strings.HasSuffix(base, ".conda") {
-			rd.PackagesConda[base] = e.Record
-		} else {
-			rd.Packages[base] = e.Record
-		}
-		infos[base] = e.PackageInfo
-	}
-	repodata := rd.Marshal()
-	files := map[string][]byte{
-		outputs[0]: repodata,
-		outputs[1]: compressZstd(repodata),
-		outputs[2]: subdirHTML(opts.Title+"/"+subdir, infos),
-	}
-	contentTypes := map[string]string{outputs[0]: "application/json", outputs[1]: "application/zstd", outputs[2]: "text/html; charset=utf-8"}
-	faultpoint.Hit("index:before-write")
-	checked := false
-	for i, k := range outputs {
-		if i > 0 {
-			faultpoint.Hit("index:between-writes")
-		}
-		data := files[k]
-		sum := sha256.Sum256(data)
-		digest := hex.EncodeToString(sum[:])
-		cur, exists := current[k]
-		if exists && looked[k] && prev.Written[k].ETag == cur.ETag && prev.Written[k].SHA256 == digest {
-			next.Written[k] = prev.Written[k] // unchanged since our last run
-			continue
-		}
-		// Unlooked (quick mode), the file is written even when unchanged: the write,
-		// conditional on the ETag the state remembers, costs what a look would and
-		// proves the file is still the one recorded.
-		if opts.Lease != nil && !checked {
-			// Not needed for safety (the writes are compare-and-swap) but a lost lease
-			// is better noticed before writing than after.
-			if err := opts.Lease.Check(ctx); err != nil {
-				return fail(err)
-			}
-			checked = true
-		}
-		obj, err := putCAS(ctx, store, k, data, cur, contentTypes[k])
-		if err != nil {
-			return fail(err)
-		}
-		next.Written[k] = Written{ETag: obj.ETag, SHA256: digest}
-		sr.Wrote = append(sr.Wrote, k)
-	}
-	dirty := len(sr.Wrote) > 0 || sr.Read > 0 || len(sr.Removed) > 0 || stateObj.ETag == "" || len(next.Packages) != len(prev.Packages)
-	return sr, next, stateObj, dirty, nil
-}
-
 // checkRecord warns about records conda would trip over.
-func checkRecord(subdir, file string, r Record) []string {
+func checkRecord(subdir, file string, r Record, now time.Time) []string {
 	var w []string
 	want := fmt.Sprintf("%s-%s-%s", str(r["name"]), str(r["version"]), str(r["build"]))
 	if PackageStem(file) != want {
@@ -548,6 +476,11 @@ func checkRecord(subdir, file string, r Record) []string {
 	if sd := str(r["subdir"]); sd != "" && sd != subdir {
 		w = append(w, fmt.Sprintf("%s: built for subdir %s but stored in %s", file, sd, subdir))
 	}
+	if ts := timestampSeconds(r["timestamp"]); ts > now.Add(futureSlack).Unix() {
+		w = append(w, fmt.Sprintf("%s: its timestamp %s lies in the future (the build machine's clock?); clients that exclude packages newer than a date will skip it until then",
+			file, time.Unix(ts, 0).UTC().Format(time.RFC3339)))
+	}
+	w = append(w, checkSpecs(file, r)...)
 	return w
 }
 
@@ -566,8 +499,12 @@ func Covered(ctx context.Context, store channel.Store, subdir string, packages m
 			return false, nil
 		}
 	}
-	for _, k := range []string{subdir + "/repodata.json", subdir + "/repodata.json.zst", subdir + "/index.html"} {
+	for _, o := range writtenSubdirFiles() {
+		k := subdir + "/" + o.Name
 		w, ok := st.Written[k]
+		if !ok && o.Name == ShardIndexFile && st.NoShards {
+			continue
+		}
 		if !ok {
 			return false, nil
 		}

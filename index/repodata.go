@@ -20,6 +20,8 @@ type Repodata struct {
 	Subdir        string
 	Packages      map[string]Record // .tar.bz2
 	PackagesConda map[string]Record // .conda
+	// Removed lists the files patch instructions took out, as conda-index does.
+	Removed []string
 }
 
 // Marshal writes repodata.json byte for byte as conda-index 0.4 does:
@@ -37,23 +39,30 @@ func (r *Repodata) Marshal() []byte {
 		"info":             map[string]any{"subdir": r.Subdir},
 		"packages":         pk,
 		"packages.conda":   pc,
-		"removed":          []any{},
+		"removed":          sortedOrEmpty(r.Removed),
 		"repodata_version": 1,
 	}, pyjson.Compact)
 }
 
 // ParseRepodata checks that data is a repodata document and returns its package keys.
 func ParseRepodata(data []byte) (map[string]Record, error) {
+	all, _, err := parseRepodataDoc(data)
+	return all, err
+}
+
+// parseRepodataDoc returns a repodata document's records and its "removed" list.
+func parseRepodataDoc(data []byte) (map[string]Record, []string, error) {
 	var doc struct {
 		Info          map[string]any    `json:"info"`
 		Packages      map[string]Record `json:"packages"`
 		PackagesConda map[string]Record `json:"packages.conda"`
+		Removed       []string          `json:"removed"`
 	}
 	if err := decodeJSON(data, &doc); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if doc.Packages == nil && doc.PackagesConda == nil {
-		return nil, fmt.Errorf("no packages or packages.conda key")
+		return nil, nil, fmt.Errorf("no packages or packages.conda key")
 	}
 	all := map[string]Record{}
 	for k, v := range doc.Packages {
@@ -62,13 +71,17 @@ func ParseRepodata(data []byte) (map[string]Record, error) {
 	for k, v := range doc.PackagesConda {
 		all[k] = v
 	}
-	return all, nil
+	return all, doc.Removed, nil
 }
 
 // compressZstd makes repodata.json.zst: one frame with the content size, as conda-index
 // --zst writes it, so that clients can size their buffer up front.
 func compressZstd(data []byte) []byte {
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(8<<20))
+	const window = 8 << 20
+	// Single-segment (for documents that fit the window) so that even a tiny document
+	// declares its size; larger ones always do.
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(window),
+		zstd.WithSingleSegment(len(data) <= window))
 	if err != nil {
 		panic(err) // fixed, valid options
 	}

@@ -278,6 +278,36 @@ func sameContent(ctx context.Context, store channel.Store, obj channel.Object, l
 // already indexed (group commit: another holder's run covered it), in which case it
 // returns with group set and no index run.
 func IndexUnderLease(ctx context.Context, store channel.Store, subdirs []string, uploads []Upload, opts Options) (res *index.Result, group bool, err error) {
+	lease, err := acquire(ctx, store, opts)
+	if err != nil {
+		return nil, false, err
+	}
+	defer func() {
+		rerr := lease.Release(context.WithoutCancel(ctx))
+		if err == nil && rerr != nil {
+			err = fmt.Errorf("release lease: %w", rerr)
+		}
+	}()
+	faultpoint.Hit("publish:leased")
+	if len(uploads) > 0 {
+		covered, err := allIndexed(lease.Context(), store, uploads)
+		if err != nil {
+			return nil, false, err
+		}
+		if covered {
+			if opts.Log != nil {
+				opts.Log(coveredMessage(uploads))
+			}
+			return nil, true, nil
+		}
+	}
+	opts.Progress.Status("indexing " + strings.Join(subdirs, ", "))
+	res, err = index.Run(ctx, store, index.Options{Subdirs: subdirs, Lease: lease, Progress: opts.Progress, Quick: true})
+	return res, false, err
+}
+
+// acquire takes the channel lease, logging waits and take-overs.
+func acquire(ctx context.Context, store channel.Store, opts Options) (*channel.Lease, error) {
 	leaseOpts := opts.Lease
 	userWaiting := leaseOpts.Waiting
 	leaseOpts.Waiting = func(rec channel.LeaseRecord, obj channel.Object) {
@@ -298,9 +328,17 @@ func IndexUnderLease(ctx context.Context, store channel.Store, subdirs []string,
 			userTookOver(prev, waited)
 		}
 	}
-	lease, err := channel.Acquire(ctx, store, leaseOpts)
+	return channel.Acquire(ctx, store, leaseOpts)
+}
+
+// underLease runs fn holding the channel lease and releases it after.
+func underLease(ctx context.Context, store channel.Store, opts Options, fn func(*channel.Lease) error) (err error) {
+	if opts.Progress == nil {
+		opts.Progress = progress.Nop{}
+	}
+	lease, err := acquire(ctx, store, opts)
 	if err != nil {
-		return nil, false, err
+		return err
 	}
 	defer func() {
 		rerr := lease.Release(context.WithoutCancel(ctx))
@@ -308,22 +346,19 @@ func IndexUnderLease(ctx context.Context, store channel.Store, subdirs []string,
 			err = fmt.Errorf("release lease: %w", rerr)
 		}
 	}()
-	faultpoint.Hit("publish:leased")
-	if len(uploads) > 0 {
-		covered, err := allIndexed(lease.Context(), store, uploads)
-		if err != nil {
-			return nil, false, err
-		}
-		if covered {
-			if opts.Log != nil {
-				opts.Log("already indexed by another publisher's run (group commit)")
-			}
-			return nil, true, nil
+	return fn(lease)
+}
+
+// coveredMessage says why no index run was needed: another publisher's run indexed
+// what this one uploaded, or nothing was uploaded (every package was already in the
+// channel, unchanged, and indexed).
+func coveredMessage(uploads []Upload) string {
+	for _, u := range uploads {
+		if u.Status != "unchanged" {
+			return "already indexed by another publisher's run (group commit)"
 		}
 	}
-	opts.Progress.Status("indexing " + strings.Join(subdirs, ", "))
-	res, err = index.Run(ctx, store, index.Options{Subdirs: subdirs, Lease: lease, Progress: opts.Progress, Quick: true})
-	return res, false, err
+	return "already in the channel and indexed: nothing to do"
 }
 
 // allIndexed reports whether every upload is in a completed index run of its subdir.

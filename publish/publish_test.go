@@ -32,10 +32,15 @@ func TestPublishIsCreateIfAbsent(t *testing.T) {
 	if res.Uploads[0].Status != "uploaded" || res.Uploads[0].Key != "linux-64/tool-1.0-0.conda" || res.Index == nil {
 		t.Errorf("first publish: %+v", res)
 	}
-	// The same bytes again: a no-op, and already indexed (group commit path).
-	res, err = Publish(ctx, store, []string{pkg}, Options{Lease: fastLease})
+	// The same bytes again: a no-op, and already indexed (group commit path), which is
+	// not put down to another publisher.
+	var logged []string
+	res, err = Publish(ctx, store, []string{pkg}, Options{Lease: fastLease, Log: func(s string) { logged = append(logged, s) }})
 	if err != nil || res.Uploads[0].Status != "unchanged" || !res.GroupCommit {
 		t.Errorf("same bytes again: %+v %v", res, err)
+	}
+	if strings.Join(logged, "\n") != "already in the channel and indexed: nothing to do" {
+		t.Errorf("same bytes again logged %q", logged)
 	}
 	// Different bytes under the same name: refused without --force.
 	other := testkit.MakeConda(t, t.TempDir(), testkit.PackageSpec{Name: "tool", Version: "1.0", Build: "0", Extra: map[string]any{"depends": []string{"zlib"}}})

@@ -2,8 +2,10 @@
 # Runs condachan's whole test suite on a fresh machine. It installs what the tests need
 # first: Debian's readers that are not ours (conda-package-handling, conda-package-
 # streaming, bsdtar), the compressors used to make test archives, and what the script
-# recipes' tests run (patchelf, bc, makeself, gcc, rpm) (as root or through sudo), and the
-# versitygw S3 server (through `go install`, into .cache/tools).
+# recipes' tests run (patchelf, bc, makeself, gcc, rpm) (as root or through sudo), the
+# versitygw S3 server (through `go install`, into .cache/tools), and rattler, the library
+# behind pixi, from npm (@conda-org/rattler, into .cache/tools/rattler-npm; needs Node.js
+# and npm, which the script installs from Debian when they are missing).
 # A missing tool makes the tests fail, never skip.
 #   scripts/test.sh [go test flags...]     e.g. scripts/test.sh -run Build ./pkgbuild/...
 set -euo pipefail
@@ -23,6 +25,8 @@ command -v makeself >/dev/null || packages+=(makeself)
 command -v gcc >/dev/null || packages+=(gcc libc6-dev)
 command -v rpmbuild >/dev/null || packages+=(rpm)
 command -v diff >/dev/null || packages+=(diffutils)
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 if ((${#packages[@]})); then
   echo "installing Debian packages: ${packages[*]}"
   sudo=""
@@ -38,6 +42,12 @@ export CONDACHAN_TOOLS_DIR="${CONDACHAN_TOOLS_DIR:-$PWD/.cache/tools}"
 if [ ! -x "$CONDACHAN_TOOLS_DIR/versitygw" ]; then
   echo "installing versitygw v1.8.0 into $CONDACHAN_TOOLS_DIR"
   GOBIN="$CONDACHAN_TOOLS_DIR" go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+fi
+
+rattler_version=0.3.5 # internal/rattlertest.Version
+if ! grep -qs "\"version\": \"$rattler_version\"" "$CONDACHAN_TOOLS_DIR/rattler-npm/node_modules/@conda-org/rattler/package.json"; then
+  echo "installing @conda-org/rattler $rattler_version into $CONDACHAN_TOOLS_DIR/rattler-npm"
+  npm install --no-audit --no-fund --silent --prefix "$CONDACHAN_TOOLS_DIR/rattler-npm" "@conda-org/rattler@$rattler_version"
 fi
 
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/index"
 )
 
 // page is a generated index page, kept for the revalidation interval.
@@ -155,7 +156,7 @@ func (h *Handler) subdirListing(ctx context.Context, subdir string) (*page, erro
 		if !ok || channel.IsInternal(o.Key) || name == "" || strings.Contains(name, "/") || strings.HasPrefix(name, ".") {
 			return nil
 		}
-		if !subdirIndexFiles[name] && !isPackageName(name) {
+		if _, out := index.LookupOutput(name, false); !out && !isPackageName(name) {
 			return nil
 		}
 		if _, status := parsePath("/" + o.Key); status != 0 {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/index"
 )
 
 // kind is what a request path names.
@@ -14,40 +15,20 @@ const (
 	kindRootIndex     kind = iota + 1 // "/": the channel's index page
 	kindSubdirIndex                   // "/<subdir>/": a subdir's index page
 	kindSubdirNoSlash                 // "/<subdir>": redirected to "/<subdir>/"
-	kindIndexFile                     // repodata, channeldata, index.html: small, hot, cached
+	kindIndexFile                     // repodata, channeldata, shards, index.html: small, hot, cached
 	kindPackage                       // .conda and .tar.bz2: immutable, streamed
 )
 
 // route is a validated request path: a kind and the channel key it maps to.
 type route struct {
 	kind   kind
-	key    string // channel key (no leading slash); "" for the index kinds
-	subdir string // for kindSubdirIndex and kindSubdirNoSlash
+	out    index.Output // for kindIndexFile
+	key    string       // channel key (no leading slash); "" for the index kinds
+	subdir string       // for kindSubdirIndex and kindSubdirNoSlash
 }
 
-// rootFiles are the files served at the channel root.
-var rootFiles = map[string]bool{
-	"channeldata.json": true,
-	"index.html":       true,
-	"rss.xml":          true,
-}
-
-// subdirIndexFiles are the index files served in a subdir besides packages. All of them
-// are small and cached in memory; the index writes repodata.json, repodata.json.zst and
-// index.html, the others are what conda-index and conda clients know.
-var subdirIndexFiles = map[string]bool{
-	"repodata.json":                   true,
-	"repodata.json.zst":               true,
-	"repodata.json.bz2":               true,
-	"current_repodata.json":           true,
-	"current_repodata.json.zst":       true,
-	"repodata_from_packages.json":     true,
-	"repodata_from_packages.json.zst": true,
-	"run_exports.json":                true,
-	"run_exports.json.zst":            true,
-	"patch_instructions.json":         true,
-	"index.html":                      true,
-}
+// The channel files served besides packages are index.Outputs: what condachan's index
+// writes and what other indexers put in channels. Nothing else in a subdir is served.
 
 // isPackageName reports whether a file name is a conda package's.
 func isPackageName(name string) bool {
@@ -62,8 +43,9 @@ const maxPathLen = 1024
 // '\', NUL or any byte outside the characters conda file names use, empty, "." or ".."
 // segments, dot-files and dot-folders (.condachan/, .cache/, temp files of writes in
 // progress); and 404 for a well-formed path the channel does not serve (unknown subdirs
-// and files, anything deeper than <subdir>/<file>). Only the root files, the known
-// subdirs and, inside them, packages and index files are ever mapped to a key, so no key
+// and files, anything deeper than <subdir>/<file> but <subdir>/shards/<sha256>.msgpack.zst).
+// Only index.Outputs at the root, the known subdirs and, inside them, packages and
+// index.Outputs are ever mapped to a key, so no key
 // outside the channel or under .condachan/ can come out of it.
 func parsePath(escaped string) (route, int) {
 	if len(escaped) == 0 || escaped[0] != '/' || len(escaped) > maxPathLen {
@@ -89,15 +71,17 @@ func parsePath(escaped string) (route, int) {
 			return route{kind: kindSubdirIndex, subdir: segs[0]}, 0
 		}
 		return route{kind: kindSubdirNoSlash, subdir: segs[0]}, 0
-	case len(segs) == 1 && !trailing && rootFiles[segs[0]]:
-		return route{kind: kindIndexFile, key: segs[0]}, 0
-	case len(segs) == 2 && !trailing && channel.IsSubdir(segs[0]):
-		name := segs[1]
+	case len(segs) == 1 && !trailing:
+		if out, ok := index.LookupOutput(segs[0], true); ok {
+			return route{kind: kindIndexFile, key: segs[0], out: out}, 0
+		}
+	case len(segs) >= 2 && !trailing && channel.IsSubdir(segs[0]):
+		name := strings.Join(segs[1:], "/")
 		key := segs[0] + "/" + name
-		switch {
-		case subdirIndexFiles[name]:
-			return route{kind: kindIndexFile, key: key, subdir: segs[0]}, 0
-		case isPackageName(name):
+		if out, ok := index.LookupOutput(name, false); ok {
+			return route{kind: kindIndexFile, key: key, subdir: segs[0], out: out}, 0
+		}
+		if len(segs) == 2 && isPackageName(name) {
 			return route{kind: kindPackage, key: key, subdir: segs[0]}, 0
 		}
 	}

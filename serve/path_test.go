@@ -35,6 +35,16 @@ func TestParsePath(t *testing.T) {
 		{"/noarch/py-lib-1.0+local.2-pyh_0.tar.bz2", kindPackage, "noarch/py-lib-1.0+local.2-pyh_0.tar.bz2", 0},
 		{"/linux-64/a-1!2.0-0.conda", kindPackage, "linux-64/a-1!2.0-0.conda", 0},
 		{"/linux-64/a%2D1-0.conda", kindPackage, "linux-64/a-1-0.conda", 0},
+		{"/linux-64/repodata_shards.msgpack.zst", kindIndexFile, "linux-64/repodata_shards.msgpack.zst", 0},
+		{"/noarch/shards/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.msgpack.zst", kindIndexFile, "noarch/shards/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.msgpack.zst", 0},
+		{"/noarch/shards/0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF.msgpack.zst", 0, "", 404},
+		{"/noarch/shards/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde.msgpack.zst", 0, "", 404},
+		{"/noarch/shards/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.json", 0, "", 404},
+		{"/noarch/shards/", 0, "", 404},
+		{"/noarch/shards/x/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.msgpack.zst", 0, "", 404},
+		{"/run_exports.json", 0, "", 404},
+		{"/linux-64/run_exports.json", kindIndexFile, "linux-64/run_exports.json", 0},
+		{"/linux-64/patch_instructions.json", kindIndexFile, "linux-64/patch_instructions.json", 0},
 		{"/linux-64/.conda", 0, "", 400},
 		{"/linux-64/x.txt", 0, "", 404},
 		{"/linux-64/repodata.json/", 0, "", 404},
@@ -160,6 +170,7 @@ func FuzzPath(f *testing.F) {
 		"/t/tok/linux-64/repodata.json", "/t/tok/.condachan/x", "/linux-64/%2E.conda", "//x",
 		"/linux-64/x%00.conda", "/channeldata.json", "/index.html", "/healthz", "/metrics",
 		"/linux-64/.x.conda", "/win-64/%2e%2E%2f%2e%2econdachan", "*", "http://h/../x",
+		"/linux-64/shards/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.msgpack.zst", "/linux-64/shards/..%2f.condachan", "/linux-64/repodata_shards.msgpack.zst",
 	} {
 		f.Add(s)
 	}

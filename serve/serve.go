@@ -34,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/index"
 )
 
 // Options configure a Handler. The zero value serves a public channel with the defaults.
@@ -220,12 +221,16 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		hdr["Cache-Control"] = h.indexCC
 		w.WriteHeader(http.StatusMovedPermanently)
 	case kindRootIndex:
-		h.serveIndexFile(w, r, "index.html", func(ctx context.Context) (*page, error) { return h.rootListing(ctx) })
+		h.serveIndexFile(w, r, "index.html", h.indexCC, func(ctx context.Context) (*page, error) { return h.rootListing(ctx) })
 	case kindSubdirIndex:
 		sd := rt.subdir
-		h.serveIndexFile(w, r, sd+"/index.html", func(ctx context.Context) (*page, error) { return h.subdirListing(ctx, sd) })
+		h.serveIndexFile(w, r, sd+"/index.html", h.indexCC, func(ctx context.Context) (*page, error) { return h.subdirListing(ctx, sd) })
 	case kindIndexFile:
-		h.serveIndexFile(w, r, rt.key, nil)
+		cc := h.indexCC
+		if rt.out.Caching == index.Immutable {
+			cc = h.packageCC
+		}
+		h.serveIndexFile(w, r, rt.key, cc, nil)
 	case kindPackage:
 		h.servePackage(w, r, rt.key)
 	default:
@@ -316,22 +321,30 @@ var (
 	vOctets  = []string{"application/octet-stream"}
 )
 
-// contentType maps a file name to its media type.
-func contentType(name string) []string {
-	switch {
-	case strings.HasSuffix(name, ".json"):
-		return vJSON
-	case strings.HasSuffix(name, ".zst"):
-		return vZstd
-	case strings.HasSuffix(name, ".bz2"):
-		return vBzip2
-	case strings.HasSuffix(name, ".html"):
-		return vHTML
-	case strings.HasSuffix(name, ".xml"):
-		return vRSS
+// contentType maps a channel key to its media type: an index.Outputs entry's, or a
+// package's.
+func contentType(key string) []string {
+	name, root := key, true
+	if _, rest, ok := strings.Cut(key, "/"); ok {
+		name, root = rest, false
 	}
-	return vOctets // .conda
+	if out, ok := index.LookupOutput(name, root); ok {
+		if v, ok := outputTypes[out.ContentType]; ok {
+			return v
+		}
+		return []string{out.ContentType}
+	}
+	return vOctets // .conda, .tar.bz2
 }
+
+// outputTypes holds the Content-Type values of index.Outputs, allocated once.
+var outputTypes = func() map[string][]string {
+	m := map[string][]string{}
+	for _, o := range index.Outputs {
+		m[o.ContentType] = []string{o.ContentType}
+	}
+	return m
+}()
 
 // validators are an object's ETag and Last-Modified, as header values.
 type validators struct {
@@ -415,7 +428,7 @@ func writeHead(w http.ResponseWriter, p plan, size int64) {
 
 // serveIndexFile answers with a small index file from the cache. A missing index page
 // falls back to a generated listing when gen is set.
-func (h *Handler) serveIndexFile(w http.ResponseWriter, r *http.Request, key string, gen func(context.Context) (*page, error)) {
+func (h *Handler) serveIndexFile(w http.ResponseWriter, r *http.Request, key string, cacheControl []string, gen func(context.Context) (*page, error)) {
 	v, stream, obj, err := h.cache.get(r.Context(), key)
 	if errors.Is(err, channel.ErrNotFound) && gen != nil {
 		pg, err := h.generated(r.Context(), key, gen)
@@ -432,7 +445,7 @@ func (h *Handler) serveIndexFile(w http.ResponseWriter, r *http.Request, key str
 	if stream != nil {
 		defer stream.Close()
 		val := newValidators(obj)
-		setCommon(w, key, val, h.indexCC)
+		setCommon(w, key, val, cacheControl)
 		p, done := decide(w, r, val.etag, val.modified, obj.Size)
 		if done {
 			return
@@ -449,7 +462,7 @@ func (h *Handler) serveIndexFile(w http.ResponseWriter, r *http.Request, key str
 		h.copyBody(w, r, stream, p.n)
 		return
 	}
-	setCommon(w, key, v.val, h.indexCC)
+	setCommon(w, key, v.val, cacheControl)
 	p, done := decide(w, r, v.val.etag, v.val.modified, v.body.size)
 	if done {
 		return

@@ -185,26 +185,42 @@ func reportIndex(w io.Writer, r *index.Result) {
 			fmt.Fprintf(w, "warning: %s/%s\n", sd.Subdir, m)
 		}
 	}
+	for _, lo := range r.Swept {
+		fmt.Fprintf(w, "removed the %s %s, left by an interrupted write (%s)\n", lo.Kind, lo.Key, lo.Since.UTC().Format(time.RFC3339))
+	}
+	if r.SweepError != "" {
+		fmt.Fprintf(w, "warning: could not look for leftovers of interrupted writes: %s\n", r.SweepError)
+	}
 }
 
 func newIndexCommand(stdout, stderr io.Writer) *cobra.Command {
 	var cf channelFlags
 	var subdirs []string
-	var full, asJSON bool
+	var full, asJSON, strict, noShards, shards bool
 	var progressMode string
 	cmd := &cobra.Command{
-		Use:   "index --channel URL [--subdir S]... [--full]",
+		Use:   "index --channel URL [--subdir S]... [--full] [--strict] [--no-shards]",
 		Short: "Reindex a channel (after packages were copied in or removed by hand)",
-		Long: `Reindex a channel: find new, replaced and deleted packages and rewrite repodata.json,
-repodata.json.zst and index.html of each subdir, noarch/repodata.json, channeldata.json and
-the channel's index.html. A package's metadata is read once in its life (ranged reads of its
-info member only); unreadable files are reported and left out. A repodata.json that is not
-valid is not replaced without --full, which also reads every package again.`,
+		Long: `Reindex a channel: find new, replaced and deleted packages and rewrite every file
+clients read (see "Channel files" in the README):
+
+` + outputsHelp() + `
+A package's metadata is read once in its life (ranged reads of its info member only);
+unreadable files are reported in their own list and left out (--strict: exit 1). A
+repodata.json that is not valid is not replaced without --full, which also reads every
+package again. Shards are on by default; --no-shards removes the shard index of the
+subdirs indexed (clients fall back to repodata.json) and is remembered until --shards.
+Each record keeps the indexed_timestamp (CEP 47) of the run that first indexed it.
+Patch instructions stored with ` + "`condachan patch`" + ` are applied; repodata_from_packages.json
+keeps the records as the packages say.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			mode, err := progress.ParseMode(progressMode)
 			if err != nil {
 				return usageError{err}
+			}
+			if noShards && shards {
+				return usageError{errors.New("--shards and --no-shards contradict each other")}
 			}
 			store, err := cf.openExisting(cmd.Context())
 			if err != nil {
@@ -216,7 +232,14 @@ valid is not replaced without --full, which also reads every package again.`,
 			if err != nil {
 				return err
 			}
-			res, err := index.Run(cmd.Context(), store, index.Options{Subdirs: subdirs, Full: full, Lease: lease, Progress: rep})
+			shardMode := index.ShardsAsBefore
+			switch {
+			case noShards:
+				shardMode = index.ShardsOff
+			case shards:
+				shardMode = index.ShardsOn
+			}
+			res, err := index.Run(cmd.Context(), store, index.Options{Subdirs: subdirs, Full: full, Lease: lease, Progress: rep, Shards: shardMode})
 			if rerr := lease.Release(context.WithoutCancel(cmd.Context())); err == nil && rerr != nil {
 				err = rerr
 			}
@@ -226,24 +249,68 @@ valid is not replaced without --full, which also reads every package again.`,
 			}
 			reportIndex(stderr, res)
 			if asJSON {
-				return printJSON(stdout, struct {
+				if err := printJSON(stdout, struct {
 					*index.Result
 					Requests *requestCounts `json:"s3_requests,omitempty"`
-				}{res, s3Requests(store)})
+				}{res, s3Requests(store)}); err != nil {
+					return err
+				}
+			} else {
+				for _, sd := range res.Subdirs {
+					fmt.Fprintf(stdout, "%s: %d packages (%d added, %d replaced, %d removed, %d unreadable)\n",
+						sd.Subdir, sd.Packages, len(sd.Added), len(sd.Replaced), len(sd.Removed), len(sd.Unreadable))
+				}
 			}
-			for _, sd := range res.Subdirs {
-				fmt.Fprintf(stdout, "%s: %d packages (%d added, %d replaced, %d removed, %d unreadable)\n",
-					sd.Subdir, sd.Packages, len(sd.Added), len(sd.Replaced), len(sd.Removed), len(sd.Unreadable))
+			if n := unreadableCount(res); strict && n > 0 {
+				return &strictError{n}
 			}
 			return nil
 		},
 	}
 	cf.add(cmd.Flags(), true)
-	cmd.Flags().StringArrayVar(&subdirs, "subdir", nil, "subdir to index (repeatable; default: all)")
+	cmd.Flags().StringArrayVar(&subdirs, "subdir", nil, "subdir to index (repeatable; default: all; one the channel does not have is refused)")
 	cmd.Flags().BoolVar(&full, "full", false, "read every package again and replace an invalid repodata.json")
+	cmd.Flags().BoolVar(&strict, "strict", false, "exit 1 when a package is unreadable (after writing the index of the others)")
+	cmd.Flags().BoolVar(&noShards, "no-shards", false, "stop writing sharded repodata (CEP 16) in the subdirs indexed, and remove their shard index; remembered")
+	cmd.Flags().BoolVar(&shards, "shards", false, "write sharded repodata again after --no-shards")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	cmd.Flags().StringVar(&progressMode, "progress", "auto", "auto, bar, openjd or none")
 	return cmd
+}
+
+// strictError is `index --strict` finding unreadable packages.
+type strictError struct{ n int }
+
+func (e *strictError) Error() string {
+	return fmt.Sprintf("--strict: %d package(s) are unreadable (listed above) and were left out of the index; fix or delete them and index again", e.n)
+}
+
+func unreadableCount(r *index.Result) int {
+	n := 0
+	for _, sd := range r.Subdirs {
+		n += len(sd.Unreadable)
+	}
+	return n
+}
+
+// outputsHelp lists the files an index run writes and who reads them, from index.Outputs.
+func outputsHelp() string {
+	var b strings.Builder
+	for _, o := range index.Outputs {
+		if o.Writer != index.Indexer {
+			continue
+		}
+		where := "<subdir>/"
+		if o.Root {
+			where = ""
+		}
+		name := o.Name
+		if o.Family() {
+			name += "<sha256>.msgpack.zst"
+		}
+		fmt.Fprintf(&b, "  %-44s %s\n", where+name, o.Readers)
+	}
+	return b.String()
 }
 
 func withWaitLog(o channel.LeaseOptions, w io.Writer) channel.LeaseOptions {

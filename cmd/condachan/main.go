@@ -95,6 +95,8 @@ folder, and keeps the channel's repodata correct while many jobs publish at once
 		newBuildCommand(stdout, stderr),
 		newPublishCommand(stdout, stderr),
 		newIndexCommand(stdout, stderr),
+		newRemoveCommand(stdout, stderr),
+		newPatchCommand(stdout, stderr),
 		newLockCommand(stdout, stderr, stdin),
 		newDoctorCommand(stdout, stderr),
 		newPolicyCommand(stdout),

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/index"
 )
 
 // IAM policy documents, with fields in the order AWS shows them. Condition maps marshal
@@ -58,12 +59,15 @@ the channel's prefix:
   read   for the production (render) queue role: s3:GetObject on <prefix>/*, s3:ListBucket
          on the bucket for keys under <prefix>/ only.
   write  for the package build queue role: read, plus s3:PutObject, s3:DeleteObject and
-         s3:AbortMultipartUpload on <prefix>/* and s3:GetBucketLocation on the bucket.
+         s3:AbortMultipartUpload on <prefix>/*, and s3:GetBucketLocation and
+         s3:ListBucketMultipartUploads on the bucket (index runs abort the multipart
+         uploads of publishers that were killed; IAM cannot limit that listing to a prefix).
 
 --account ID adds an s3:ResourceAccount condition to every statement, so the role cannot
 use a bucket of the same name owned by another account. --bucket-policy adds a bucket
 policy that refuses unconditional writes of the keys condachan always writes with
-If-None-Match or If-Match (repodata, channeldata, .condachan/) and unconditional deletes of
+If-None-Match or If-Match (repodata, shards, channeldata, index pages, .condachan/) and
+unconditional deletes of
 the lease. The identity policy is under "identity_policy" (jq .identity_policy).`,
 		Example: `  condachan policy --channel s3://studio-bucket/Conda/Default --access read
   condachan policy --channel s3://studio-bucket/Conda/Default --access write --account 111122223333 --bucket-policy
@@ -147,6 +151,11 @@ func buildPolicy(req policyRequest) policyOutput {
 				Action:   []string{"s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"},
 				Resource: []string{objects}},
 			policyStatement{Sid: "CondachanBucketRegion", Effect: "Allow", Action: []string{"s3:GetBucketLocation"}, Resource: []string{bucketARN}},
+			// Index runs list the unfinished multipart uploads under the channel to abort
+			// those of killed publishers. The action has no s3:prefix condition key (only
+			// s3:ListBucket has), so a condition on it would deny every listing: it is
+			// granted on the bucket, and condachan asks only for the channel's prefix.
+			policyStatement{Sid: "CondachanListUploads", Effect: "Allow", Action: []string{"s3:ListBucketMultipartUploads"}, Resource: []string{bucketARN}},
 		)
 	}
 	if req.Account != "" {
@@ -174,7 +183,7 @@ func buildPolicy(req policyRequest) policyOutput {
 	if req.Write {
 		out.Notes = append(out.Notes,
 			"Conditional writes need no extra action: PutObject and CompleteMultipartUpload with If-None-Match or If-Match fall under s3:PutObject; a DeleteObject with If-Match (lease release, lock break) needs s3:DeleteObject and s3:GetObject.",
-			"Packages over 64 MiB go up in parts (CreateMultipartUpload, UploadPart, CompleteMultipartUpload: s3:PutObject); a failed upload is aborted (s3:AbortMultipartUpload). condachan never lists parts or uploads, so s3:ListMultipartUploadParts and s3:ListBucketMultipartUploads are not granted.",
+			"Packages over 64 MiB go up in parts (CreateMultipartUpload, UploadPart, CompleteMultipartUpload: s3:PutObject); a failed upload is aborted (s3:AbortMultipartUpload). A publisher that is killed cannot abort its own upload, and S3 keeps (and bills) its parts until someone does: index runs list the uploads under the channel (s3:ListBucketMultipartUploads) and abort those older than a day. IAM cannot limit s3:ListBucketMultipartUploads to a prefix, so it is granted on the bucket: it shows the keys and upload ids of every unfinished upload in the bucket, never object contents, and aborting stays limited to the channel's keys. condachan never lists parts, so s3:ListMultipartUploadParts is not granted.",
 			"s3:GetBucketLocation reveals only the bucket's region; it is granted for other tools on the build workers (AWS CLI, SDKs) that ask for it.",
 		)
 	}
@@ -185,10 +194,20 @@ func buildPolicy(req policyRequest) policyOutput {
 	if req.BucketPolicy {
 		out.BucketPolicy = conditionalWritesBucketPolicy(bucketARN, keys)
 		out.Notes = append(out.Notes,
-			"bucket_policy denies everyone, administrators included, a PutObject or CompleteMultipartUpload without If-None-Match or If-Match on "+keys+"*/repodata.json*, "+keys+"channeldata.json and "+keys+".condachan/*, which condachan always writes conditionally, and a DeleteObject without If-Match on the lease "+keys+".condachan/lock.json. Merge its statements into the bucket's policy (aws s3api get-bucket-policy / put-bucket-policy). CopyObject onto these keys is refused too.",
+			"bucket_policy denies everyone, administrators included, a PutObject or CompleteMultipartUpload without If-None-Match or If-Match on the files condachan's index writes (repodata, shards, run_exports.json, patch instructions, channeldata.json, index pages) and "+keys+".condachan/*, which condachan always writes conditionally, and a DeleteObject without If-Match on the lease "+keys+".condachan/lock.json. Merge its statements into the bucket's policy (aws s3api get-bucket-policy / put-bucket-policy). CopyObject onto these keys is refused too.",
 		)
 	}
 	return out
+}
+
+// conditionalResources are the ARNs of every channel file condachan writes (index.Outputs
+// says which) and of its internal folder.
+func conditionalResources(bucketARN, keys string) []string {
+	var res []string
+	for _, k := range append(index.ConditionalKeyPatterns(), channel.InternalPrefix+"*") {
+		res = append(res, bucketARN+"/"+keys+k)
+	}
+	return res
 }
 
 // conditionalWritesBucketPolicy refuses unconditional writes of the objects condachan
@@ -198,12 +217,8 @@ func conditionalWritesBucketPolicy(bucketARN, keys string) *policyDocument {
 	return &policyDocument{Version: "2012-10-17", Statement: []policyStatement{
 		{
 			Sid: "CondachanRequireConditionalIndexWrites", Effect: "Deny", Principal: "*",
-			Action: []string{"s3:PutObject"},
-			Resource: []string{
-				bucketARN + "/" + keys + "*/repodata.json*",
-				bucketARN + "/" + keys + "channeldata.json",
-				bucketARN + "/" + keys + ".condachan/*",
-			},
+			Action:   []string{"s3:PutObject"},
+			Resource: conditionalResources(bucketARN, keys),
 			Condition: map[string]map[string]any{
 				// Both headers absent. s3:ObjectCreationOperation is true for PutObject,
 				// CompleteMultipartUpload and CopyObject, false for CreateMultipartUpload and

@@ -119,7 +119,7 @@ func TestPolicyRead(t *testing.T) {
 func TestPolicyWrite(t *testing.T) {
 	p, _ := getPolicy(t, "--channel", "s3://studio-bucket/Conda/Default", "--access", "write")
 	acts := policyActions(p.IdentityPolicy)
-	want := []string{"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket", "s3:PutObject"}
+	want := []string{"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:PutObject"}
 	if got := policySortedKeys(acts); !slices.Equal(got, want) {
 		t.Errorf("write actions %q, want %q", got, want)
 	}
@@ -131,8 +131,28 @@ func TestPolicyWrite(t *testing.T) {
 	if !slices.Equal(acts["s3:GetBucketLocation"], []string{"arn:aws:s3:::studio-bucket"}) {
 		t.Errorf("GetBucketLocation on %q", acts["s3:GetBucketLocation"])
 	}
-	if !strings.Contains(strings.Join(p.Notes, "\n"), "s3:ListMultipartUploadParts") {
+	// Index runs abort the uploads of killed publishers: they list them bucket-wide, since
+	// s3:ListBucketMultipartUploads has no s3:prefix condition key (a condition on it
+	// would deny every listing).
+	if !slices.Equal(acts["s3:ListBucketMultipartUploads"], []string{"arn:aws:s3:::studio-bucket"}) {
+		t.Errorf("ListBucketMultipartUploads on %q", acts["s3:ListBucketMultipartUploads"])
+	}
+	for _, s := range p.IdentityPolicy.Statement {
+		if slices.Contains(policyStrs(s.Action), "s3:ListBucketMultipartUploads") {
+			if slices.Contains(policyStrs(s.Action), "s3:ListBucket") || s.Condition != nil {
+				t.Errorf("ListBucketMultipartUploads shares a statement with ListBucket or has a condition: %+v", s)
+			}
+		}
+	}
+	notes := strings.Join(p.Notes, "\n")
+	if !strings.Contains(notes, "s3:ListMultipartUploadParts is not granted") {
 		t.Error("notes do not say why ListMultipartUploadParts is left out")
+	}
+	if !strings.Contains(notes, "s3:ListBucketMultipartUploads") || !strings.Contains(notes, "cannot limit s3:ListBucketMultipartUploads to a prefix") {
+		t.Errorf("notes do not explain s3:ListBucketMultipartUploads:\n%s", notes)
+	}
+	if strings.Contains(notes, "never lists parts or uploads") {
+		t.Error("notes still say condachan never lists uploads")
 	}
 }
 
@@ -188,7 +208,7 @@ func TestPolicyOnlyNamesTheChannel(t *testing.T) {
 			acts := policyActions(p.IdentityPolicy)
 			if access == "read" {
 				for a := range acts {
-					if strings.Contains(a, "Put") || strings.Contains(a, "Delete") || strings.Contains(a, "Abort") {
+					if strings.Contains(a, "Put") || strings.Contains(a, "Delete") || strings.Contains(a, "Abort") || strings.Contains(a, "Multipart") {
 						t.Errorf("%q: read grants %s", args, a)
 					}
 				}
@@ -201,6 +221,11 @@ func TestPolicyOnlyNamesTheChannel(t *testing.T) {
 					_, limited := s.Condition["StringLike"]
 					if limited != (c.prefix != "") {
 						t.Errorf("%q: ListBucket condition %v", args, s.Condition)
+					}
+				}
+				if slices.Contains(policyStrs(s.Action), "s3:ListBucketMultipartUploads") {
+					if _, limited := s.Condition["StringLike"]; limited {
+						t.Errorf("%q: ListBucketMultipartUploads has an s3:prefix condition, which IAM never matches for it: %v", args, s.Condition)
 					}
 				}
 			}
@@ -218,8 +243,11 @@ func TestPolicyBucketPolicyRequiresConditionalWrites(t *testing.T) {
 	if put.Effect != "Deny" || put.Principal != "*" || !slices.Equal(policyStrs(put.Action), []string{"s3:PutObject"}) {
 		t.Errorf("put statement %+v", put)
 	}
-	if res := policyStrs(put.Resource); !slices.Contains(res, "arn:aws:s3:::studio-bucket/Conda/*/repodata.json*") || !slices.Contains(res, "arn:aws:s3:::studio-bucket/Conda/.condachan/*") {
-		t.Errorf("put resources %q", res)
+	res := policyStrs(put.Resource)
+	for _, want := range []string{"*/repodata.json", "*/repodata.json.zst", "*/repodata_shards.msgpack.zst", "*/shards/*", "*/run_exports.json", "*/patch_instructions.json", "*/index.html", "channeldata.json", "index.html", ".condachan/*"} {
+		if !slices.Contains(res, "arn:aws:s3:::studio-bucket/Conda/"+want) {
+			t.Errorf("put resources %q lack %s", res, want)
+		}
 	}
 	if put.Condition["Null"]["s3:if-none-match"] != "true" || put.Condition["Null"]["s3:if-match"] != "true" || put.Condition["Bool"]["s3:ObjectCreationOperation"] != "true" {
 		t.Errorf("put condition %v", put.Condition)

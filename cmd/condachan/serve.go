@@ -31,10 +31,11 @@ func newServeCommand(stdout, stderr io.Writer) *cobra.Command {
 and pixi read it with no S3 setup of their own.
 
 GET and HEAD of every channel file, with ETag and Last-Modified, 304 answers to
-conditional requests and 206 answers to byte ranges. repodata.json, repodata.json.zst,
-channeldata.json and the index pages are kept in memory and checked against the store
-every --revalidate, so a new index reaches clients within seconds and any number of
-replicas can run behind a load balancer. Packages are streamed, never buffered whole
+conditional requests and 206 answers to byte ranges. The shard index, repodata.json and
+.zst, run_exports.json, channeldata.json and the index pages are kept in memory and
+checked against the store every --revalidate, so a new index reaches clients within
+seconds and any number of replicas can run behind a load balancer. Shards (named by
+their sha256) are served as immutable, like packages. Packages are streamed, never buffered whole
 (or, with --redirect, sent as a 302 to a presigned S3 URL). Nothing under .condachan/
 is ever served.
 

@@ -5,6 +5,7 @@ import (
 	"debug/buildinfo"
 	"errors"
 	"fmt"
+	"github.com/condachan/condachan/internal/testkit"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -80,7 +81,7 @@ func find() (path, toolsDir string, err error) {
 	if toolsDir != "" {
 		candidates = append(candidates, filepath.Join(toolsDir, exeName()))
 	}
-	root, rootErr := repoRoot()
+	root, rootErr := testkit.RepoRoot()
 	if root != "" {
 		repoTools := filepath.Join(root, ".cache", "tools")
 		candidates = append(candidates, filepath.Join(repoTools, exeName()))
@@ -100,24 +101,6 @@ func find() (path, toolsDir string, err error) {
 		return "", "", fmt.Errorf("it is not on PATH, CONDACHAN_TOOLS_DIR is not set and there is no repository to install it into (%v)", rootErr)
 	}
 	return "", toolsDir, nil
-}
-
-// repoRoot walks up from the working directory to the nearest go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if fi, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil && fi.Mode().IsRegular() {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 func isExecutable(path string) bool {

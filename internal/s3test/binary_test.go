@@ -1,6 +1,7 @@
 package s3test
 
 import (
+	"github.com/condachan/condachan/internal/testkit"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -32,7 +33,7 @@ func TestFindBinaryInToolsDir(t *testing.T) {
 }
 
 func TestRepoRoot(t *testing.T) {
-	root, err := repoRoot()
+	root, err := testkit.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

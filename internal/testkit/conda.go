@@ -29,6 +29,8 @@ type PackageSpec struct {
 	Placeholders map[string]Placeholder
 	// PathsJSON replaces the generated info/paths.json when set.
 	PathsJSON []byte
+	// RunExports becomes info/run_exports.json when set.
+	RunExports map[string]any
 }
 
 // Placeholder is a paths.json prefix_placeholder with its file_mode.
@@ -114,7 +116,10 @@ func MakeConda(t testing.TB, dir string, p PackageSpec) string {
 	if p.About != nil {
 		infoFiles["info/about.json"], _ = json.Marshal(p.About)
 	}
-	for _, name := range []string{"info/index.json", "info/paths.json", "info/about.json"} {
+	if p.RunExports != nil {
+		infoFiles["info/run_exports.json"], _ = json.Marshal(p.RunExports)
+	}
+	for _, name := range []string{"info/index.json", "info/paths.json", "info/about.json", "info/run_exports.json"} {
 		if data, ok := infoFiles[name]; ok {
 			if _, err := info.WriteBytes(name, 0o644, data); err != nil {
 				t.Fatal(err)
