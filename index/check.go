@@ -18,10 +18,9 @@ import (
 // a record whose file is missing or has another size (or, with hashes, other sha256/md5),
 // a package in a subdir that no repodata lists, repodata.json and repodata.json.zst that
 // differ, a missing noarch/repodata.json, and a shard index that names a missing shard or
-// whose shards do not hold exactly repodata.json's records. Packages listed in problems (unreadable ones)
-// are expected to be absent from repodata.
+// whose shards do not hold exactly repodata.json's records. Unreadable packages and those
+// patch instructions removed are expected to be absent from repodata.
 func Check(ctx context.Context, store channel.Store, hashes bool) ([]string, error) {
-	var problems []string
 	objects := map[string]channel.Object{}
 	bySubdir := map[string][]string{}
 	err := store.List(ctx, "", func(o channel.Object) error {
@@ -35,75 +34,88 @@ func Check(ctx context.Context, store channel.Store, hashes bool) ([]string, err
 	if err != nil {
 		return nil, err
 	}
+	var problems []string
 	if _, ok := objects["noarch/repodata.json"]; !ok {
 		problems = append(problems, "noarch/repodata.json is missing")
 	}
-	dec, err := zstd.NewReader(nil)
+	for _, sd := range sortedKeysOf(bySubdir) {
+		p, err := checkSubdir(ctx, store, sd, bySubdir[sd], objects, hashes)
+		if err != nil {
+			return nil, err
+		}
+		problems = append(problems, p...)
+	}
+	return problems, nil
+}
+
+// checkSubdir checks one subdir: its repodata against its files, the .zst twin, the
+// shards.
+func checkSubdir(ctx context.Context, store channel.Store, sd string, files []string, objects map[string]channel.Object, hashes bool) ([]string, error) {
+	data, _, err := channel.ReadAll(ctx, store, sd+"/repodata.json")
+	if errors.Is(err, channel.ErrNotFound) {
+		return []string{sd + "/repodata.json is missing"}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer dec.Close()
-	subdirs := make([]string, 0, len(bySubdir))
-	for sd := range bySubdir {
-		subdirs = append(subdirs, sd)
+	recs, removed, err := parseRepodataDoc(data)
+	if err != nil {
+		return []string{fmt.Sprintf("%s/repodata.json: %v", sd, err)}, nil
 	}
-	sort.Strings(subdirs)
-	for _, sd := range subdirs {
-		data, _, err := channel.ReadAll(ctx, store, sd+"/repodata.json")
-		if errors.Is(err, channel.ErrNotFound) {
-			problems = append(problems, sd+"/repodata.json is missing")
+	var problems []string
+	zdata, _, err := channel.ReadAll(ctx, store, sd+"/repodata.json.zst")
+	if err != nil {
+		problems = append(problems, fmt.Sprintf("%s/repodata.json.zst: %v", sd, err))
+	} else if plain, err := decompressZstd(zdata); err != nil || !bytes.Equal(plain, data) {
+		problems = append(problems, fmt.Sprintf("%s/repodata.json.zst does not hold the same document as repodata.json", sd))
+	}
+	problems = append(problems, checkShards(ctx, store, sd, recs, objects)...)
+	p, err := checkRecords(ctx, store, sd, recs, objects, hashes)
+	if err != nil {
+		return nil, err
+	}
+	problems = append(problems, p...)
+	st, _, err := loadState(ctx, store, sd)
+	if err != nil {
+		return nil, err
+	}
+	for _, base := range files {
+		if !IsPackage(base) {
 			continue
 		}
-		if err != nil {
-			return nil, err
-		}
-		recs, removed, err := parseRepodataDoc(data)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s/repodata.json: %v", sd, err))
+		if _, ok := recs[base]; ok {
 			continue
 		}
-		zdata, _, err := channel.ReadAll(ctx, store, sd+"/repodata.json.zst")
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s/repodata.json.zst: %v", sd, err))
-		} else if plain, err := dec.DecodeAll(zdata, nil); err != nil || !bytes.Equal(plain, data) {
-			problems = append(problems, fmt.Sprintf("%s/repodata.json.zst does not hold the same document as repodata.json", sd))
+		if _, bad := st.Unreadable[base]; bad || contains(removed, base) {
+			continue // unreadable, or taken out by patch instructions
 		}
-		problems = append(problems, checkShards(ctx, store, sd, recs, objects)...)
-		st, _, err := loadState(ctx, store, sd)
-		if err != nil {
-			return nil, err
+		problems = append(problems, fmt.Sprintf("%s/%s is in the channel but not in repodata", sd, base))
+	}
+	return problems, nil
+}
+
+// checkRecords checks that every record names a stored file of its size (and hashes).
+func checkRecords(ctx context.Context, store channel.Store, sd string, recs map[string]Record, objects map[string]channel.Object, hashes bool) ([]string, error) {
+	var problems []string
+	for _, file := range sortedKeysOf(recs) {
+		rec := recs[file]
+		obj, ok := objects[sd+"/"+file]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("%s/%s is in repodata but not in the channel", sd, file))
+			continue
 		}
-		for file, rec := range recs {
-			obj, ok := objects[sd+"/"+file]
-			if !ok {
-				problems = append(problems, fmt.Sprintf("%s/%s is in repodata but not in the channel", sd, file))
-				continue
-			}
-			if toInt(rec["size"]) != obj.Size {
-				problems = append(problems, fmt.Sprintf("%s/%s: repodata says %d bytes, the object has %d", sd, file, toInt(rec["size"]), obj.Size))
-				continue
-			}
-			if hashes {
-				sha, md, _, err := hashObject(ctx, store, obj, nil)
-				if err != nil {
-					return nil, err
-				}
-				if sha != rec["sha256"] || md != rec["md5"] {
-					problems = append(problems, fmt.Sprintf("%s/%s: repodata hashes do not match the object", sd, file))
-				}
-			}
+		if toInt(rec["size"]) != obj.Size {
+			problems = append(problems, fmt.Sprintf("%s/%s: repodata says %d bytes, the object has %d", sd, file, toInt(rec["size"]), obj.Size))
+			continue
 		}
-		for _, base := range bySubdir[sd] {
-			if !IsPackage(base) {
-				continue
+		if hashes {
+			sha, md, _, err := hashObject(ctx, store, obj, nil)
+			if err != nil {
+				return nil, err
 			}
-			if _, ok := recs[base]; ok {
-				continue
+			if sha != rec["sha256"] || md != rec["md5"] {
+				problems = append(problems, fmt.Sprintf("%s/%s: repodata hashes do not match the object", sd, file))
 			}
-			if _, bad := st.Unreadable[base]; bad || contains(removed, base) {
-				continue // unreadable, or taken out by patch instructions
-			}
-			problems = append(problems, fmt.Sprintf("%s/%s is in the channel but not in repodata", sd, base))
 		}
 	}
 	return problems, nil
@@ -189,4 +201,14 @@ func sortedKeysOf[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// decompressZstd decodes a whole repodata.json.zst.
+func decompressZstd(data []byte) ([]byte, error) {
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return nil, err
+	}
+	defer dec.Close()
+	return dec.DecodeAll(data, nil)
 }

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/condachan/condachan/channel"
 	"github.com/condachan/condachan/internal/progress"
 )
@@ -79,12 +77,7 @@ func loadState(ctx context.Context, store channel.Store, subdir string) (*Subdir
 	if err != nil {
 		return nil, obj, err
 	}
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
-	if err != nil {
-		return nil, obj, err
-	}
-	defer dec.Close()
-	raw, err := dec.DecodeAll(data, nil)
+	raw, err := decompressZstd(data)
 	var st SubdirState
 	if err == nil {
 		err = decodeJSON(raw, &st)
@@ -247,24 +240,67 @@ func (e *CorruptRepodataError) Error() string {
 
 // Run indexes the channel.
 func Run(ctx context.Context, store channel.Store, opts Options) (*Result, error) {
-	if opts.Concurrency <= 0 {
-		opts.Concurrency = 16
-	}
-	if opts.Progress == nil {
-		opts.Progress = progress.Nop{}
-	}
-	if opts.Title == "" {
-		opts.Title = store.String()
-	}
+	opts = opts.withDefaults(store)
 	if opts.Lease != nil {
 		var cancel context.CancelFunc
 		ctx, cancel = mergeCancel(ctx, opts.Lease.Context())
 		defer cancel()
 	}
+	subdirs, listings, err := resolveSubdirs(ctx, store, opts.Subdirs)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{}
+	states := map[string]*SubdirState{}
+	var saves []pendingSave
+	changed := opts.Full
+	for _, sd := range subdirs {
+		listing, listed := listings[sd]
+		sr, save, err := indexSubdir(ctx, store, sd, listing, listed, opts)
+		if err != nil {
+			return nil, err
+		}
+		states[sd] = save.st
+		res.Subdirs = append(res.Subdirs, *sr)
+		res.Wrote = res.Wrote || len(sr.Wrote) > 0
+		if save.dirty {
+			saves = append(saves, save)
+			changed = true
+		}
+	}
+	if err := finish(ctx, store, states, saves, changed, opts, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func (o Options) withDefaults(store channel.Store) Options {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 16
+	}
+	if o.Progress == nil {
+		o.Progress = progress.Nop{}
+	}
+	if o.Title == "" {
+		o.Title = store.String()
+	}
+	return o
+}
+
+// pendingSave is a subdir state to save at the end of the run.
+type pendingSave struct {
+	st    *SubdirState
+	obj   channel.Object // the state object it replaces
+	dirty bool
+}
+
+// resolveSubdirs returns the subdirs to index, sorted, with noarch added when the channel
+// has no noarch/repodata.json (clients always fetch it). With none named, one listing of
+// the whole channel finds them and serves as each one's listing.
+func resolveSubdirs(ctx context.Context, store channel.Store, named []string) ([]string, map[string][]channel.Object, error) {
 	listings := map[string][]channel.Object{}
-	subdirs := opts.Subdirs
+	subdirs := append([]string{}, named...)
 	if len(subdirs) == 0 {
-		// One listing of the whole channel serves every subdir.
 		err := store.List(ctx, "", func(o channel.Object) error {
 			dir, base, ok := strings.Cut(o.Key, "/")
 			if ok && channel.IsSubdir(dir) && (!strings.Contains(base, "/") || strings.HasPrefix(base, ShardsFolder)) {
@@ -273,7 +309,7 @@ func Run(ctx context.Context, store channel.Store, opts Options) (*Result, error
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for d := range listings {
 			subdirs = append(subdirs, d)
@@ -281,93 +317,72 @@ func Run(ctx context.Context, store channel.Store, opts Options) (*Result, error
 	}
 	for _, d := range subdirs {
 		if !channel.IsSubdir(d) {
-			return nil, fmt.Errorf("%q is not a conda subdir (known: %s)", d, strings.Join(channel.KnownSubdirs, ", "))
+			return nil, nil, fmt.Errorf("%q is not a conda subdir (known: %s)", d, strings.Join(channel.KnownSubdirs, ", "))
 		}
 	}
-	if len(opts.Subdirs) > 0 {
-		if err := SubdirsExist(ctx, store, opts.Subdirs); err != nil {
-			return nil, err
+	if len(named) > 0 {
+		if err := SubdirsExist(ctx, store, named); err != nil {
+			return nil, nil, err
 		}
 	}
 	sort.Strings(subdirs)
 	if !contains(subdirs, "noarch") {
-		// Clients always fetch noarch/repodata.json: make sure there is one.
 		_, err := store.Stat(ctx, "noarch/repodata.json")
 		if errors.Is(err, channel.ErrNotFound) {
 			subdirs = append(subdirs, "noarch")
 		} else if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	res := &Result{}
-	states := map[string]*SubdirState{}
-	type pendingSave struct {
-		st  *SubdirState
-		obj channel.Object
-	}
-	var saves []pendingSave
-	changed := opts.Full
-	for _, sd := range subdirs {
-		var sr *SubdirResult
-		var st *SubdirState
-		var stObj channel.Object
-		var dirty bool
-		var err error
-		for attempt := 0; ; attempt++ {
-			listing, listed := listings[sd]
-			if attempt > 0 {
-				listed = false
-			}
-			sr, st, stObj, dirty, err = runSubdir(ctx, store, sd, listing, listed, attempt > 0, opts)
-			if !errors.Is(err, channel.ErrPreconditionFailed) {
-				break
-			}
-			// A file changed since we looked (or since the state said): a holder that lost
-			// its lease before us, a hand edit, or a run without the lease. With the lease
-			// still ours, redo this subdir on top of what is there now.
-			if opts.Lease != nil {
-				if lerr := opts.Lease.Check(ctx); lerr != nil {
-					return nil, fmt.Errorf("index %s: %w", sd, ErrFenced)
-				}
-			}
-			if attempt >= 3 {
-				if opts.Lease == nil {
-					return nil, fmt.Errorf("index %s: %w (another index run keeps writing it; use publish/index, which take the channel lease)", sd, err)
-				}
-				return nil, fmt.Errorf("index %s: %w", sd, ErrFenced)
+	return subdirs, listings, nil
+}
+
+// indexSubdir runs one subdir, again on top of what is there when a write finds a file
+// changed since the run looked (or since the state said): a holder that lost its lease
+// before us, a hand edit, or a run without the lease.
+func indexSubdir(ctx context.Context, store channel.Store, sd string, listing []channel.Object, listed bool, opts Options) (*SubdirResult, pendingSave, error) {
+	for attempt := 0; ; attempt++ {
+		sr, st, stObj, dirty, err := runSubdir(ctx, store, sd, listing, listed && attempt == 0, attempt > 0, opts)
+		if err == nil {
+			return sr, pendingSave{st: st, obj: stObj, dirty: dirty}, nil
+		}
+		if !errors.Is(err, channel.ErrPreconditionFailed) {
+			return nil, pendingSave{}, fenced(ctx, "index "+sd, err)
+		}
+		if opts.Lease != nil {
+			if lerr := opts.Lease.Check(ctx); lerr != nil {
+				return nil, pendingSave{}, fmt.Errorf("index %s: %w", sd, ErrFenced)
 			}
 		}
-		if err != nil {
-			return nil, fenced(ctx, "index "+sd, err)
-		}
-		states[sd] = st
-		res.Subdirs = append(res.Subdirs, *sr)
-		if len(sr.Wrote) > 0 {
-			res.Wrote = true
-		}
-		if dirty {
-			saves = append(saves, pendingSave{st, stObj})
-			changed = true
+		if attempt >= 3 {
+			if opts.Lease == nil {
+				return nil, pendingSave{}, fmt.Errorf("index %s: %w (another index run keeps writing it; use publish/index, which take the channel lease)", sd, err)
+			}
+			return nil, pendingSave{}, fmt.Errorf("index %s: %w", sd, ErrFenced)
 		}
 	}
-	// The channel-wide files follow the subdirs; the states are saved last, so that a run
-	// that stops half-way is redone by the next one rather than trusted.
+}
+
+// finish writes the channel-wide files after the subdirs, then saves the states last, so
+// that a run that stops half-way is redone by the next one rather than trusted; a
+// hand-run index then sweeps leftovers of interrupted writes.
+func finish(ctx context.Context, store channel.Store, states map[string]*SubdirState, saves []pendingSave, changed bool, opts Options, res *Result) error {
 	if changed {
 		wrote, err := writeChannelFiles(ctx, store, states, opts)
 		if err != nil {
-			return nil, fenced(ctx, "channeldata", err)
+			return fenced(ctx, "channeldata", err)
 		}
 		res.Wrote = res.Wrote || wrote
 	}
 	for _, sv := range saves {
 		if err := saveState(ctx, store, sv.st, sv.obj); err != nil {
-			return nil, fenced(ctx, "save index state of "+sv.st.Subdir, err)
+			return fenced(ctx, "save index state of "+sv.st.Subdir, err)
 		}
 	}
 	if !opts.Quick {
 		sweep(ctx, store, res)
 	}
-	return res, nil
+	return nil
 }
 
 // sweep removes what interrupted writes left in the channel (temp files of a folder
