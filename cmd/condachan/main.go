@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -30,6 +31,11 @@ const (
 	// exitUsage covers bad flags and input the user must supply (e.g. a source archive
 	// that is not on this machine).
 	exitUsage = 2
+	// A command stopped by a signal exits 128 + the signal's number, as a shell reports
+	// a process the signal killed: 130 for SIGINT (Ctrl-C), 143 for SIGTERM. A command
+	// that finishes cleanly on the signal (serve's graceful shutdown) exits exitOK.
+	exitInterrupted = 128 + 2
+	exitTerminated  = 128 + 15
 )
 
 // usageError marks errors that exit with exitUsage.
@@ -50,6 +56,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
+	var sig interruptedError
+	if errors.As(context.Cause(ctx), &sig) {
+		// Whatever the command returned (a cancelled wait, a killed build script), the
+		// signal is why it stopped; its clean-up has run by now.
+		if msg := err.Error(); msg == context.Canceled.Error() || msg == sig.Error() {
+			fmt.Fprintf(stderr, "condachan: %v\n", sig)
+		} else {
+			fmt.Fprintf(stderr, "condachan: %v: %v\n", sig, err)
+		}
+		return sig.exitCode()
+	}
 	var usage usageError
 	if isUnknownCommand(err) && !errors.As(err, &usage) {
 		err = usageError{fmt.Errorf("%w\nRun 'condachan --help' for the list of commands.", err)}
@@ -66,13 +83,57 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // interruptContext is cancelled by the first Ctrl-C or SIGTERM, which lets the command
-// clean up (a partial package removed, the channel lease released). The handler is
-// released as soon as that happens, so a second Ctrl-C kills the process the default way
-// instead of being swallowed while the clean-up hangs.
+// clean up (a partial package removed, the channel lease released); the context's cause
+// is then an interruptedError naming the signal, from which run takes the exit code. The
+// handler is released as soon as that happens, so a second Ctrl-C kills the process the
+// default way instead of being swallowed while the clean-up hangs.
 func interruptContext() (context.Context, context.CancelFunc) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	context.AfterFunc(ctx, stop)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	var once sync.Once
+	release := func() { once.Do(func() { signal.Stop(ch) }) }
+	go func() {
+		select {
+		case s := <-ch:
+			release()
+			cancel(interruptedError{s})
+		case <-ctx.Done():
+		}
+	}()
+	stop := func() {
+		release()
+		cancel(nil)
+	}
 	return ctx, stop
+}
+
+// interruptedError is the cause of the context interruptContext cancels. Like the cause
+// signal.NotifyContext sets, it is a context.Canceled.
+type interruptedError struct{ sig os.Signal }
+
+func (e interruptedError) Error() string { return "interrupted by " + e.name() }
+
+func (e interruptedError) Is(target error) bool { return target == context.Canceled }
+
+func (e interruptedError) name() string {
+	switch e.sig {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return e.sig.String()
+}
+
+func (e interruptedError) exitCode() int {
+	switch e.sig {
+	case os.Interrupt:
+		return exitInterrupted
+	case syscall.SIGTERM:
+		return exitTerminated
+	}
+	return exitFailure
 }
 
 func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
