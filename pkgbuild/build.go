@@ -109,7 +109,11 @@ func CheckBuildNumberOverride(r *recipe.Recipe) error {
 // Build builds the package: it resolves the sources, runs the build script when the
 // recipe has one, streams the sources (or the script's prefix) into the package, runs
 // the recipe's tests on it, and only then puts it in place. On any error, nothing is
-// left in the output folder but the log of a script build.
+// left in the output folder but the log of a build that opened one (a script build, or a
+// build that runs tests): OUTPUT/<subdir>/<stem>.build.log, which the error names. No
+// other file is left, and no folder this build made (OUTPUT and its missing parents,
+// OUTPUT/<subdir>, OUTPUT/.condachan-work) unless the log or KeepWork's build folder is
+// in it; folders that were there before are never removed.
 func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	r := opts.Recipe
 	if opts.BuildNumber != nil {
@@ -134,18 +138,16 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 		return nil, err
 	}
 	n := nameThePackage(r, opts.BuildNumber)
-	outDir := filepath.Join(opts.OutputDir, r.Subdir())
-	made, err := mkdirAllTracked(outDir)
-	if err != nil {
-		return nil, err
-	}
-	st := &buildState{opts: opts, names: n, outDir: outDir}
+	// The output folders are made when the first file goes into them (the log, the work
+	// folder or the temporary package), and the ones this build made are taken away again
+	// when it fails and they are empty.
+	st := &buildState{opts: opts, names: n, outDir: filepath.Join(opts.OutputDir, r.Subdir())}
 	defer func() {
 		if cerr := st.close(err != nil); err == nil {
 			err = cerr
 		}
 		if err != nil {
-			removeEmptyDirs(made)
+			removeEmptyDirs(st.made)
 		}
 	}()
 	if scripted || (opts.RunTests && len(r.TestSpecs) > 0) {

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/condachan/condachan/pkgbuild/buildscript"
@@ -46,6 +48,7 @@ type buildState struct {
 	names  packageNames
 	outDir string
 
+	made    []string // the folders this build made (see inDir)
 	ws      *workspace
 	log     *os.File // the build's log, beside the package
 	logPath string
@@ -57,16 +60,19 @@ const workParent = ".condachan-work"
 
 // openWorkspace makes the build folder and the log.
 func (st *buildState) openWorkspace(r *recipe.Recipe) error {
-	ws, err := newWorkspace(filepath.Join(st.opts.OutputDir, workParent), st.names.stem, r.Build.MergeBuildAndHostEnvs)
+	parent := filepath.Join(st.opts.OutputDir, workParent)
+	err := st.inDir(parent, func() (err error) {
+		st.ws, err = newWorkspace(parent, st.names.stem, r.Build.MergeBuildAndHostEnvs)
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	st.ws = ws
 	st.logPath = filepath.Join(st.outDir, st.names.stem+".build.log")
-	if st.log, err = os.Create(st.logPath); err != nil {
+	if err := st.inDir(st.outDir, func() (err error) { st.log, err = os.Create(st.logPath); return err }); err != nil {
 		return err
 	}
-	st.logf("condachan building %s for %s in %s", st.names.fileName, r.Subdir(), ws.dir)
+	st.logf("condachan building %s for %s in %s", st.names.fileName, r.Subdir(), st.ws.dir)
 	return nil
 }
 
@@ -198,7 +204,11 @@ func (p *builtPackage) discard() {
 
 // writePackage streams the sources (or a script's prefix) into a new .conda.
 func (st *buildState) writePackage(ctx context.Context, r *recipe.Recipe, sources []resolvedSource, prefix *prefixSource) (*builtPackage, error) {
-	tmp, err := os.CreateTemp(st.outDir, "."+st.names.fileName+".tmp-*")
+	var tmp *os.File
+	err := st.inDir(st.outDir, func() (err error) {
+		tmp, err = os.CreateTemp(st.outDir, "."+st.names.fileName+".tmp-*")
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -337,10 +347,28 @@ func (st *buildState) finish(r *recipe.Recipe, pkg *builtPackage) (*Result, erro
 	return res, nil
 }
 
+// inDir runs create, which makes a file or folder in dir, after making dir and its
+// missing parents; the folders it made are noted so that a failed build can take them
+// away again. A concurrent build that failed may remove an empty folder between the two,
+// so create runs again when it finds no folder.
+func (st *buildState) inDir(dir string, create func() error) error {
+	for attempt := 1; ; attempt++ {
+		made, err := mkdirAllTracked(dir)
+		st.made = append(st.made, made...)
+		if err != nil {
+			return err
+		}
+		if err = create(); err == nil || attempt == 3 || !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+}
+
 // mkdirAllTracked creates dir and its missing parents, returning the ones it created,
-// deepest first, so that a failed build can take them away again.
+// deepest first. A folder counts as made by this call only when its own os.Mkdir made
+// it, never one another process made meanwhile.
 func mkdirAllTracked(dir string) ([]string, error) {
-	var missing []string
+	var missing []string // deepest first
 	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
 		if _, err := os.Stat(d); err == nil {
 			break
@@ -350,14 +378,29 @@ func mkdirAllTracked(dir string) ([]string, error) {
 			break
 		}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	var made []string
+	for i := len(missing) - 1; i >= 0; i-- {
+		d := missing[i]
+		err := os.Mkdir(d, 0o755)
+		if err == nil {
+			made = append([]string{d}, made...)
+			continue
+		}
+		if fi, serr := os.Stat(d); serr == nil && fi.IsDir() {
+			continue // made meanwhile by someone else
+		}
+		removeEmptyDirs(made)
 		return nil, err
 	}
-	return missing, nil
+	return made, nil
 }
 
-// removeEmptyDirs removes the folders a failed build created, when they are empty.
+// removeEmptyDirs removes the folders a failed build made, deepest first, when they are
+// empty.
 func removeEmptyDirs(dirs []string) {
+	dirs = slices.Clone(dirs)
+	// a folder's path is longer than its parent's
+	slices.SortStableFunc(dirs, func(a, b string) int { return len(b) - len(a) })
 	for _, d := range dirs {
 		os.Remove(d) // fails, as it should, when something is inside
 	}

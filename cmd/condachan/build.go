@@ -52,13 +52,15 @@ a folder holding recipe.yaml. The archive a recipe names is looked up by file na
 and with --channel last in the channel's staging area by the sha256 the recipe gives
 (<channel>/.condachan/sources/<sha256>/<file>, filled by submit --stage-source);
 nothing is downloaded. The package is written to OUTPUT/<subdir>/<name>-<version>-<build>.conda;
-a failed or interrupted build leaves nothing behind.
+a failed or interrupted build leaves nothing behind: no partial package, no temporary file,
+no empty folder, only the build log of a script build or a build with tests (see below).
 
 A recipe with a build script (build.sh / build.bat beside recipe.yaml, or build.script)
 builds as rattler-build builds it: the sources are unpacked into SRC_DIR, the script runs
 with PREFIX, SRC_DIR, PKG_VERSION, ... set and installs into a long padded PREFIX, and
 what it left there is packed, files holding the prefix recorded for conda to rewrite at
-install. Its output shows live and goes to OUTPUT/<subdir>/<package>.build.log.
+install. Its output shows live and goes to OUTPUT/<subdir>/<package>.build.log, which
+stays there when the build fails (OUTPUT/<subdir> is made for it if need be).
 
 The recipe's tests run on the package before it is put in place (installed into a fresh
 prefix the way conda installs it); a failing test leaves no package. --no-test skips them.

@@ -2,8 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -152,6 +155,64 @@ func TestBuildScriptRecipe(t *testing.T) {
 		}
 		if code, _, stderr = runCLI(t, "build", "--recipe", rdir, "-o", out, "--progress", "none", "--no-test"); code != exitOK {
 			t.Errorf("--no-test: exit %d: %s", code, stderr)
+		}
+	})
+}
+
+// A build that fails leaves no output folder behind (issue 15): not OUTPUT, not
+// OUTPUT/<subdir>, when it made them; the log of a failed script build is the one thing
+// kept, in OUTPUT/<subdir>, where the error says it is.
+func TestFailedBuildLeavesNoOutputFolder(t *testing.T) {
+	dir := t.TempDir()
+	archive := filepath.Join(dir, "tool-1.0.tar")
+	if err := os.WriteFile(archive, []byte("not a tar, and not what the recipe's sha256 says"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rdir := filepath.Join(dir, "tool")
+	if err := os.MkdirAll(rdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	recipeYAML := "package: {name: tool, version: \"1.0\"}\nsource:\n  url: https://example.invalid/tool-1.0.tar\n  sha256: " + strings.Repeat("ab", 32) + "\n"
+	if err := os.WriteFile(filepath.Join(rdir, "recipe.yaml"), []byte(recipeYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("OUTPUT and its parent missing", func(t *testing.T) {
+		parent := filepath.Join(t.TempDir(), "new")
+		out := filepath.Join(parent, "channel")
+		code, _, stderr := runCLI(t, "build", "--recipe", rdir, "--source-archive", archive, "--target-platform", "linux-64", "-o", out, "--progress", "none")
+		if code == exitOK || !strings.Contains(stderr, "sha256 mismatch") {
+			t.Fatalf("exit %d:\n%s", code, stderr)
+		}
+		if _, err := os.Lstat(parent); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s was left behind (%v)", parent, err)
+		}
+	})
+	t.Run("OUTPUT exists", func(t *testing.T) {
+		out := t.TempDir()
+		code, _, stderr := runCLI(t, "build", "--recipe", rdir, "--source-archive", archive, "--target-platform", "linux-64", "-o", out, "--progress", "none")
+		if code == exitOK {
+			t.Fatalf("exit %d:\n%s", code, stderr)
+		}
+		if entries, err := os.ReadDir(out); err != nil || len(entries) != 0 {
+			t.Errorf("the output folder holds %v (%v), want nothing", entries, err)
+		}
+	})
+	t.Run("a failing script keeps only its log", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "channel")
+		code, _, stderr := runCLI(t, "build", "--recipe", writeScriptRecipe(t, "false\n", "true"), "-o", out, "--progress", "none")
+		log := filepath.Join(out, "linux-64", "scripted-1.0-0.build.log")
+		if code != exitFailure || !strings.Contains(stderr, "full log: "+log) {
+			t.Fatalf("exit %d:\n%s", code, stderr)
+		}
+		var left []string
+		filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && p != out {
+				left = append(left, p)
+			}
+			return nil
+		})
+		if want := []string{filepath.Dir(log), log}; !slices.Equal(left, want) {
+			t.Errorf("left behind %q, want %q", left, want)
 		}
 	})
 }
