@@ -22,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // CheckStatus is the outcome of one check.
@@ -501,10 +503,7 @@ func (d *s3Doctor) endpointCheck(region string) Check {
 	default:
 		from = "AWS S3 in " + region
 	}
-	style := "virtual-hosted addressing"
-	if o.PathStyle {
-		style = "path-style addressing"
-	}
+	style := d.addressing()
 	detail := fmt.Sprintf("%s (%s; %s)", endpoint, from, style)
 	if p := proxyFor(endpoint); p != "" {
 		detail += "; through the proxy " + p
@@ -514,6 +513,61 @@ func (d *s3Doctor) endpointCheck(region string) Check {
 			Fix: "use an https:// endpoint unless the network path is trusted"}
 	}
 	return Check{Name: checkEndpoint, Status: CheckPass, Detail: detail}
+}
+
+// errNotSent stops the request addressing builds.
+var errNotSent = errors.New("condachan doctor: request built to look at its address, not sent")
+
+// addressing says how requests address the bucket: what the SDK does, which is not
+// always what --s3-path-style asks for: it uses path-style by itself for an endpoint
+// given as an IP address and for bucket names that cannot be host names (dots over
+// HTTPS). It builds a request (with placeholder credentials, so that none are fetched)
+// and stops it once its URL is resolved, before it is signed or sent.
+func (d *s3Doctor) addressing() string {
+	pathStyle := d.st.opts.PathStyle
+	configured := func(ps bool) string {
+		if ps {
+			return "path-style addressing"
+		}
+		return "virtual-hosted addressing"
+	}
+	var sent *url.URL
+	stop := middleware.FinalizeMiddlewareFunc("condachanAddressing", func(ctx context.Context, in middleware.FinalizeInput, _ middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+		if req, ok := in.Request.(*smithyhttp.Request); ok && req.URL != nil {
+			u := *req.URL
+			sent = &u
+		}
+		return middleware.FinalizeOutput{}, middleware.Metadata{}, errNotSent
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := d.st.Client().HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(d.st.Bucket()), Key: aws.String(d.st.FullKey(doctorPrefix + "addressing"))}, func(o *s3.Options) {
+		o.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "unused", SecretAccessKey: "unused", Source: "condachan doctor"}, nil
+		})
+		o.RetryMaxAttempts = 1
+		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+			return st.Finalize.Insert(stop, "ResolveEndpointV2", middleware.After)
+		})
+	})
+	if sent == nil || !errors.Is(err, errNotSent) {
+		return configured(pathStyle) // the SDK's stack changed: say what was asked for
+	}
+	bucket := d.st.Bucket()
+	switch {
+	case strings.HasPrefix(sent.Hostname(), bucket+"."):
+		if pathStyle {
+			return "virtual-hosted addressing, although path-style was asked for"
+		}
+		return "virtual-hosted addressing"
+	case sent.Path == "/"+bucket || strings.HasPrefix(sent.Path, "/"+bucket+"/") ||
+		sent.RawPath == "/"+bucket || strings.HasPrefix(sent.RawPath, "/"+bucket+"/"):
+		if !pathStyle {
+			return "path-style addressing (the SDK's choice for this endpoint or bucket name; --s3-path-style not set)"
+		}
+		return "path-style addressing"
+	}
+	return configured(pathStyle)
 }
 
 func proxyFor(endpoint string) string {

@@ -22,6 +22,8 @@ import (
 //   - a waiter takes over a lease only when the lock's ETag stayed the same for the
 //     holder's TTL plus a grace period, timed on the waiter's own monotonic clock (clocks
 //     of different machines are never compared), with a compare-and-swap on that ETag;
+//     on a folder channel it takes over at once, with the same compare-and-swap, when
+//     the holder was a process of this machine that no longer exists (owner.go);
 //   - the holder heartbeats every TTL/3 with a compare-and-swap and cancels its work as
 //     soon as a heartbeat shows that the lease is gone;
 //   - release is a delete conditional on the holder's last ETag, so it can never remove a
@@ -48,13 +50,22 @@ type Owner struct {
 	JobID     string `json:"deadline_job_id,omitempty"`
 	SessionID string `json:"deadline_session_id,omitempty"`
 	TaskID    string `json:"deadline_task_id,omitempty"`
+	// ProcessStart identifies when the holder process started (Linux: clock ticks after
+	// boot; Windows: creation time), so that a waiter on the same machine does not take
+	// a reused PID for the holder. BootID (Linux) and PIDNamespace (Linux) say in which
+	// boot and which PID namespace the PID means something. Empty when unknown, and in
+	// locks written by older versions.
+	ProcessStart string `json:"process_start,omitempty"`
+	BootID       string `json:"boot_id,omitempty"`
+	PIDNamespace string `json:"pid_namespace,omitempty"`
 }
 
 // CurrentOwner describes this process, with Deadline Cloud ids when it runs as a job.
 func CurrentOwner(command string) Owner {
-	host, _ := os.Hostname()
+	me := thisMachine()
 	return Owner{
-		Host: host, PID: os.Getpid(), User: firstEnv("USER", "USERNAME"), Command: command,
+		Host: me.Host, PID: me.PID, ProcessStart: me.ProcessStart, BootID: me.BootID, PIDNamespace: me.PIDNamespace,
+		User: firstEnv("USER", "USERNAME"), Command: command,
 		FarmID: os.Getenv("DEADLINE_FARM_ID"), QueueID: os.Getenv("DEADLINE_QUEUE_ID"),
 		JobID: os.Getenv("DEADLINE_JOB_ID"), SessionID: os.Getenv("DEADLINE_SESSION_ID"),
 		TaskID: os.Getenv("DEADLINE_TASK_ID"),
@@ -90,8 +101,14 @@ type LeaseOptions struct {
 	// Waiting, when set, is told about the holder a waiter is waiting for (each time it
 	// changes) so that the CLI can say who it is waiting for.
 	Waiting func(holder LeaseRecord, obj Object)
-	// TookOver, when set, is told when this process took over an expired lease.
+	// TookOver, when set, is told when this process took over an expired lease, and
+	// also when it took over at once from a dead holder if HolderGone is nil.
 	TookOver func(previous LeaseRecord, waited time.Duration)
+	// HolderGone, when set, is told (instead of TookOver) when this process took over at
+	// once, without waiting for the lease to expire, a lease of a folder channel whose
+	// holder was a process of this machine that no longer exists (see owner.go); why says
+	// so, e.g. "its process 4242 on render-07 no longer exists".
+	HolderGone func(previous LeaseRecord, waited time.Duration, why string)
 }
 
 func (o *LeaseOptions) defaults() {
@@ -145,6 +162,8 @@ func Acquire(ctx context.Context, store Store, opts LeaseOptions) (*Lease, error
 		watched      string // ETag of the lock as last seen
 		watchedSince time.Time
 		watchedRec   LeaseRecord
+		hostLocal    = isHostLocal(store)
+		self         Owner // this machine, looked up when first needed
 	)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -188,11 +207,22 @@ func Acquire(ctx context.Context, store Store, opts LeaseOptions) (*Lease, error
 			ttl = opts.TTL // unreadable lock: treat it with our own TTL
 		}
 		grace := max(opts.Grace, ttl/2)
-		if waited := time.Since(watchedSince); waited >= ttl+grace {
+		waited := time.Since(watchedSince)
+		var gone string // why the holder is known to be dead before its lease expires
+		if waited < ttl+grace && hostLocal && watchedRec.Owner.Host != "" {
+			if self.Host == "" {
+				self = thisMachine()
+			}
+			gone = deadHolderReason(watchedRec.Owner, self)
+		}
+		if waited >= ttl+grace || gone != "" {
 			rec.Generation = watchedRec.Generation + 1
 			obj, err := writeLock(ctx, store, rec, PutOptions{IfMatch: watched})
 			if err == nil {
-				if opts.TookOver != nil {
+				switch {
+				case gone != "" && opts.HolderGone != nil:
+					opts.HolderGone(watchedRec, waited, gone)
+				case opts.TookOver != nil:
 					opts.TookOver(watchedRec, waited)
 				}
 				return startLease(ctx, store, opts, rec, obj.ETag), nil

@@ -328,6 +328,18 @@ func acquire(ctx context.Context, store channel.Store, opts Options) (*channel.L
 			userTookOver(prev, waited)
 		}
 	}
+	userGone := leaseOpts.HolderGone
+	leaseOpts.HolderGone = func(prev channel.LeaseRecord, waited time.Duration, why string) {
+		if opts.Log != nil {
+			opts.Log("took over the channel lease at once: its holder is gone (" + why + ")")
+		}
+		switch {
+		case userGone != nil:
+			userGone(prev, waited, why)
+		case userTookOver != nil:
+			userTookOver(prev, waited)
+		}
+	}
 	return channel.Acquire(ctx, store, leaseOpts)
 }
 

@@ -320,6 +320,9 @@ func withWaitLog(o channel.LeaseOptions, w io.Writer) channel.LeaseOptions {
 	o.TookOver = func(prev channel.LeaseRecord, waited time.Duration) {
 		fmt.Fprintf(w, "took over the channel lease from %s pid %d after it expired (%s without a heartbeat)\n", prev.Owner.Host, prev.Owner.PID, waited.Round(time.Second))
 	}
+	o.HolderGone = func(prev channel.LeaseRecord, _ time.Duration, why string) {
+		fmt.Fprintf(w, "took over the channel lease at once: its holder is gone (%s)\n", why)
+	}
 	return o
 }
 
