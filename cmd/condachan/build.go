@@ -237,10 +237,9 @@ func runBuild(cmd *cobra.Command, f buildFlags, stdout, stderr io.Writer) error 
 	var pub *publish.Result
 	if store != nil {
 		prep := progress.New(mode, stdout, stderr)
-		pub, err = publish.Publish(cmd.Context(), store, []string{res.Path}, publish.Options{
-			Force: f.force, Lease: f.channel.leaseOptions("build"), Progress: prep,
-			Log: func(s string) { fmt.Fprintln(stderr, s) },
-		})
+		opts := f.channel.publishOptions("build", prep, stderr)
+		opts.Force = f.force
+		pub, err = publish.Publish(cmd.Context(), store, []string{res.Path}, opts)
 		prep.Finish()
 		if err != nil {
 			return fmt.Errorf("built %s, but publishing failed: %w", res.Path, err)

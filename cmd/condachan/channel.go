@@ -90,6 +90,15 @@ func (f *channelFlags) leaseOptions(command string) channel.LeaseOptions {
 	return channel.LeaseOptions{TTL: f.leaseTTL, Poll: f.leasePoll, Owner: channel.CurrentOwner(command)}
 }
 
+// publishOptions are the options of a command that changes the channel under its lease:
+// the lease flags, the progress reporter, and notable events logged to stderr.
+func (f *channelFlags) publishOptions(command string, rep progress.Reporter, stderr io.Writer) publish.Options {
+	return publish.Options{
+		Lease: f.leaseOptions(command), Progress: rep,
+		Log: func(s string) { fmt.Fprintln(stderr, s) },
+	}
+}
+
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -128,10 +137,9 @@ queue behind one lease share its index run.`,
 			}
 			rep := progress.New(mode, stdout, stderr)
 			defer rep.Finish()
-			res, err := publish.Publish(cmd.Context(), store, args, publish.Options{
-				Force: force, Lease: cf.leaseOptions("publish"), Progress: rep,
-				Log: func(s string) { fmt.Fprintln(stderr, s) },
-			})
+			opts := cf.publishOptions("publish", rep, stderr)
+			opts.Force = force
+			res, err := publish.Publish(cmd.Context(), store, args, opts)
 			rep.Finish()
 			if err != nil {
 				return err

@@ -40,10 +40,7 @@ pin it), use patch instructions instead: "remove" or "revoke" in ` + "`condachan
 			}
 			rep := progress.New(mode, stdout, stderr)
 			defer rep.Finish()
-			res, err := publish.Remove(cmd.Context(), store, args, publish.Options{
-				Lease: cf.leaseOptions("remove"), Progress: rep,
-				Log: func(s string) { fmt.Fprintln(stderr, s) },
-			})
+			res, err := publish.Remove(cmd.Context(), store, args, cf.publishOptions("remove", rep, stderr))
 			rep.Finish()
 			var nf *publish.PackageNotFoundError
 			var amb *publish.AmbiguousPackageError
@@ -123,10 +120,7 @@ indexed_timestamp are refused.`,
 			}
 			rep := progress.New(mode, stdout, stderr)
 			defer rep.Finish()
-			res, err := publish.StorePatches(cmd.Context(), store, subdir, data, file, publish.Options{
-				Lease: cf.leaseOptions("patch"), Progress: rep,
-				Log: func(s string) { fmt.Fprintln(stderr, s) },
-			})
+			res, err := publish.StorePatches(cmd.Context(), store, subdir, data, file, cf.publishOptions("patch", rep, stderr))
 			rep.Finish()
 			var pe *index.PatchError
 			var ns *index.NoSuchSubdirError
