@@ -96,9 +96,14 @@ func ParsePatches(data []byte, file string) (*Patches, error) {
 	return &p, nil
 }
 
-// protectedField are record fields that describe the package file: a patch changing them
-// would make clients reject the download.
-var protectedField = map[string]bool{"sha256": true, "md5": true, "size": true, "fn": true, "url": true, IndexedTimestampField: true}
+// protectedField are record fields that describe the package file or name it: a patch
+// changing them would make clients reject the download, or file the record under another
+// package than the one the file name says. indexed_timestamp is the channel's, not the
+// package's (CEP 47: patches do not change it).
+var protectedField = map[string]bool{
+	"sha256": true, "md5": true, "size": true, "fn": true, "url": true, IndexedTimestampField: true,
+	"name": true, "version": true, "build": true, "subdir": true,
+}
 
 // Marshal renders the instructions as patch_instructions.json.
 func (p *Patches) Marshal() []byte {
