@@ -91,8 +91,8 @@ say. --clear deletes the subdir's instructions.
 A field set to null is deleted; a fix of a .tar.bz2 file applies to its .conda twin too.
 "remove" takes a package out of the records (listed under "removed"); "revoke" keeps it
 but marks it revoked so that no solver picks it. The file is checked before anything is
-written: unknown keys, another version, or a fix of sha256, md5, size or
-indexed_timestamp are refused.`,
+written: unknown keys, another version, or a fix of what names or describes the file
+(name, version, build, subdir, sha256, md5, size, url, indexed_timestamp) are refused.`,
 		Example: `  condachan patch --channel s3://studio-bucket/Conda/Default --subdir linux-64 patch_instructions.json`,
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
