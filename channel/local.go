@@ -166,10 +166,11 @@ func (l *Local) GetRange(ctx context.Context, key string, offset, length int64) 
 }
 
 func (l *Local) ReadRange(ctx context.Context, key string, offset, length int64) ([]byte, error) {
-	f, err := l.openRead(key)
+	rc, _, err := l.Get(ctx, key) // a folder is not an object
 	if err != nil {
 		return nil, err
 	}
+	f := rc.(*os.File)
 	defer f.Close()
 	buf := make([]byte, length)
 	n, err := f.ReadAt(buf, offset)
@@ -481,4 +482,13 @@ func (l *Local) Sweep(ctx context.Context, olderThan time.Duration) ([]Leftover,
 		}
 	}
 	return removed, errors.Join(errs...)
+}
+
+// OpenFile implements FileOpener: Get, as the file it is.
+func (l *Local) OpenFile(ctx context.Context, key string) (*os.File, Object, error) {
+	rc, obj, err := l.Get(ctx, key)
+	if err != nil {
+		return nil, obj, err
+	}
+	return rc.(*os.File), obj, nil
 }

@@ -69,6 +69,8 @@ type S3 struct {
 	stats    *RequestStats
 	// uploadsPage, when set, asks for that many uploads per listing page (tests).
 	uploadsPage int32
+	// presign makes presigned URLs; one per store keeps its signing-key cache.
+	presign *s3.PresignClient
 }
 
 // RequestStats counts the HTTP requests an S3 channel sent, retries included.
@@ -188,7 +190,7 @@ func NewS3(ctx context.Context, bucket, prefix string, o S3Options) (*S3, error)
 	if endpoint == "" {
 		endpoint = fmt.Sprintf("https://s3.%s.amazonaws.com", cfg.Region)
 	}
-	st := &S3{client: client, bucket: bucket, endpoint: endpoint, opts: o, stats: stats}
+	st := &S3{client: client, bucket: bucket, endpoint: endpoint, opts: o, stats: stats, presign: s3.NewPresignClient(client)}
 	if prefix != "" {
 		st.prefix = strings.Trim(prefix, "/") + "/"
 	}
@@ -797,4 +799,50 @@ func describeNetErr(err error, endpoint string) error {
 		return fmt.Errorf("cannot reach the S3 endpoint %s: check the network route; in a VPC without internet access add an S3 gateway endpoint to the subnet's route table (or use an interface endpoint with --endpoint-url): %w", endpoint, err)
 	}
 	return err
+}
+
+// PresignGet implements Presigner. The URL has no ExpectedBucketOwner: it would become a
+// signed header that a client following the URL cannot send.
+func (s *S3) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	if err := checkKey(key); err != nil {
+		return "", err
+	}
+	req, err := s.presigner().PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.FullKey(key))}, s3.WithPresignExpires(ttl))
+	if err != nil {
+		return "", err
+	}
+	return req.URL, nil
+}
+
+// SignedGet implements SignedGetter: a presigned GetObject, with the expected bucket
+// owner (the caller sends it, signed header and all) and the range.
+func (s *S3) SignedGet(ctx context.Context, key, rng string, ttl time.Duration) (*http.Request, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	in := &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.FullKey(key)), ExpectedBucketOwner: s.owner}
+	if rng != "" {
+		in.Range = aws.String(rng)
+	}
+	signed, err := s.presigner().PresignGetObject(ctx, in, s3.WithPresignExpires(ttl))
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, signed.URL, nil)
+	if err != nil {
+		return nil, err
+	}
+	for k, vs := range signed.SignedHeader {
+		if !strings.EqualFold(k, "Host") {
+			req.Header[http.CanonicalHeaderKey(k)] = vs
+		}
+	}
+	return req, nil
+}
+
+func (s *S3) presigner() *s3.PresignClient {
+	if s.presign == nil { // an S3 made without NewS3
+		return s3.NewPresignClient(s.client)
+	}
+	return s.presign
 }

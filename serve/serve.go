@@ -30,9 +30,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/condachan/condachan/channel"
 	"github.com/condachan/condachan/index"
 )
@@ -50,7 +47,8 @@ type Options struct {
 	CacheBytes     int64
 	CacheMaxObject int64
 	// Redirect answers package GETs with a 302 to a presigned GET URL of the object,
-	// valid for PresignTTL (default 5m). S3 channels only.
+	// valid for PresignTTL (default 5m). Only for a store that can presign URLs
+	// (channel.Presigner: S3).
 	Redirect   bool
 	PresignTTL time.Duration
 	// Auth, when set, is required for every path but /healthz (and /metrics when
@@ -68,7 +66,9 @@ type Options struct {
 // Handler serves a channel. It is safe for concurrent use.
 type Handler struct {
 	store channel.Store
-	local *channel.Local // set for local channels: packages are sent from the file
+	// files is set for a store whose objects are local files (a folder): packages are
+	// sent from the file.
+	files channel.FileOpener
 	// upstream is the direct path to a plain-HTTP S3 endpoint, or nil.
 	upstream *upstream
 	opts     Options
@@ -115,7 +115,7 @@ func New(store channel.Store, opts Options) (*Handler, error) {
 		opts.Title = store.String()
 	}
 	h := &Handler{store: store, opts: opts, m: newMetrics(), pages: map[string]*page{}, writeStall: time.Minute}
-	h.local, _ = store.(*channel.Local)
+	h.files, _ = store.(channel.FileOpener)
 	h.upstream = newUpstream(store, http.ProxyFromEnvironment)
 	if h.upstream != nil {
 		h.upstream.logf = h.errorf
@@ -133,20 +133,13 @@ func New(store channel.Store, opts Options) (*Handler, error) {
 	}
 	h.packageCC = []string{visibility + ", max-age=31536000, immutable"}
 	if opts.Redirect {
-		s3store, ok := store.(*channel.S3)
+		presigner, ok := store.(channel.Presigner)
 		if !ok {
-			return nil, fmt.Errorf("redirects to presigned URLs need an S3 channel; %s is not one", store)
+			return nil, fmt.Errorf("redirects to presigned URLs need a channel that can presign them (an S3 channel); %s cannot", store)
 		}
-		presigner := s3.NewPresignClient(s3store.Client())
-		bucket, ttl := s3store.Bucket(), opts.PresignTTL
+		ttl := opts.PresignTTL
 		h.presign = func(ctx context.Context, key string) (string, error) {
-			// No ExpectedBucketOwner: it would become a signed header that the client,
-			// following the redirect, cannot send.
-			req, err := presigner.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(s3store.FullKey(key))}, s3.WithPresignExpires(ttl))
-			if err != nil {
-				return "", err
-			}
-			return req.URL, nil
+			return presigner.PresignGet(ctx, key, ttl)
 		}
 	}
 	return h, nil
@@ -495,7 +488,7 @@ func (h *Handler) servePackage(w http.ResponseWriter, r *http.Request, key strin
 		w.WriteHeader(http.StatusFound)
 		return
 	}
-	if h.local != nil {
+	if h.files != nil {
 		h.serveLocalPackage(w, r, key)
 		return
 	}
@@ -591,13 +584,13 @@ func rangeLen(br byteRange) int64 {
 
 // serveLocalPackage sends a package from its file, with sendfile where the system has it.
 func (h *Handler) serveLocalPackage(w http.ResponseWriter, r *http.Request, key string) {
-	rc, obj, err := h.local.Get(r.Context(), key)
+	f, obj, err := h.files.OpenFile(r.Context(), key)
 	if err != nil {
 		h.storeError(w, r, err)
 		return
 	}
-	defer rc.Close()
-	h.serveLocalFile(w, r, key, rc, obj, h.packageCC)
+	defer f.Close()
+	h.serveLocalFile(w, r, key, f, obj, h.packageCC)
 }
 
 // serveLocalFile answers with an open file of a local channel.

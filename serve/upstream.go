@@ -15,30 +15,25 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/condachan/condachan/channel"
 )
 
 // upstream fetches packages from an S3 endpoint that speaks plain HTTP (an S3-compatible
 // server on the studio network: MinIO, Ceph, versitygw) over connections of its own,
-// with presigned GETs, so that a package's bytes go from the S3 socket to the client's
-// with splice(2) and never through the process. Through the SDK every byte is copied
-// in and out of the process; that copying was most of the server's CPU time, and with
-// the server beside the S3 server on one CPU it held package downloads to 70% of
-// direct reads.
+// with presigned GETs (a store that is a channel.SignedGetter), so that a package's
+// bytes go from the S3 socket to the client's with splice(2) and never through the
+// process. Through the SDK every byte is copied in and out of the process; that copying
+// was most of the server's CPU time, and with the server beside the S3 server on one
+// CPU it held package downloads to 70% of direct reads.
 //
 // It is an optimisation only. Anything but a plain 200 or 206 with a length (an error,
-// a redirect, a dead connection) sends the request the SDK's way, which has the retries
-// and the error handling; a 404 alone is answered directly. An HTTPS endpoint (AWS) or
-// one reached through a proxy is never spoken to this way: TLS bytes cannot be spliced.
+// a redirect, a dead connection) sends the request the store's way (Store.Get or
+// GetRange: the SDK), which has the retries and the error handling; a 404 alone is
+// answered directly. An HTTPS endpoint (AWS) or one reached through a proxy is never
+// spoken to this way: TLS bytes cannot be spliced.
 type upstream struct {
-	presigner *s3.PresignClient
-	bucket    string
-	owner     *string
-	fullKey   func(string) string
-	dial      func(ctx context.Context, addr string) (net.Conn, error)
+	src  channel.SignedGetter
+	dial func(ctx context.Context, addr string) (net.Conn, error)
 
 	mu   sync.Mutex
 	idle []idleConn // most recently used last
@@ -75,7 +70,7 @@ var errUpstreamFallback = errors.New("not for the direct path")
 // newUpstream returns the direct path for the store, or nil when it does not apply.
 // proxy is how the SDK's client picks a proxy (http.ProxyFromEnvironment).
 func newUpstream(store channel.Store, proxy func(*http.Request) (*url.URL, error)) *upstream {
-	st, ok := store.(*channel.S3)
+	st, ok := store.(channel.SignedGetter)
 	if !ok {
 		return nil
 	}
@@ -90,11 +85,8 @@ func newUpstream(store channel.Store, proxy func(*http.Request) (*url.URL, error
 	}
 	d := &net.Dialer{Timeout: st.ConnectTimeout(), KeepAlive: 30 * time.Second}
 	return &upstream{
-		presigner: s3.NewPresignClient(st.Client()),
-		bucket:    st.Bucket(),
-		owner:     st.ExpectedOwner(),
-		fullKey:   st.FullKey,
-		dial:      func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) },
+		src:  st,
+		dial: func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) },
 	}
 }
 
@@ -104,30 +96,23 @@ func (u *upstream) get(ctx context.Context, key string, ranged bool, off, n int6
 	if u.off.Load() {
 		return nil, channel.Object{}, errUpstreamFallback
 	}
-	in := &s3.GetObjectInput{Bucket: aws.String(u.bucket), Key: aws.String(u.fullKey(key)), ExpectedBucketOwner: u.owner}
+	rng := ""
 	if ranged {
 		if n == 0 {
 			return nil, channel.Object{}, errUpstreamFallback // S3 cannot express it
 		}
-		rng := fmt.Sprintf("bytes=%d-", off)
+		rng = fmt.Sprintf("bytes=%d-", off)
 		if n > 0 {
 			rng = fmt.Sprintf("bytes=%d-%d", off, off+n-1)
 		}
-		in.Range = aws.String(rng)
 	}
-	signed, err := u.presigner.PresignGetObject(ctx, in, s3.WithPresignExpires(time.Minute))
+	req, err := u.src.SignedGet(ctx, key, rng, time.Minute)
 	if err != nil {
 		return nil, channel.Object{}, errUpstreamFallback
 	}
-	target, err := url.Parse(signed.URL)
-	if err != nil || target.Scheme != "http" {
+	target := req.URL
+	if target.Scheme != "http" {
 		return nil, channel.Object{}, errUpstreamFallback
-	}
-	req := &http.Request{Method: http.MethodGet, URL: target, Host: target.Host, Header: http.Header{}, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}
-	for k, vs := range signed.SignedHeader {
-		if !strings.EqualFold(k, "Host") {
-			req.Header[http.CanonicalHeaderKey(k)] = vs
-		}
 	}
 	req.Header.Set("User-Agent", "condachan-serve")
 	addr := target.Host

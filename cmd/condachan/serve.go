@@ -63,8 +63,8 @@ SIGTERM or SIGINT shuts the server down gracefully.`,
 				return err
 			}
 			if redirect {
-				if _, ok := store.(*channel.S3); !ok {
-					return usageError{fmt.Errorf("--redirect needs an S3 channel; %s is a folder", store)}
+				if _, ok := store.(channel.Presigner); !ok {
+					return usageError{fmt.Errorf("--redirect needs a channel that can presign URLs (an S3 channel); %s cannot; without --redirect the server sends packages itself", store)}
 				}
 			}
 			opts := serve.Options{

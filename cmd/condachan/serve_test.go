@@ -115,3 +115,13 @@ func TestServeCommandUsage(t *testing.T) {
 		}
 	}
 }
+
+// --redirect is refused, as a usage error naming the ability, for a channel that cannot
+// presign URLs (a folder).
+func TestServeRedirectNeedsPresigner(t *testing.T) {
+	dir := t.TempDir()
+	code, _, stderr := runRefused(t, "serve", "--channel", dir, "--redirect", "--addr", "127.0.0.1:0")
+	if code != exitUsage || !strings.Contains(stderr, "--redirect needs a channel that can presign URLs (an S3 channel); "+dir+" cannot") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+}
