@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/condachan/condachan/iampolicy"
 )
 
 // policyJSON is the output, parsed generically: Action, Resource and Condition values may
@@ -79,81 +81,6 @@ func policyActions(doc policyDocJSON) map[string][]string {
 		}
 	}
 	return m
-}
-
-func policySortedKeys(m map[string][]string) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
-
-func TestPolicyRead(t *testing.T) {
-	p, _ := getPolicy(t, "--channel", "s3://studio-bucket/Conda/Default", "--access", "read")
-	if p.Channel != "s3://studio-bucket/Conda/Default" || p.Access != "read" || p.IdentityPolicy.Version != "2012-10-17" || p.BucketPolicy != nil {
-		t.Errorf("policy %+v", p)
-	}
-	acts := policyActions(p.IdentityPolicy)
-	if got := policySortedKeys(acts); !slices.Equal(got, []string{"s3:GetObject", "s3:ListBucket"}) {
-		t.Errorf("read actions %q", got)
-	}
-	if !slices.Equal(acts["s3:GetObject"], []string{"arn:aws:s3:::studio-bucket/Conda/Default/*"}) {
-		t.Errorf("GetObject on %q", acts["s3:GetObject"])
-	}
-	if !slices.Equal(acts["s3:ListBucket"], []string{"arn:aws:s3:::studio-bucket"}) {
-		t.Errorf("ListBucket on %q", acts["s3:ListBucket"])
-	}
-	for _, s := range p.IdentityPolicy.Statement {
-		if slices.Contains(policyStrs(s.Action), "s3:ListBucket") {
-			got := policyStrs(s.Condition["StringLike"]["s3:prefix"])
-			slices.Sort(got)
-			if !slices.Equal(got, []string{"Conda/Default/", "Conda/Default/*"}) {
-				t.Errorf("ListBucket condition %v", s.Condition)
-			}
-		}
-	}
-}
-
-func TestPolicyWrite(t *testing.T) {
-	p, _ := getPolicy(t, "--channel", "s3://studio-bucket/Conda/Default", "--access", "write")
-	acts := policyActions(p.IdentityPolicy)
-	want := []string{"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:PutObject"}
-	if got := policySortedKeys(acts); !slices.Equal(got, want) {
-		t.Errorf("write actions %q, want %q", got, want)
-	}
-	for _, a := range []string{"s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:GetObject"} {
-		if !slices.Equal(acts[a], []string{"arn:aws:s3:::studio-bucket/Conda/Default/*"}) {
-			t.Errorf("%s on %q", a, acts[a])
-		}
-	}
-	if !slices.Equal(acts["s3:GetBucketLocation"], []string{"arn:aws:s3:::studio-bucket"}) {
-		t.Errorf("GetBucketLocation on %q", acts["s3:GetBucketLocation"])
-	}
-	// Index runs abort the uploads of killed publishers: they list them bucket-wide, since
-	// s3:ListBucketMultipartUploads has no s3:prefix condition key (a condition on it
-	// would deny every listing).
-	if !slices.Equal(acts["s3:ListBucketMultipartUploads"], []string{"arn:aws:s3:::studio-bucket"}) {
-		t.Errorf("ListBucketMultipartUploads on %q", acts["s3:ListBucketMultipartUploads"])
-	}
-	for _, s := range p.IdentityPolicy.Statement {
-		if slices.Contains(policyStrs(s.Action), "s3:ListBucketMultipartUploads") {
-			if slices.Contains(policyStrs(s.Action), "s3:ListBucket") || s.Condition != nil {
-				t.Errorf("ListBucketMultipartUploads shares a statement with ListBucket or has a condition: %+v", s)
-			}
-		}
-	}
-	notes := strings.Join(p.Notes, "\n")
-	if !strings.Contains(notes, "s3:ListMultipartUploadParts is not granted") {
-		t.Error("notes do not say why ListMultipartUploadParts is left out")
-	}
-	if !strings.Contains(notes, "s3:ListBucketMultipartUploads") || !strings.Contains(notes, "cannot limit s3:ListBucketMultipartUploads to a prefix") {
-		t.Errorf("notes do not explain s3:ListBucketMultipartUploads:\n%s", notes)
-	}
-	if strings.Contains(notes, "never lists parts or uploads") {
-		t.Error("notes still say condachan never lists uploads")
-	}
 }
 
 // Whatever the options, the policies name only the given bucket and prefix, grant no
@@ -233,30 +160,6 @@ func TestPolicyOnlyNamesTheChannel(t *testing.T) {
 	}
 }
 
-func TestPolicyBucketPolicyRequiresConditionalWrites(t *testing.T) {
-	p, _ := getPolicy(t, "--channel", "s3://studio-bucket/Conda", "--access", "write", "--bucket-policy")
-	bp := p.BucketPolicy
-	if bp == nil || len(bp.Statement) != 2 {
-		t.Fatalf("bucket policy %+v", bp)
-	}
-	put, del := bp.Statement[0], bp.Statement[1]
-	if put.Effect != "Deny" || put.Principal != "*" || !slices.Equal(policyStrs(put.Action), []string{"s3:PutObject"}) {
-		t.Errorf("put statement %+v", put)
-	}
-	res := policyStrs(put.Resource)
-	for _, want := range []string{"*/repodata.json", "*/repodata.json.zst", "*/repodata_shards.msgpack.zst", "*/shards/*", "*/run_exports.json", "*/patch_instructions.json", "*/index.html", "channeldata.json", "index.html", ".condachan/*"} {
-		if !slices.Contains(res, "arn:aws:s3:::studio-bucket/Conda/"+want) {
-			t.Errorf("put resources %q lack %s", res, want)
-		}
-	}
-	if put.Condition["Null"]["s3:if-none-match"] != "true" || put.Condition["Null"]["s3:if-match"] != "true" || put.Condition["Bool"]["s3:ObjectCreationOperation"] != "true" {
-		t.Errorf("put condition %v", put.Condition)
-	}
-	if del.Effect != "Deny" || !slices.Equal(policyStrs(del.Action), []string{"s3:DeleteObject"}) || !slices.Equal(policyStrs(del.Resource), []string{"arn:aws:s3:::studio-bucket/Conda/.condachan/lock.json"}) || del.Condition["Null"]["s3:if-match"] != "true" {
-		t.Errorf("delete statement %+v", del)
-	}
-}
-
 func TestPolicyOutputIsValidJSONForPython(t *testing.T) {
 	py, err := exec.LookPath("python3")
 	if err != nil {
@@ -284,6 +187,90 @@ func TestPolicyUsageErrors(t *testing.T) {
 	} {
 		if code, _, stderr := policyCLI(t, args...); code != exitUsage {
 			t.Errorf("%q: exit %d, want 2 (%s)", args, code, stderr)
+		}
+	}
+}
+
+// The command prints what iampolicy.Generate returns, with this CLI's hints added to the
+// notes. (The generation itself is tested in package iampolicy.)
+func TestPolicyPrintsLibraryPolicy(t *testing.T) {
+	for _, args := range [][]string{
+		{"--channel", "s3://studio-bucket/Conda/Default", "--access", "read"},
+		{"--channel", "s3://studio-bucket", "--access", "write", "--account", "111122223333", "--bucket-policy"},
+	} {
+		p, _ := getPolicy(t, args...)
+		req := iampolicy.Request{Bucket: "studio-bucket", Prefix: "Conda/Default", Access: iampolicy.Read}
+		if args[3] == "write" {
+			req = iampolicy.Request{Bucket: "studio-bucket", Access: iampolicy.Write, Account: "111122223333", BucketPolicy: true}
+		}
+		want, err := iampolicy.Generate(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Channel != want.Channel || p.Access != string(want.Access) || (p.BucketPolicy != nil) != (want.BucketPolicy != nil) {
+			t.Errorf("%q: printed %+v, generated %+v", args, p, want)
+		}
+		same := func(name string, got policyDocJSON, doc any) {
+			gb, _ := json.Marshal(got)
+			var wantDoc policyDocJSON
+			b, _ := json.Marshal(doc)
+			if err := json.Unmarshal(b, &wantDoc); err != nil {
+				t.Fatal(err)
+			}
+			wb, _ := json.Marshal(wantDoc)
+			if !bytes.Equal(gb, wb) {
+				t.Errorf("%q: printed %s\n%s\ngenerated\n%s", args, name, gb, wb)
+			}
+		}
+		same("identity_policy", p.IdentityPolicy, want.IdentityPolicy)
+		if p.BucketPolicy != nil {
+			same("bucket_policy", *p.BucketPolicy, want.BucketPolicy)
+		}
+		// The CLI's own note comes first; each of the library's follows, in order,
+		// possibly extended.
+		if len(p.Notes) != len(want.Notes)+1 || !strings.HasPrefix(p.Notes[0], "identity_policy goes on the queue role: aws iam put-role-policy ") {
+			t.Fatalf("%q: notes %q", args, p.Notes)
+		}
+		for i, n := range want.Notes {
+			if got := p.Notes[i+1]; !strings.HasPrefix(got, strings.TrimSuffix(n.Text, ".")) {
+				t.Errorf("%q: note %d %q does not start with the %s note %q", args, i+1, got, n.Topic, n.Text)
+			}
+		}
+	}
+}
+
+// The notes get the hints that name this CLI's commands and flags.
+func TestPolicyNoteHints(t *testing.T) {
+	p, _ := getPolicy(t, "--channel", "s3://studio-bucket/Conda", "--access", "write", "--account", "111122223333")
+	notes := strings.Join(p.Notes, "\n")
+	for _, want := range []string{
+		"--policy-document \"$(condachan policy ... | jq .identity_policy)\"",
+		"without the condition. `condachan doctor --channel s3://studio-bucket/Conda` on a worker with this role checks it.",
+		"so it needs no s3:GetBucketLocation (pass --region or set AWS_REGION to skip the lookup).",
+		"owned by account 111122223333; pass --expected-bucket-owner 111122223333 to condachan for the same check on each request.",
+	} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+}
+
+// The library's typed errors come out naming the flag at fault.
+func TestPolicyUsageErrorsNameFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--access", "read"}, "condachan: --channel s3://bucket/prefix is required\n"},
+		{[]string{"--channel", "s3://studio-bucket/Conda"}, "condachan: --access is required: read (production queue role) or write (package build queue role)\n"},
+		{[]string{"--channel", "s3://studio-bucket/Conda", "--access", "admin"}, "condachan: --access \"admin\": use read or write\n"},
+		{[]string{"--channel", "s3://studio-bucket/Conda", "--access", "read", "--account", "12345"}, "condachan: --account \"12345\": an AWS account id is 12 digits\n"},
+		{[]string{"--channel", "./channel", "--access", "read"}, "condachan: --channel ./channel is a folder: IAM policies are for S3 channels (s3://bucket/prefix)\n"},
+		{[]string{"--channel", "s3://studio-bucket/Co*nda", "--access", "read"}, "condachan: --channel s3://studio-bucket/Co*nda: prefix \"Co*nda\": "},
+	} {
+		code, _, stderr := policyCLI(t, c.args...)
+		if code != exitUsage || !strings.HasPrefix(stderr, c.want) {
+			t.Errorf("%q: exit %d, stderr %q; want %q", c.args, code, stderr, c.want)
 		}
 	}
 }
