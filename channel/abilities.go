@@ -63,8 +63,29 @@ type SignedGetter interface {
 	SignedGet(ctx context.Context, key, rng string, ttl time.Duration) (*http.Request, error)
 }
 
+// RequestCounter is a store that counts the requests it sends to a remote service, to
+// report what a run cost: S3 channels (every HTTP request, retries included). Folders
+// send none and do not have it.
+type RequestCounter interface {
+	// Stats returns the live counters; read them with their Load methods, or String.
+	Stats() *RequestStats
+}
+
+// ObjectLocator is a store whose objects others can fetch by a URI of their own, without
+// going through this process: an S3 channel, whose objects are
+// s3://bucket/prefix/key. submit --stage-source gives such URIs to the jobs it writes,
+// which stream the archives from S3. Folder channels do not have it: their paths mean
+// nothing to a job on another machine.
+type ObjectLocator interface {
+	// ObjectURI is the URI of key ("s3://bucket/prefix/key"), whether or not the object
+	// exists.
+	ObjectURI(key string) string
+}
+
 var (
-	_ Presigner    = (*S3)(nil)
-	_ SignedGetter = (*S3)(nil)
-	_ FileOpener   = (*Local)(nil)
+	_ Presigner      = (*S3)(nil)
+	_ SignedGetter   = (*S3)(nil)
+	_ RequestCounter = (*S3)(nil)
+	_ ObjectLocator  = (*S3)(nil)
+	_ FileOpener     = (*Local)(nil)
 )

@@ -238,7 +238,7 @@ func (s *S3) String() string {
 	return "s3://" + s.bucket + "/" + strings.TrimSuffix(s.prefix, "/")
 }
 
-// Stats returns the request counters.
+// Stats returns the request counters (RequestCounter).
 func (s *S3) Stats() *RequestStats { return s.stats }
 
 // Client exposes the SDK client (for doctor checks and presigning).
@@ -251,6 +251,9 @@ func (s *S3) Endpoint() string          { return s.endpoint }
 func (s *S3) ExpectedOwner() *string    { return s.owner }
 func (s *S3) relKey(full string) string { return strings.TrimPrefix(full, s.prefix) }
 func (s *S3) uri(key string) string     { return "s3://" + s.bucket + "/" + s.prefix + key }
+
+// ObjectURI is the s3:// URI of key (ObjectLocator).
+func (s *S3) ObjectURI(key string) string { return s.uri(key) }
 
 // ConnectTimeout bounds connecting to the endpoint.
 func (s *S3) ConnectTimeout() time.Duration { return s.opts.ConnectTimeout }

@@ -178,7 +178,8 @@ func runBuild(cmd *cobra.Command, f buildFlags, stdout, stderr io.Writer) error 
 			if err != nil || loc.Prefix == "" {
 				return usageError{fmt.Errorf("--source-archive %s: expected s3://bucket/key", a)}
 			}
-			s3store, err := channel.NewS3(cmd.Context(), loc.Bucket, "", f.channel.s3Options())
+			// The bucket is opened as a channel at its root, so that the key is its name.
+			s3store, err := channel.OpenExisting(cmd.Context(), "s3://"+loc.Bucket, channel.Options{S3: f.channel.s3Options()})
 			if err != nil {
 				return err
 			}

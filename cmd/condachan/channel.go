@@ -440,7 +440,7 @@ type requestCounts struct {
 }
 
 func s3Requests(store channel.Store) *requestCounts {
-	s, ok := store.(*channel.S3)
+	s, ok := store.(channel.RequestCounter)
 	if !ok {
 		return nil
 	}

@@ -223,13 +223,20 @@ func printSubmitResults(stdout io.Writer, results []*submitResult, asJSON bool) 
 	return nil
 }
 
+// stagingStore is a channel archives can be staged in: one whose objects a job can
+// fetch by URI (an S3 channel).
+type stagingStore interface {
+	channel.Store
+	channel.ObjectLocator
+}
+
 // stagingStores opens the channels archives are staged in, once each.
 type stagingStores struct {
 	cf     *channelFlags
-	stores map[string]*channel.S3
+	stores map[string]stagingStore
 }
 
-func (s *stagingStores) open(ctx context.Context, channelURL string) (*channel.S3, error) {
+func (s *stagingStores) open(ctx context.Context, channelURL string) (stagingStore, error) {
 	if st, ok := s.stores[channelURL]; ok {
 		return st, nil
 	}
@@ -237,15 +244,20 @@ func (s *stagingStores) open(ctx context.Context, channelURL string) (*channel.S
 	if err != nil {
 		return nil, usageError{err}
 	}
+	notS3 := usageError{errors.New("--stage-source needs an S3 channel: the job streams the archives from S3")}
 	if !loc.IsS3() {
-		return nil, usageError{errors.New("--stage-source needs an S3 channel: the job streams the archives from S3")}
+		return nil, notS3
 	}
-	st, err := channel.NewS3(ctx, loc.Bucket, loc.Prefix, s.cf.s3Options())
+	store, err := channel.OpenExisting(ctx, channelURL, channel.Options{S3: s.cf.s3Options()})
 	if err != nil {
 		return nil, err
 	}
+	st, ok := store.(stagingStore)
+	if !ok {
+		return nil, notS3
+	}
 	if s.stores == nil {
-		s.stores = map[string]*channel.S3{}
+		s.stores = map[string]stagingStore{}
 	}
 	s.stores[channelURL] = st
 	return st, nil
@@ -298,9 +310,9 @@ func stageSources(ctx context.Context, stores *stagingStores, plans []*jobPlan, 
 
 // stageArchive uploads a hashed local archive to the staging area, create-if-absent,
 // unless an object of the same size is already there.
-func stageArchive(ctx context.Context, store *channel.S3, a localArchive, stderr io.Writer) (*stagedSource, error) {
+func stageArchive(ctx context.Context, store stagingStore, a localArchive, stderr io.Writer) (*stagedSource, error) {
 	key := channel.StagedSourceKey(a.sha256, a.name)
-	res := &stagedSource{URI: "s3://" + store.Bucket() + "/" + store.FullKey(key), SHA256: a.sha256, Size: a.size}
+	res := &stagedSource{URI: store.ObjectURI(key), SHA256: a.sha256, Size: a.size}
 	existing := func() (bool, error) {
 		obj, err := store.Stat(ctx, key)
 		if errors.Is(err, channel.ErrNotFound) {
