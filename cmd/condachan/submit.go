@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -286,8 +284,8 @@ func stageSources(ctx context.Context, stores *stagingStores, plans []*jobPlan, 
 		if p.Kind != jobbundle.Build {
 			return usageError{errors.New("--stage-source goes with build jobs")}
 		}
-		if len(p.sources.local) == 0 && len(p.sources.staged) == 0 {
-			return usageError{fmt.Errorf("--stage-source: nothing to stage: recipe %s needs no archive from this machine (it needs a local --source-archive, or sources found by name)", p.recipe.Package.Name)}
+		if len(p.Sources.Local) == 0 && len(p.Sources.Staged) == 0 {
+			return usageError{fmt.Errorf("--stage-source: nothing to stage: recipe %s needs no archive from this machine (it needs a local --source-archive, or sources found by name)", p.Recipe.Package.Name)}
 		}
 		channelURL := p.Values[jobbundle.ParamCondaChannel]
 		store, err := stores.open(ctx, channelURL)
@@ -295,7 +293,7 @@ func stageSources(ctx context.Context, stores *stagingStores, plans []*jobPlan, 
 			return err
 		}
 		var uris []string
-		for _, a := range p.sources.local {
+		for _, a := range p.Sources.Local {
 			staged, err := stageArchive(ctx, store, a, stderr)
 			if err != nil {
 				return err
@@ -303,7 +301,7 @@ func stageSources(ctx context.Context, stores *stagingStores, plans []*jobPlan, 
 			uris = append(uris, staged.URI)
 			results[i].StagedSources = append(results[i].StagedSources, staged)
 		}
-		p.sources.stagedValues(p.Values, uris)
+		p.Sources.StagedValues(p.Values, uris)
 	}
 	return nil
 }
@@ -311,8 +309,8 @@ func stageSources(ctx context.Context, stores *stagingStores, plans []*jobPlan, 
 // stageArchive uploads a hashed local archive to the staging area, create-if-absent,
 // unless an object of the same size is already there.
 func stageArchive(ctx context.Context, store stagingStore, a localArchive, stderr io.Writer) (*stagedSource, error) {
-	key := channel.StagedSourceKey(a.sha256, a.name)
-	res := &stagedSource{URI: store.ObjectURI(key), SHA256: a.sha256, Size: a.size}
+	key := channel.StagedSourceKey(a.SHA256, a.Name)
+	res := &stagedSource{URI: store.ObjectURI(key), SHA256: a.SHA256, Size: a.Size}
 	existing := func() (bool, error) {
 		obj, err := store.Stat(ctx, key)
 		if errors.Is(err, channel.ErrNotFound) {
@@ -321,8 +319,8 @@ func stageArchive(ctx context.Context, store stagingStore, a localArchive, stder
 		if err != nil {
 			return false, err
 		}
-		if obj.Size != a.size {
-			return false, fmt.Errorf("%s already holds %d bytes, not the %d of %s: remove it and stage again", res.URI, obj.Size, a.size, a.path)
+		if obj.Size != a.Size {
+			return false, fmt.Errorf("%s already holds %d bytes, not the %d of %s: remove it and stage again", res.URI, obj.Size, a.Size, a.Path)
 		}
 		return true, nil
 	}
@@ -334,11 +332,11 @@ func stageArchive(ctx context.Context, store stagingStore, a localArchive, stder
 		fmt.Fprintf(stderr, "already staged: %s\n", res.URI)
 		return res, nil
 	}
-	fmt.Fprintf(stderr, "staging %s to %s\n", a.name, res.URI)
-	_, err = store.PutFile(ctx, key, a.path, channel.PutOptions{
+	fmt.Fprintf(stderr, "staging %s to %s\n", a.Name, res.URI)
+	_, err = store.PutFile(ctx, key, a.Path, channel.PutOptions{
 		IfAbsent:    true,
 		ContentType: "application/octet-stream",
-		Metadata:    map[string]string{"sha256": a.sha256},
+		Metadata:    map[string]string{"sha256": a.SHA256},
 	})
 	if errors.Is(err, channel.ErrPreconditionFailed) {
 		// Another submitter staged it meanwhile.
@@ -355,28 +353,4 @@ func stageArchive(ctx context.Context, store stagingStore, a localArchive, stder
 	}
 	res.Uploaded = true
 	return res, nil
-}
-
-func fileSHA256(ctx context.Context, path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	buf := make([]byte, 1<<20)
-	for {
-		if err := ctx.Err(); err != nil {
-			return "", err
-		}
-		n, err := f.Read(buf)
-		h.Write(buf[:n])
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return "", err
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
