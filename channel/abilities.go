@@ -2,8 +2,10 @@ package channel
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 )
 
@@ -82,10 +84,15 @@ type ObjectLocator interface {
 	ObjectURI(key string) string
 }
 
-var (
-	_ Presigner      = (*S3)(nil)
-	_ SignedGetter   = (*S3)(nil)
-	_ RequestCounter = (*S3)(nil)
-	_ ObjectLocator  = (*S3)(nil)
-	_ FileOpener     = (*Local)(nil)
-)
+// RequestStats counts the HTTP requests a store sent, retries included.
+type RequestStats struct {
+	Total, List, Head, Get, Put, Delete, Post atomic.Int64
+}
+
+// String sums up the counts.
+func (r *RequestStats) String() string {
+	return fmt.Sprintf("%d requests (LIST %d, HEAD %d, GET %d, PUT %d, DELETE %d, POST %d)",
+		r.Total.Load(), r.List.Load(), r.Head.Load(), r.Get.Load(), r.Put.Load(), r.Delete.Load(), r.Post.Load())
+}
+
+var _ FileOpener = (*Local)(nil)

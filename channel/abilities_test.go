@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/condachan/condachan/channel"
+	s3store "github.com/condachan/condachan/channel/s3"
 	"github.com/condachan/condachan/internal/s3test"
 )
 
@@ -21,7 +22,7 @@ func TestOpenedStoreAbilities(t *testing.T) {
 		{"s3://" + bucket + "/Conda/Default/", "s3://" + bucket + "/Conda/Default/linux-64/a-1-0.conda"},
 		{"s3://" + bucket, "s3://" + bucket + "/linux-64/a-1-0.conda"},
 	} {
-		st, err := channel.Open(ctx, tc.url, channel.Options{S3: srv.Options()})
+		st, err := channel.Open(ctx, tc.url, s3store.ChannelOptions(srv.Options()))
 		if err != nil {
 			t.Fatal(err)
 		}

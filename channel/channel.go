@@ -1,9 +1,13 @@
 // Package channel addresses a conda channel kept in an S3 prefix or a local folder and
 // gives the storage operations that publishing and indexing need, with the same
-// guarantees on both: create-if-absent, compare-and-swap on a version tag (ETag), and
-// conditional delete. Those three primitives are all the channel lease (lease.go) and the
-// repodata fence build on. The backends live in this package behind one interface:
-// Local (a folder, using O_EXCL-style hard links, rename and a short file lock) and S3.
+// guarantees on every backend: create-if-absent, compare-and-swap on a version tag
+// (ETag), and conditional delete. Those three primitives are all the channel lease
+// (lease.go) and the repodata fence build on. Every backend implements one interface,
+// Store, and may offer optional abilities (abilities.go, sweep.go) that callers discover
+// by type assertion. Local folders (Local: O_EXCL-style hard links, rename and a short
+// file lock) are built in; other backends live in packages of their own and register a
+// URL scheme (backend.go): channel/s3 (package s3store) for s3:// channels, the only
+// package that imports the AWS SDK. A program imports it to open s3:// channels.
 package channel
 
 import (

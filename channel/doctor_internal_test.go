@@ -2,132 +2,10 @@ package channel
 
 import (
 	"context"
-	"errors"
-	"net"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
 )
-
-func TestDescribeSources(t *testing.T) {
-	cases := []struct {
-		sources     []aws.CredentialSource
-		sts         bool
-		remote      bool
-		fromProfile bool
-		words       []string
-	}{
-		{[]aws.CredentialSource{aws.CredentialSourceEnvVars}, false, false, false, []string{"environment variables"}},
-		{[]aws.CredentialSource{aws.CredentialSourceEnvVarsSTSWebIDToken, aws.CredentialSourceSTSAssumeRoleWebID}, true, false, false, []string{"AWS_WEB_IDENTITY_TOKEN_FILE", "AssumeRoleWithWebIdentity"}},
-		{[]aws.CredentialSource{aws.CredentialSourceProfileSourceProfile, aws.CredentialSourceProfile, aws.CredentialSourceSTSAssumeRole}, true, false, true, []string{"source_profile", "static keys in the profile", "STS AssumeRole"}},
-		{[]aws.CredentialSource{aws.CredentialSourceProfileProcess, aws.CredentialSourceProcess}, false, false, true, []string{"credential_process"}},
-		{[]aws.CredentialSource{aws.CredentialSourceProfileSSO, aws.CredentialSourceSSO}, false, true, true, []string{"IAM Identity Center"}},
-		{[]aws.CredentialSource{aws.CredentialSourceIMDS}, false, false, false, []string{"EC2 instance role"}},
-		{[]aws.CredentialSource{aws.CredentialSourceHTTP}, false, false, false, []string{"container credentials"}},
-		{[]aws.CredentialSource{aws.CredentialSourceProfileSTSWebIDToken, aws.CredentialSourceSTSAssumeRoleWebID}, true, false, true, []string{"web_identity_token_file"}},
-		{nil, false, false, false, nil},
-	}
-	for _, c := range cases {
-		ci := describeSources(c.sources)
-		if ci.sts != c.sts || (ci.remote != "") != c.remote || ci.fromProfile != c.fromProfile {
-			t.Errorf("%v: %+v", c.sources, ci)
-		}
-		for _, w := range c.words {
-			if !strings.Contains(ci.chain, w) {
-				t.Errorf("%v: chain %q lacks %q", c.sources, ci.chain, w)
-			}
-		}
-		// The same name twice (SSO legacy and new) is shown once.
-		if strings.Count(ci.chain, "credential_process") > 1 || strings.Count(ci.chain, "IAM Identity Center") > 1 {
-			t.Errorf("repeated source in %q", ci.chain)
-		}
-	}
-}
-
-func TestCredentialDetail(t *testing.T) {
-	p := profileInfo{found: true, cfg: sharedProfile{RoleARN: "arn:aws:iam::1:role/r", SourceProfile: "base", CredentialProcess: `"C:\Program Files\Deadline\creds.exe" --token s3cr3t`}}
-	got := credentialDetail(describeSources([]aws.CredentialSource{aws.CredentialSourceProfileProcess}), aws.Credentials{Source: "ProcessProvider"}, "queue", p)
-	for _, w := range []string{"credential_process", "provider ProcessProvider", "profile queue", "role_arn arn:aws:iam::1:role/r", `C:\Program Files\Deadline\creds.exe`} {
-		if !strings.Contains(got, w) {
-			t.Errorf("detail %q lacks %q", got, w)
-		}
-	}
-	if strings.Contains(got, "s3cr3t") {
-		t.Errorf("detail shows credential_process arguments: %q", got)
-	}
-	// Environment credentials: the profile is not part of the chain.
-	got = credentialDetail(describeSources([]aws.CredentialSource{aws.CredentialSourceEnvVars}), aws.Credentials{Source: "EnvConfigCredentials"}, "queue", p)
-	if strings.Contains(got, "profile queue") {
-		t.Errorf("detail %q names a profile that is not used", got)
-	}
-	if got := credentialDetail(chainInfo{}, aws.Credentials{}, "default", profileInfo{}); got == "" {
-		t.Error("empty detail")
-	}
-}
-
-func TestProgramName(t *testing.T) {
-	for in, want := range map[string]string{
-		"/opt/deadline/creds --queue q-1":           "/opt/deadline/creds",
-		`"C:\Program Files\x.exe" --a b`:            `C:\Program Files\x.exe`,
-		"  creds  ":                                 "creds",
-		`C:\tools\creds.exe`:                        `C:\tools\creds.exe`,
-		"aws configure export-credentials --format": "aws",
-	} {
-		if got := programName(in); got != want {
-			t.Errorf("programName(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestRegionSource(t *testing.T) {
-	t.Setenv("AWS_REGION", "")
-	t.Setenv("AWS_DEFAULT_REGION", "")
-	t.Setenv("AWS_ENDPOINT_URL_S3", "")
-	t.Setenv("AWS_ENDPOINT_URL", "")
-	prof := profileInfo{found: true, cfg: sharedProfile{Region: "eu-central-1"}}
-	check := func(o S3Options, p profileInfo, region, from string) {
-		t.Helper()
-		r, f := regionSource(o, "p", p)
-		if r != region || !strings.Contains(f, from) {
-			t.Errorf("regionSource = %q %q, want %q %q", r, f, region, from)
-		}
-	}
-	check(S3Options{Region: "us-west-2"}, prof, "us-west-2", "--region")
-	check(S3Options{}, prof, "eu-central-1", "profile p")
-	check(S3Options{}, profileInfo{}, "", "asked S3")
-	check(S3Options{EndpointURL: "http://minio:9000"}, profileInfo{}, "", "us-east-1 is used")
-	t.Setenv("AWS_DEFAULT_REGION", "ap-south-1")
-	check(S3Options{}, prof, "ap-south-1", "AWS_DEFAULT_REGION")
-	t.Setenv("AWS_REGION", "sa-east-1")
-	check(S3Options{}, prof, "sa-east-1", "AWS_REGION")
-}
-
-// The advice for an AWS endpoint that cannot be reached names the gateway endpoint to add
-// (an integration test cannot reach AWS's own endpoints to see this).
-func TestUnreachableAWSEndpointAdvice(t *testing.T) {
-	t.Setenv("AWS_ENDPOINT_URL_S3", "")
-	t.Setenv("AWS_ENDPOINT_URL", "")
-	t.Setenv("HTTPS_PROXY", "")
-	t.Setenv("https_proxy", "")
-	st, err := NewS3(context.Background(), "studio-bucket", "Conda", S3Options{Region: "eu-west-1", Credentials: aws.AnonymousCredentials{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &s3Doctor{r: &Report{}, st: st, timeout: 2 * time.Second}
-	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("i/o timeout")}
-	c := d.unreachable(dial, context.DeadlineExceeded, d.endpointURL(), "eu-west-1", 2*time.Second, false)
-	for _, w := range []string{"https://s3.eu-west-1.amazonaws.com", "within 2s", "S3 gateway endpoint (com.amazonaws.eu-west-1.s3)", "route table", "--endpoint-url https://bucket.vpce-"} {
-		if !strings.Contains(c.Detail+" "+c.Fix, w) {
-			t.Errorf("check lacks %q: %+v", w, c)
-		}
-	}
-	c = d.unreachable(&net.DNSError{Name: "s3.eu-west-1.amazonaws.com", Err: "no such host"}, nil, d.endpointURL(), "eu-west-1", time.Millisecond, false)
-	if !strings.Contains(c.Detail, "cannot resolve") || !strings.Contains(c.Fix, "gateway endpoint") {
-		t.Errorf("DNS failure: %+v", c)
-	}
-}
 
 func TestLeaseCheckStale(t *testing.T) {
 	s := localStore(t)
@@ -137,25 +15,14 @@ func TestLeaseCheckStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(50 * time.Millisecond)
-	c := leaseCheck(ctx, s, time.Second)
+	c := LeaseCheck(ctx, s, time.Second)
 	if c.Status != CheckWarn || !strings.Contains(c.Detail, "dead-host pid 9") || !strings.Contains(c.Detail, "probably died") || !strings.Contains(c.Fix, "lock break") {
 		t.Errorf("stale lease: %+v", c)
 	}
 	if _, err := s.Put(ctx, LockKey, strings.NewReader("not json"), 8, PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if c := leaseCheck(ctx, s, time.Second); c.Status != CheckWarn || !strings.Contains(c.Detail, "unreadable") {
+	if c := LeaseCheck(ctx, s, time.Second); c.Status != CheckWarn || !strings.Contains(c.Detail, "unreadable") {
 		t.Errorf("unreadable lease: %+v", c)
-	}
-}
-
-func TestSTSEndpoint(t *testing.T) {
-	t.Setenv("AWS_ENDPOINT_URL_STS", "")
-	if got := stsEndpoint("eu-west-1"); got != "sts.eu-west-1.amazonaws.com" {
-		t.Errorf("stsEndpoint = %q", got)
-	}
-	t.Setenv("AWS_ENDPOINT_URL_STS", "https://vpce-1.sts.eu-west-1.vpce.amazonaws.com")
-	if got := stsEndpoint("eu-west-1"); got != "https://vpce-1.sts.eu-west-1.vpce.amazonaws.com" {
-		t.Errorf("stsEndpoint = %q", got)
 	}
 }

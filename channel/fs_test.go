@@ -121,7 +121,7 @@ func TestFSReadsZipInFewRequests(t *testing.T) {
 			counter := &rangeCounter{Store: st}
 			ra, size := openReaderAt(t, counter, "sources/app-1.0.zip")
 			var s3Before int64
-			if s3, ok := st.(*channel.S3); ok {
+			if s3, ok := st.(channel.RequestCounter); ok {
 				s3Before = s3.Stats().Get.Load()
 			}
 			zr, err := zip.NewReader(ra, size)
@@ -149,7 +149,7 @@ func TestFSReadsZipInFewRequests(t *testing.T) {
 			if n := counter.n.Load(); n > blocks {
 				t.Errorf("%d range requests for a %d-byte zip of %d entries, want at most %d (one per 1 MiB block)", n, size, len(zr.File), blocks)
 			}
-			if s3, ok := st.(*channel.S3); ok {
+			if s3, ok := st.(channel.RequestCounter); ok {
 				if gets := s3.Stats().Get.Load() - s3Before; gets > blocks {
 					t.Errorf("%d GET requests, want at most %d", gets, blocks)
 				}

@@ -148,6 +148,15 @@ type Lease struct {
 	record LeaseRecord
 }
 
+func firstEnv(names ...string) string {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
 func newNonce() string {
 	var b [16]byte
 	rand.Read(b[:])

@@ -48,6 +48,10 @@ func (l *Local) Path(key string) (string, error) {
 	return filepath.Join(l.root, filepath.FromSlash(key)), nil
 }
 
+// CheckKey refuses keys that are not clean relative paths, as every Store does (backends
+// call it before they touch a key).
+func CheckKey(key string) error { return checkKey(key) }
+
 // checkKey refuses keys that are not clean relative paths. A colon is refused too: on
 // Windows it names an alternate data stream or a drive, and no conda file name has one.
 func checkKey(key string) error {

@@ -24,6 +24,14 @@ type Location struct {
 // IsS3 reports whether the channel is on S3.
 func (l Location) IsS3() bool { return l.Bucket != "" }
 
+// Scheme is the URL scheme of the channel's backend: "s3", or "file" for a local folder.
+func (l Location) Scheme() string {
+	if l.IsS3() {
+		return "s3"
+	}
+	return "file"
+}
+
 func (l Location) String() string {
 	if l.IsS3() {
 		if l.Prefix == "" {
@@ -141,9 +149,13 @@ func checkBucket(b string) error {
 	return nil
 }
 
-// Options configure how a channel is opened; only S3 channels use them.
+// Options configure how a channel is opened; only backends use them (local folders take
+// none).
 type Options struct {
-	S3 S3Options
+	// Backend holds options of backends, at most one value per scheme: an
+	// s3store.Options (package channel/s3) for s3:// channels. A backend finds its own
+	// with For, and uses its defaults without.
+	Backend []BackendOptions
 }
 
 // Open returns the Store for a channel URL. A local channel folder that does not exist
@@ -155,7 +167,7 @@ func Open(ctx context.Context, raw string, opts Options) (Store, error) {
 		return nil, err
 	}
 	if loc.IsS3() {
-		return NewS3(ctx, loc.Bucket, loc.Prefix, opts.S3)
+		return openBackend(ctx, loc, opts)
 	}
 	return NewLocal(loc.Dir)
 }
@@ -169,12 +181,20 @@ func OpenExisting(ctx context.Context, raw string, opts Options) (Store, error) 
 		return nil, err
 	}
 	if loc.IsS3() {
-		return NewS3(ctx, loc.Bucket, loc.Prefix, opts.S3)
+		return openBackend(ctx, loc, opts)
 	}
 	if err := CheckLocalChannel(loc.Dir); err != nil {
 		return nil, err
 	}
 	return NewLocal(loc.Dir)
+}
+
+func openBackend(ctx context.Context, loc Location, opts Options) (Store, error) {
+	b, err := backendFor(loc)
+	if err != nil {
+		return nil, err
+	}
+	return b.Open(ctx, loc, opts)
 }
 
 // NoChannelError is a local channel folder that does not exist, or is not a folder.

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/condachan/condachan/channel"
+	s3store "github.com/condachan/condachan/channel/s3"
 	"github.com/condachan/condachan/internal/s3test"
 )
 
@@ -196,7 +197,7 @@ func TestUpstreamApplies(t *testing.T) {
 		t.Fatal(err)
 	}
 	open := func(endpoint string) channel.Store {
-		st, err := channel.NewS3(context.Background(), "bucket", "ch", channel.S3Options{
+		st, err := s3store.New(context.Background(), "bucket", "ch", s3store.Options{
 			EndpointURL: endpoint, PathStyle: true, Region: "us-east-1", Credentials: staticCreds,
 		})
 		if err != nil {
@@ -254,7 +255,7 @@ func TestUpstreamShortBody(t *testing.T) {
 			}()
 		}
 	}()
-	st, err := channel.NewS3(context.Background(), "bucket", "ch", channel.S3Options{
+	st, err := s3store.New(context.Background(), "bucket", "ch", s3store.Options{
 		EndpointURL: "http://" + ln.Addr().String(), PathStyle: true, Region: "us-east-1", Credentials: staticCreds,
 	})
 	if err != nil {

@@ -179,7 +179,7 @@ func runBuild(cmd *cobra.Command, f buildFlags, stdout, stderr io.Writer) error 
 				return usageError{fmt.Errorf("--source-archive %s: expected s3://bucket/key", a)}
 			}
 			// The bucket is opened as a channel at its root, so that the key is its name.
-			s3store, err := channel.OpenExisting(cmd.Context(), "s3://"+loc.Bucket, channel.Options{S3: f.channel.s3Options()})
+			s3store, err := channel.OpenExisting(cmd.Context(), "s3://"+loc.Bucket, f.channel.options())
 			if err != nil {
 				return err
 			}

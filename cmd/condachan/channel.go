@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/condachan/condachan/channel"
+	s3store "github.com/condachan/condachan/channel/s3" // registers s3:// channels
 	"github.com/condachan/condachan/index"
 	"github.com/condachan/condachan/internal/progress"
 	"github.com/condachan/condachan/publish"
@@ -52,7 +53,7 @@ func (f *channelFlags) open(ctx context.Context) (channel.Store, error) {
 	if err := f.check(); err != nil {
 		return nil, err
 	}
-	return channel.Open(ctx, f.url, channel.Options{S3: f.s3Options()})
+	return channel.Open(ctx, f.url, f.options())
 }
 
 // openExisting opens --channel for the commands that read or maintain a channel: a
@@ -61,7 +62,7 @@ func (f *channelFlags) openExisting(ctx context.Context) (channel.Store, error) 
 	if err := f.check(); err != nil {
 		return nil, err
 	}
-	st, err := channel.OpenExisting(ctx, f.url, channel.Options{S3: f.s3Options()})
+	st, err := channel.OpenExisting(ctx, f.url, f.options())
 	var nc *channel.NoChannelError
 	if errors.As(err, &nc) {
 		return nil, usageError{fmt.Errorf("--channel: %w", err)}
@@ -79,8 +80,13 @@ func (f *channelFlags) check() error {
 	return nil
 }
 
-func (f *channelFlags) s3Options() channel.S3Options {
-	return channel.S3Options{
+// options are the channel.Options of the flags: the S3 backend's.
+func (f *channelFlags) options() channel.Options {
+	return s3store.ChannelOptions(f.s3Options())
+}
+
+func (f *channelFlags) s3Options() s3store.Options {
+	return s3store.Options{
 		Region: f.region, EndpointURL: f.endpointURL, PathStyle: f.pathStyle,
 		ExpectedBucketOwner: f.expectedOwner, Profile: f.profile,
 	}

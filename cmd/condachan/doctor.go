@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/condachan/condachan/channel"
+	s3store "github.com/condachan/condachan/channel/s3"
 )
 
 func newDoctorCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -56,8 +57,9 @@ the checks that write, for a read-only role such as a render queue's.`,
 			if timeout <= 0 {
 				return usageError{fmt.Errorf("--timeout must be positive, got %s", timeout)}
 			}
-			opts := channel.DiagnoseOptions{S3: cf.s3Options(), Timeout: timeout, ReadOnly: readOnly}
-			opts.S3.ConnectTimeout = timeout
+			s3o := cf.s3Options()
+			s3o.ConnectTimeout = timeout
+			opts := channel.DiagnoseOptions{Options: s3store.ChannelOptions(s3o), Timeout: timeout, ReadOnly: readOnly}
 			rep := channel.Diagnose(cmd.Context(), cf.url, opts)
 			if asJSON {
 				if err := printJSON(stdout, rep); err != nil {

@@ -246,7 +246,7 @@ func (s *stagingStores) open(ctx context.Context, channelURL string) (stagingSto
 	if !loc.IsS3() {
 		return nil, notS3
 	}
-	store, err := channel.OpenExisting(ctx, channelURL, channel.Options{S3: s.cf.s3Options()})
+	store, err := channel.OpenExisting(ctx, channelURL, s.cf.options())
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/condachan/condachan/channel"
+	s3store "github.com/condachan/condachan/channel/s3"
 	"github.com/condachan/condachan/index"
 	"github.com/condachan/condachan/internal/s3test"
 	"github.com/condachan/condachan/internal/testkit"
@@ -115,7 +116,7 @@ type fixture struct {
 	srv    *s3test.Server
 	bucket string
 	url    string
-	store  *channel.S3
+	store  *s3store.Store
 	pkgDir string
 	env    []string
 }

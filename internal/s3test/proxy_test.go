@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/condachan/condachan/channel"
+	s3store "github.com/condachan/condachan/channel/s3"
 	"github.com/condachan/condachan/internal/s3test"
 )
 
@@ -226,7 +227,7 @@ func TestMultipartFaults(t *testing.T) {
 	srv := s3test.Start(t)
 	path, sum := writeRandomFile(t, 11<<20)
 	meta := map[string]string{"sha256": fmt.Sprintf("%x", sum)}
-	setup := func(t *testing.T, checksums bool) (*channel.S3, *channel.S3, *s3test.Proxy, string) {
+	setup := func(t *testing.T, checksums bool) (*s3store.Store, *s3store.Store, *s3test.Proxy, string) {
 		bucket := srv.NewBucket(t)
 		p := srv.NewProxy(t)
 		o := srv.Options()

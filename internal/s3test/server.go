@@ -30,7 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/condachan/condachan/channel"
+	s3store "github.com/condachan/condachan/channel/s3"
 )
 
 // The static credentials and region every Server uses.
@@ -350,11 +350,11 @@ func (s *Server) NewBucket(t testing.TB) string {
 	return name
 }
 
-// Options are channel.S3Options for the server: its endpoint, path-style addressing,
+// Options are s3store.Options for the server: its endpoint, path-style addressing,
 // region us-east-1 and the static test credentials. Change fields (EndpointURL to a
 // Proxy's URL, multipart sizes) and pass them to StoreWith.
-func (s *Server) Options() channel.S3Options {
-	return channel.S3Options{
+func (s *Server) Options() s3store.Options {
+	return s3store.Options{
 		EndpointURL: s.URL,
 		PathStyle:   true,
 		Region:      Region,
@@ -363,13 +363,13 @@ func (s *Server) Options() channel.S3Options {
 }
 
 // Store opens the channel s3://bucket/prefix on the server.
-func (s *Server) Store(t testing.TB, bucket, prefix string) *channel.S3 {
+func (s *Server) Store(t testing.TB, bucket, prefix string) *s3store.Store {
 	t.Helper()
 	return s.StoreWith(t, bucket, prefix, s.Options())
 }
 
 // StoreVia opens the channel s3://bucket/prefix on the server through a Proxy.
-func (s *Server) StoreVia(t testing.TB, p *Proxy, bucket, prefix string) *channel.S3 {
+func (s *Server) StoreVia(t testing.TB, p *Proxy, bucket, prefix string) *s3store.Store {
 	t.Helper()
 	o := s.Options()
 	o.EndpointURL = p.URL
@@ -378,9 +378,9 @@ func (s *Server) StoreVia(t testing.TB, p *Proxy, bucket, prefix string) *channe
 
 // StoreWith opens the channel s3://bucket/prefix with the given options (start from
 // Options).
-func (s *Server) StoreWith(t testing.TB, bucket, prefix string, o channel.S3Options) *channel.S3 {
+func (s *Server) StoreWith(t testing.TB, bucket, prefix string, o s3store.Options) *s3store.Store {
 	t.Helper()
-	st, err := channel.NewS3(context.Background(), bucket, prefix, o)
+	st, err := s3store.New(context.Background(), bucket, prefix, o)
 	if err != nil {
 		t.Fatalf("open s3://%s/%s on %s: %v", bucket, prefix, o.EndpointURL, err)
 	}

@@ -1,4 +1,4 @@
-package channel_test
+package s3store_test
 
 import (
 	"fmt"

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package channel_test
+package s3store_test
 
 import "testing"
 

@@ -1,4 +1,4 @@
-package channel_test
+package s3store_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/condachan/condachan/channel"
+	s3store "github.com/condachan/condachan/channel/s3"
 	"github.com/condachan/condachan/internal/s3test"
 )
 
@@ -88,7 +89,7 @@ func wantNoProbe(t *testing.T, st channel.Store) {
 func TestDiagnoseVersitygwAllPass(t *testing.T) {
 	srv := s3test.Start(t)
 	bucket := srv.NewBucket(t)
-	rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda/Default", channel.DiagnoseOptions{S3: srv.Options(), Timeout: 5 * time.Second})
+	rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda/Default", channel.DiagnoseOptions{Options: s3store.ChannelOptions(srv.Options()), Timeout: 5 * time.Second})
 	wantChecks(t, rep, allS3(channel.CheckPass))
 	if !rep.OK || rep.Backend != "s3" || rep.Channel != "s3://"+bucket+"/Conda/Default" {
 		t.Errorf("report %+v", rep)
@@ -118,7 +119,7 @@ func TestDiagnoseReportsHeldLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Release(ctx)
-	rep := channel.Diagnose(ctx, "s3://"+bucket, channel.DiagnoseOptions{S3: srv.Options()})
+	rep := channel.Diagnose(ctx, "s3://"+bucket, channel.DiagnoseOptions{Options: s3store.ChannelOptions(srv.Options())})
 	wantChecks(t, rep, allS3(channel.CheckPass))
 	if c, _ := rep.Check("lease"); !strings.Contains(c.Detail, "render-042 pid 4242") || !strings.Contains(c.Detail, "job-1234") || !strings.Contains(c.Detail, "generation 1") {
 		t.Errorf("lease detail: %s", c.Detail)
@@ -135,7 +136,7 @@ func diagnoseStripped(t *testing.T, method, header string) (*channel.Report, *s3
 	p.StripHeader(s3test.Match(method, ""), header)
 	o := srv.Options()
 	o.EndpointURL = p.URL
-	rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda", channel.DiagnoseOptions{S3: o, Timeout: 5 * time.Second})
+	rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda", channel.DiagnoseOptions{Options: s3store.ChannelOptions(o), Timeout: 5 * time.Second})
 	return rep, p, srv.Store(t, bucket, "Conda")
 }
 
@@ -189,7 +190,7 @@ func TestDiagnoseIgnoredIfMatchOnPut(t *testing.T) {
 func TestDiagnoseReadOnly(t *testing.T) {
 	srv := s3test.Start(t)
 	bucket := srv.NewBucket(t)
-	opts := channel.DiagnoseOptions{S3: srv.Options(), ReadOnly: true}
+	opts := channel.DiagnoseOptions{Options: s3store.ChannelOptions(srv.Options()), ReadOnly: true}
 	rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/c", opts)
 	want := allS3(channel.CheckPass)
 	for _, n := range []string{"put", "if-none-match", "if-match", "conditional-delete", "delete"} {
@@ -215,7 +216,7 @@ func TestDiagnoseReadOnly(t *testing.T) {
 
 func TestDiagnoseMissingBucket(t *testing.T) {
 	srv := s3test.Start(t)
-	rep := channel.Diagnose(context.Background(), "s3://no-such-bucket-condachan/x", channel.DiagnoseOptions{S3: srv.Options()})
+	rep := channel.Diagnose(context.Background(), "s3://no-such-bucket-condachan/x", channel.DiagnoseOptions{Options: s3store.ChannelOptions(srv.Options())})
 	want := allS3(channel.CheckSkip)
 	for _, n := range []string{"channel", "credentials", "region", "endpoint"} {
 		want[n] = channel.CheckPass
@@ -230,7 +231,7 @@ func TestDiagnoseRefusedKeys(t *testing.T) {
 	bucket := srv.NewBucket(t)
 	o := srv.Options()
 	o.Credentials = staticCreds{} // keys the server does not know
-	rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda", channel.DiagnoseOptions{S3: o})
+	rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda", channel.DiagnoseOptions{Options: s3store.ChannelOptions(o)})
 	c, _ := rep.Check("list")
 	if c.Status != channel.CheckFail || !strings.Contains(c.Fix, "refused the credentials") {
 		t.Errorf("list check %+v", c)
@@ -245,10 +246,10 @@ func TestDiagnoseRefusedKeys(t *testing.T) {
 func unreachable(t *testing.T, endpoint string, timeout time.Duration, words ...string) *channel.Report {
 	t.Helper()
 	isolateAWS(t)
-	o := channel.S3Options{EndpointURL: endpoint, PathStyle: true, Region: "us-east-1",
+	o := s3store.Options{EndpointURL: endpoint, PathStyle: true, Region: "us-east-1",
 		Credentials: staticCreds{}}
 	start := time.Now()
-	rep := channel.Diagnose(context.Background(), "s3://studio-bucket/Conda/Default", channel.DiagnoseOptions{S3: o, Timeout: timeout})
+	rep := channel.Diagnose(context.Background(), "s3://studio-bucket/Conda/Default", channel.DiagnoseOptions{Options: s3store.ChannelOptions(o), Timeout: timeout})
 	took := time.Since(start)
 	if took > timeout+time.Second {
 		t.Errorf("the doctor took %s with a %s timeout", took, timeout)
@@ -333,9 +334,9 @@ func TestDiagnoseSilentEndpoint(t *testing.T) {
 // and report the endpoint as the problem.
 func TestDiagnoseUnroutableAddress(t *testing.T) {
 	isolateAWS(t)
-	o := channel.S3Options{EndpointURL: "http://10.255.255.1:9000", PathStyle: true, Region: "us-east-1", Credentials: staticCreds{}}
+	o := s3store.Options{EndpointURL: "http://10.255.255.1:9000", PathStyle: true, Region: "us-east-1", Credentials: staticCreds{}}
 	start := time.Now()
-	rep := channel.Diagnose(context.Background(), "s3://studio-bucket/Conda", channel.DiagnoseOptions{S3: o, Timeout: 2 * time.Second})
+	rep := channel.Diagnose(context.Background(), "s3://studio-bucket/Conda", channel.DiagnoseOptions{Options: s3store.ChannelOptions(o), Timeout: 2 * time.Second})
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("took %s with a 2s timeout", took)
 	}
@@ -344,80 +345,6 @@ func TestDiagnoseUnroutableAddress(t *testing.T) {
 		t.Errorf("reachable: %+v", c)
 	}
 }
-
-func TestDiagnoseBadURL(t *testing.T) {
-	rep := channel.Diagnose(context.Background(), "ftp://x/y", channel.DiagnoseOptions{})
-	if rep.OK || len(rep.Checks) != 1 || rep.Checks[0].Name != "channel" || rep.Checks[0].Status != channel.CheckFail {
-		t.Errorf("report %+v", rep)
-	}
-}
-
-func TestDiagnoseLocalFolder(t *testing.T) {
-	dir := t.TempDir()
-	rep := channel.Diagnose(context.Background(), dir, channel.DiagnoseOptions{})
-	wantChecks(t, rep, map[string]channel.CheckStatus{
-		"channel": channel.CheckPass, "folder": channel.CheckPass, "writable": channel.CheckPass, "file-lock": channel.CheckPass,
-		"conditional-writes": channel.CheckPass, "s3": channel.CheckSkip, "lease": channel.CheckPass, "leftovers": channel.CheckPass,
-	})
-	if !rep.OK || rep.Backend != "local" {
-		t.Errorf("report %+v", rep)
-	}
-	if _, err := os.Stat(filepath.Join(dir, ".condachan", "doctor")); !os.IsNotExist(err) {
-		t.Errorf("probe folder left behind (%v)", err)
-	}
-	if c, _ := rep.Check("s3"); !strings.Contains(c.Detail, "do not apply") {
-		t.Errorf("s3 check: %s", c.Detail)
-	}
-}
-
-func TestDiagnoseLocalLeaseHeld(t *testing.T) {
-	dir := t.TempDir()
-	st, err := channel.NewLocal(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := channel.Acquire(context.Background(), st, channel.LeaseOptions{TTL: time.Minute, Owner: channel.Owner{Host: "build-7", PID: 77}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Release(context.Background())
-	rep := channel.Diagnose(context.Background(), "file://"+filepath.ToSlash(dir), channel.DiagnoseOptions{})
-	if c, _ := rep.Check("lease"); c.Status != channel.CheckPass || !strings.Contains(c.Detail, "build-7 pid 77") {
-		t.Errorf("lease check %+v", c)
-	}
-	if !rep.OK {
-		t.Errorf("report %+v", rep)
-	}
-}
-
-func TestDiagnoseLocalMissingFolder(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "not-yet")
-	rep := channel.Diagnose(context.Background(), dir, channel.DiagnoseOptions{})
-	wantChecks(t, rep, map[string]channel.CheckStatus{
-		"channel": channel.CheckPass, "folder": channel.CheckWarn, "writable": channel.CheckSkip, "file-lock": channel.CheckSkip,
-		"conditional-writes": channel.CheckSkip, "s3": channel.CheckSkip, "lease": channel.CheckSkip, "leftovers": channel.CheckSkip,
-	})
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Error("the doctor created the channel folder")
-	}
-}
-
-func TestDiagnoseLocalNotWritable(t *testing.T) {
-	if runtime.GOOS == "windows" || os.Geteuid() == 0 {
-		t.Skip("permission bits do not stop this user")
-	}
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o555); err != nil {
-		t.Fatal(err)
-	}
-	defer os.Chmod(dir, 0o755)
-	rep := channel.Diagnose(context.Background(), dir, channel.DiagnoseOptions{})
-	if c, _ := rep.Check("writable"); c.Status != channel.CheckFail || !strings.Contains(c.Fix, "write access") {
-		t.Errorf("writable check %+v", c)
-	}
-}
-
-// The credential checks use the default chain, with the developer's settings kept out.
 
 func TestDiagnoseCredentialProcess(t *testing.T) {
 	if runtime.GOOS == "windows" {
@@ -436,8 +363,8 @@ func TestDiagnoseCredentialProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("AWS_PROFILE", "deadline-queue")
-	o := channel.S3Options{EndpointURL: srv.URL, PathStyle: true}
-	rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda", channel.DiagnoseOptions{S3: o})
+	o := s3store.Options{EndpointURL: srv.URL, PathStyle: true}
+	rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda", channel.DiagnoseOptions{Options: s3store.ChannelOptions(o)})
 	wantChecks(t, rep, allS3(channel.CheckPass))
 	c, _ := rep.Check("credentials")
 	for _, w := range []string{"credential_process", "profile deadline-queue", script, "no STS call", "expire in"} {
@@ -460,9 +387,9 @@ func TestDiagnoseWebIdentityNeedsSTS(t *testing.T) {
 	t.Setenv("AWS_ROLE_ARN", "arn:aws:iam::111122223333:role/render")
 	t.Setenv("AWS_WEB_IDENTITY_TOKEN_FILE", token)
 	t.Setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:1") // STS is unreachable here
-	o := channel.S3Options{EndpointURL: "http://127.0.0.1:1", PathStyle: true, Region: "eu-west-1"}
+	o := s3store.Options{EndpointURL: "http://127.0.0.1:1", PathStyle: true, Region: "eu-west-1"}
 	start := time.Now()
-	rep := channel.Diagnose(context.Background(), "s3://studio-bucket/Conda", channel.DiagnoseOptions{S3: o, Timeout: 2 * time.Second})
+	rep := channel.Diagnose(context.Background(), "s3://studio-bucket/Conda", channel.DiagnoseOptions{Options: s3store.ChannelOptions(o), Timeout: 2 * time.Second})
 	if took := time.Since(start); took > 4*time.Second {
 		t.Errorf("took %s", took)
 	}
@@ -480,8 +407,8 @@ func TestDiagnoseAssumeRoleProfileNeedsSTS(t *testing.T) {
 	cfg := "[profile base]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = secret\n\n[profile builder]\nrole_arn = arn:aws:iam::111122223333:role/package-build\nsource_profile = base\nregion = us-west-2\n"
 	os.WriteFile(filepath.Join(dir, "config"), []byte(cfg), 0o600)
 	t.Setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:1")
-	o := channel.S3Options{EndpointURL: "http://127.0.0.1:1", PathStyle: true, Profile: "builder"}
-	rep := channel.Diagnose(context.Background(), "s3://studio-bucket/Conda", channel.DiagnoseOptions{S3: o, Timeout: 2 * time.Second})
+	o := s3store.Options{EndpointURL: "http://127.0.0.1:1", PathStyle: true, Profile: "builder"}
+	rep := channel.Diagnose(context.Background(), "s3://studio-bucket/Conda", channel.DiagnoseOptions{Options: s3store.ChannelOptions(o), Timeout: 2 * time.Second})
 	wantFinding(t, rep, "credentials", "STS AssumeRole", "role_arn arn:aws:iam::111122223333:role/package-build", "source_profile base", "com.amazonaws.us-west-2.sts")
 	if c, _ := rep.Check("region"); !strings.Contains(c.Detail, "us-west-2 (from profile builder)") {
 		t.Errorf("region: %s", c.Detail)
@@ -490,28 +417,9 @@ func TestDiagnoseAssumeRoleProfileNeedsSTS(t *testing.T) {
 
 func TestDiagnoseMissingProfile(t *testing.T) {
 	isolateAWS(t)
-	o := channel.S3Options{EndpointURL: "http://127.0.0.1:1", Profile: "no-such-profile"}
-	rep := channel.Diagnose(context.Background(), "s3://studio-bucket/Conda", channel.DiagnoseOptions{S3: o, Timeout: 2 * time.Second})
+	o := s3store.Options{EndpointURL: "http://127.0.0.1:1", Profile: "no-such-profile"}
+	rep := channel.Diagnose(context.Background(), "s3://studio-bucket/Conda", channel.DiagnoseOptions{Options: s3store.ChannelOptions(o), Timeout: 2 * time.Second})
 	wantFinding(t, rep, "credentials", "no-such-profile", "--profile")
-}
-
-func TestReportJSON(t *testing.T) {
-	rep := channel.Diagnose(context.Background(), t.TempDir(), channel.DiagnoseOptions{})
-	data, err := json.Marshal(rep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var back struct {
-		Channel string `json:"channel"`
-		Backend string `json:"backend"`
-		OK      bool   `json:"ok"`
-		Checks  []struct {
-			Name, Status, Detail, Fix string
-		} `json:"checks"`
-	}
-	if err := json.Unmarshal(data, &back); err != nil || !back.OK || back.Backend != "local" || len(back.Checks) != len(rep.Checks) || back.Checks[0].Status != "pass" {
-		t.Errorf("JSON %s (%v)", data, err)
-	}
 }
 
 // When the bucket's region cannot be asked for, the reachable check is skipped: the
@@ -520,7 +428,7 @@ func TestDiagnoseRegionLookupFailsGivesEndpointAdvice(t *testing.T) {
 	isolateAWS(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // the lookup fails at once, without a network
-	rep := channel.Diagnose(ctx, "s3://studio-bucket/Conda", channel.DiagnoseOptions{S3: channel.S3Options{Credentials: staticCreds{}}, Timeout: time.Second})
+	rep := channel.Diagnose(ctx, "s3://studio-bucket/Conda", channel.DiagnoseOptions{Options: s3store.ChannelOptions(s3store.Options{Credentials: staticCreds{}}), Timeout: time.Second})
 	c, ok := rep.Check("region")
 	if !ok || c.Status != channel.CheckFail {
 		t.Fatalf("region check %+v", c)
@@ -560,7 +468,7 @@ func TestDiagnoseMissingKeyForbidden(t *testing.T) {
 			}
 			o := srv.Options()
 			o.EndpointURL = p.URL
-			rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda", channel.DiagnoseOptions{S3: o, Timeout: 5 * time.Second})
+			rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda", channel.DiagnoseOptions{Options: s3store.ChannelOptions(o), Timeout: 5 * time.Second})
 			want := allS3(channel.CheckPass)
 			if refuseList {
 				want["not-found"] = channel.CheckFail
@@ -579,42 +487,6 @@ func TestDiagnoseMissingKeyForbidden(t *testing.T) {
 
 // Temp files of killed writers older than an hour are a warning that names them and says
 // that index runs remove them; doctor removes nothing, and ignores younger ones.
-func TestDiagnoseLocalReportsLeftovers(t *testing.T) {
-	dir := t.TempDir()
-	oldTemp := writeAged(t, dir, "linux-64/.app-1.0-0.conda.tmp-123", "half a package", 5*time.Hour)
-	oldLease := writeAged(t, dir, ".condachan/.lock.json.tmp-9", "{", 2*time.Hour)
-	youngTemp := writeAged(t, dir, "linux-64/.app-2.0-0.conda.tmp-456", "being written", 10*time.Minute)
-	rep := channel.Diagnose(context.Background(), dir, channel.DiagnoseOptions{})
-	c, ok := rep.Check("leftovers")
-	if !ok || c.Status != channel.CheckWarn {
-		t.Fatalf("leftovers check %+v", c)
-	}
-	for _, w := range []string{"2 interrupted write(s)", "over 1h", "linux-64/.app-1.0-0.conda.tmp-123 (temp file, 14 B, last written 5h ago)", ".condachan/.lock.json.tmp-9"} {
-		if !strings.Contains(c.Detail, w) {
-			t.Errorf("detail lacks %q: %s", w, c.Detail)
-		}
-	}
-	if strings.Contains(c.Detail, "tmp-456") {
-		t.Errorf("a young temp file is reported: %s", c.Detail)
-	}
-	if !strings.Contains(c.Fix, "the next `condachan index` removes them") {
-		t.Errorf("fix: %s", c.Fix)
-	}
-	if !rep.OK {
-		t.Error("a warning failed the report")
-	}
-	for _, p := range []string{oldTemp, oldLease, youngTemp} {
-		if !exists(p) {
-			t.Errorf("doctor removed %s", p)
-		}
-	}
-	// --read-only looks too: it only lists.
-	rep = channel.Diagnose(context.Background(), dir, channel.DiagnoseOptions{ReadOnly: true})
-	if c, _ := rep.Check("leftovers"); c.Status != channel.CheckWarn {
-		t.Errorf("read-only leftovers check %+v", c)
-	}
-}
-
 // ageUpload backdates a multipart upload on the versitygw server: its posix backend takes
 // an upload's initiation time from the modification time of the upload's folder.
 func ageUpload(t *testing.T, srv *s3test.Server, bucket, uploadID string, age time.Duration) {
@@ -646,7 +518,7 @@ func TestDiagnoseS3ReportsUnfinishedUploads(t *testing.T) {
 	ageUpload(t, srv, bucket, midID, 3*time.Hour)
 	startUpload(t, client, bucket, "Conda/noarch/young-1.0-0.conda")
 	startUpload(t, client, bucket, "Elsewhere/old.bin") // not the channel's
-	rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda", channel.DiagnoseOptions{S3: srv.Options(), Timeout: 5 * time.Second})
+	rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda", channel.DiagnoseOptions{Options: s3store.ChannelOptions(srv.Options()), Timeout: 5 * time.Second})
 	want := allS3(channel.CheckPass)
 	want["leftovers"] = channel.CheckWarn
 	wantChecks(t, rep, want)
@@ -680,7 +552,7 @@ func TestDiagnoseS3UploadsListingDenied(t *testing.T) {
 	listUploads := func(r *http.Request) bool { return r.Method == http.MethodGet && r.URL.Query().Has("uploads") }
 	for _, readOnly := range []bool{false, true} {
 		p.RespondOnce(listUploads, http.StatusForbidden, "AccessDenied")
-		rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda", channel.DiagnoseOptions{S3: o, Timeout: 5 * time.Second, ReadOnly: readOnly})
+		rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda", channel.DiagnoseOptions{Options: s3store.ChannelOptions(o), Timeout: 5 * time.Second, ReadOnly: readOnly})
 		c, _ := rep.Check("leftovers")
 		switch {
 		case !readOnly && (c.Status != channel.CheckWarn || !strings.Contains(c.Fix, "allow s3:ListBucketMultipartUploads on arn:aws:s3:::"+bucket+" ")):

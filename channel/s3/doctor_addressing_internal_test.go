@@ -1,4 +1,4 @@
-package channel
+package s3store
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/condachan/condachan/channel"
 )
 
 // recordingClient answers every request with 404 and keeps its URL.
@@ -44,7 +46,7 @@ func TestEndpointCheckAddressing(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			st, err := NewS3(context.Background(), c.bucket, "Conda", S3Options{Region: "us-east-1", EndpointURL: c.endpoint, PathStyle: c.pathStyle, Credentials: creds})
+			st, err := New(context.Background(), c.bucket, "Conda", Options{Region: "us-east-1", EndpointURL: c.endpoint, PathStyle: c.pathStyle, Credentials: creds})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +60,7 @@ func TestEndpointCheckAddressing(t *testing.T) {
 			if sentPath != c.wantPath {
 				t.Fatalf("sent %s: path-style %v, the case expects %v", rec.urls[0], sentPath, c.wantPath)
 			}
-			d := &s3Doctor{r: &Report{}, st: st}
+			d := &s3Doctor{r: &channel.Report{}, st: st}
 			detail := d.endpointCheck("us-east-1").Detail
 			want, other := "path-style addressing", "virtual-hosted addressing"
 			if !sentPath {

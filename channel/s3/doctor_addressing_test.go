@@ -1,4 +1,4 @@
-package channel_test
+package s3store_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/condachan/condachan/channel"
+	s3store "github.com/condachan/condachan/channel/s3"
 	"github.com/condachan/condachan/internal/s3test"
 )
 
@@ -51,7 +52,7 @@ func TestDiagnoseReportsAddressingUsed(t *testing.T) {
 			o := srv.Options()
 			o.EndpointURL = proxy.URL // http://127.0.0.1:port
 			o.PathStyle = pathStyle
-			rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda/Default", channel.DiagnoseOptions{S3: o, Timeout: 5 * time.Second})
+			rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda/Default", channel.DiagnoseOptions{Options: s3store.ChannelOptions(o), Timeout: 5 * time.Second})
 			wantChecks(t, rep, allS3(channel.CheckPass))
 			mu.Lock()
 			defer mu.Unlock()

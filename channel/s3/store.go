@@ -1,4 +1,14 @@
-package channel
+// Package s3store is the S3 backend of package channel: a conda channel kept under an
+// S3 prefix (s3://bucket/prefix), on AWS or an S3-compatible server, through the AWS SDK
+// for Go v2. It is the only package of condachan that imports the SDK (besides its test
+// server, internal/s3test, and the benchmark tool bench/loadgen).
+//
+// Importing it registers the s3:// scheme with channel.RegisterBackend, after which
+// channel.Open, channel.OpenExisting and channel.Diagnose handle s3:// URLs; callers then
+// use the store through channel.Store and the abilities it implements (channel.Presigner,
+// channel.SignedGetter, channel.RequestCounter, channel.ObjectLocator, channel.Sweeper),
+// never through this package's types. Options configures it.
+package s3store
 
 import (
 	"bytes"
@@ -12,7 +22,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,13 +33,15 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/condachan/condachan/channel"
 )
 
-// S3Options configure an S3 channel. Everything left empty comes from the standard AWS
+// Options configure an S3 channel. Everything left empty comes from the standard AWS
 // configuration: environment, shared config and credentials files, credential_process
 // (how Deadline Cloud workers get their queue role), and instance or container roles.
 // Nothing here calls STS unless the user's own profile does.
-type S3Options struct {
+type Options struct {
 	Region string
 	// EndpointURL overrides the S3 endpoint (VPC interface endpoints, S3-compatible
 	// servers). AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL are honoured as well.
@@ -58,33 +69,24 @@ type S3Options struct {
 	PartChecksums bool
 }
 
-// S3 is a channel under s3://bucket/prefix.
-type S3 struct {
+// Store is the channel under s3://bucket/prefix: a channel.Store (see the checks in
+// backend.go for its abilities).
+type Store struct {
 	client   *s3.Client
 	bucket   string
 	prefix   string // "" or "a/b/" with a trailing slash
 	owner    *string
 	endpoint string
-	opts     S3Options
-	stats    *RequestStats
+	opts     Options
+	stats    *channel.RequestStats
 	// uploadsPage, when set, asks for that many uploads per listing page (tests).
 	uploadsPage int32
 	// presign makes presigned URLs; one per store keeps its signing-key cache.
 	presign *s3.PresignClient
 }
 
-// RequestStats counts the HTTP requests an S3 channel sent, retries included.
-type RequestStats struct {
-	Total, List, Head, Get, Put, Delete, Post atomic.Int64
-}
-
-// String sums up the counts.
-func (r *RequestStats) String() string {
-	return fmt.Sprintf("%d requests (LIST %d, HEAD %d, GET %d, PUT %d, DELETE %d, POST %d)",
-		r.Total.Load(), r.List.Load(), r.Head.Load(), r.Get.Load(), r.Put.Load(), r.Delete.Load(), r.Post.Load())
-}
-
-func (r *RequestStats) count(req *http.Request) {
+// countRequest adds one HTTP request to the counters.
+func countRequest(r *channel.RequestStats, req *http.Request) {
 	r.Total.Add(1)
 	switch {
 	case req.Method == http.MethodGet && (req.URL.Query().Has("list-type") || req.URL.Query().Has("uploads")):
@@ -102,21 +104,23 @@ func (r *RequestStats) count(req *http.Request) {
 	}
 }
 
-// addCounter counts every HTTP request the SDK sends: the deserialize step runs once per
-// attempt, retries included. (Wrapping the HTTP client instead would hide it from the
-// SDK's own transport options, such as AWS_CA_BUNDLE.)
-func (r *RequestStats) addCounter(stack *middleware.Stack) error {
-	return stack.Deserialize.Add(middleware.DeserializeMiddlewareFunc("condachanRequestCount",
-		func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
-			if req, ok := in.Request.(*smithyhttp.Request); ok {
-				r.count(req.Request)
-			}
-			return next.HandleDeserialize(ctx, in)
-		}), middleware.After)
+// requestCounter counts every HTTP request the SDK sends into r: the deserialize step
+// runs once per attempt, retries included. (Wrapping the HTTP client instead would hide
+// it from the SDK's own transport options, such as AWS_CA_BUNDLE.)
+func requestCounter(r *channel.RequestStats) func(*middleware.Stack) error {
+	return func(stack *middleware.Stack) error {
+		return stack.Deserialize.Add(middleware.DeserializeMiddlewareFunc("condachanRequestCount",
+			func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+				if req, ok := in.Request.(*smithyhttp.Request); ok {
+					countRequest(r, req.Request)
+				}
+				return next.HandleDeserialize(ctx, in)
+			}), middleware.After)
+	}
 }
 
-// NewS3 opens the channel s3://bucket/prefix.
-func NewS3(ctx context.Context, bucket, prefix string, o S3Options) (*S3, error) {
+// New opens the channel s3://bucket/prefix.
+func New(ctx context.Context, bucket, prefix string, o Options) (*Store, error) {
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = 5 * time.Second
 	}
@@ -132,7 +136,7 @@ func NewS3(ctx context.Context, bucket, prefix string, o S3Options) (*S3, error)
 	if !o.PathStyle && strings.EqualFold(os.Getenv("CONDACHAN_S3_PATH_STYLE"), "true") {
 		o.PathStyle = true
 	}
-	stats := &RequestStats{}
+	stats := &channel.RequestStats{}
 	httpClient := awshttp.NewBuildableClient().WithDialerOptions(func(d *net.Dialer) {
 		d.Timeout = o.ConnectTimeout
 	}).WithTransportOptions(func(t *http.Transport) {
@@ -175,7 +179,7 @@ func NewS3(ctx context.Context, bucket, prefix string, o S3Options) (*S3, error)
 		}
 	}
 	client := s3.NewFromConfig(cfg, func(so *s3.Options) {
-		so.APIOptions = append(so.APIOptions, stats.addCounter)
+		so.APIOptions = append(so.APIOptions, requestCounter(stats))
 		if o.EndpointURL != "" {
 			so.BaseEndpoint = aws.String(o.EndpointURL)
 		}
@@ -190,7 +194,7 @@ func NewS3(ctx context.Context, bucket, prefix string, o S3Options) (*S3, error)
 	if endpoint == "" {
 		endpoint = fmt.Sprintf("https://s3.%s.amazonaws.com", cfg.Region)
 	}
-	st := &S3{client: client, bucket: bucket, endpoint: endpoint, opts: o, stats: stats, presign: s3.NewPresignClient(client)}
+	st := &Store{client: client, bucket: bucket, endpoint: endpoint, opts: o, stats: stats, presign: s3.NewPresignClient(client)}
 	if prefix != "" {
 		st.prefix = strings.Trim(prefix, "/") + "/"
 	}
@@ -198,6 +202,12 @@ func NewS3(ctx context.Context, bucket, prefix string, o S3Options) (*S3, error)
 		st.owner = aws.String(o.ExpectedBucketOwner)
 	}
 	return st, nil
+}
+
+// olderThan reports whether since lies at least age before now (a time in the future is
+// never old), as channel.SweepStale measures it.
+func olderThan(now, since time.Time, age time.Duration) bool {
+	return now.Sub(since) >= age
 }
 
 func firstEnv(names ...string) string {
@@ -231,7 +241,7 @@ func discoverRegion(ctx context.Context, cfg aws.Config, bucket string) (string,
 	return "", fmt.Errorf("no AWS region configured and the region of bucket %s could not be found (%v): pass --region or set AWS_REGION", bucket, describeNetErr(err, "https://s3.amazonaws.com"))
 }
 
-func (s *S3) String() string {
+func (s *Store) String() string {
 	if s.prefix == "" {
 		return "s3://" + s.bucket
 	}
@@ -239,50 +249,50 @@ func (s *S3) String() string {
 }
 
 // Stats returns the request counters (RequestCounter).
-func (s *S3) Stats() *RequestStats { return s.stats }
+func (s *Store) Stats() *channel.RequestStats { return s.stats }
 
 // Client exposes the SDK client (for doctor checks and presigning).
-func (s *S3) Client() *s3.Client { return s.client }
+func (s *Store) Client() *s3.Client { return s.client }
 
 // Bucket and FullKey map channel keys to bucket keys.
-func (s *S3) Bucket() string            { return s.bucket }
-func (s *S3) FullKey(key string) string { return s.prefix + key }
-func (s *S3) Endpoint() string          { return s.endpoint }
-func (s *S3) ExpectedOwner() *string    { return s.owner }
-func (s *S3) relKey(full string) string { return strings.TrimPrefix(full, s.prefix) }
-func (s *S3) uri(key string) string     { return "s3://" + s.bucket + "/" + s.prefix + key }
+func (s *Store) Bucket() string            { return s.bucket }
+func (s *Store) FullKey(key string) string { return s.prefix + key }
+func (s *Store) Endpoint() string          { return s.endpoint }
+func (s *Store) ExpectedOwner() *string    { return s.owner }
+func (s *Store) relKey(full string) string { return strings.TrimPrefix(full, s.prefix) }
+func (s *Store) uri(key string) string     { return "s3://" + s.bucket + "/" + s.prefix + key }
 
 // ObjectURI is the s3:// URI of key (ObjectLocator).
-func (s *S3) ObjectURI(key string) string { return s.uri(key) }
+func (s *Store) ObjectURI(key string) string { return s.uri(key) }
 
 // ConnectTimeout bounds connecting to the endpoint.
-func (s *S3) ConnectTimeout() time.Duration { return s.opts.ConnectTimeout }
+func (s *Store) ConnectTimeout() time.Duration { return s.opts.ConnectTimeout }
 
-func (s *S3) Stat(ctx context.Context, key string) (Object, error) {
-	if err := checkKey(key); err != nil {
-		return Object{}, err
+func (s *Store) Stat(ctx context.Context, key string) (channel.Object, error) {
+	if err := channel.CheckKey(key); err != nil {
+		return channel.Object{}, err
 	}
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: aws.String(s.FullKey(key)), ExpectedBucketOwner: s.owner})
 	if err != nil {
-		return Object{}, s.readError(ctx, "stat", key, err)
+		return channel.Object{}, s.readError(ctx, "stat", key, err)
 	}
-	return Object{Key: key, Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag), Modified: aws.ToTime(out.LastModified), Metadata: out.Metadata}, nil
+	return channel.Object{Key: key, Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag), Modified: aws.ToTime(out.LastModified), Metadata: out.Metadata}, nil
 }
 
-func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, Object, error) {
-	if err := checkKey(key); err != nil {
-		return nil, Object{}, err
+func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, channel.Object, error) {
+	if err := channel.CheckKey(key); err != nil {
+		return nil, channel.Object{}, err
 	}
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: aws.String(s.FullKey(key)), ExpectedBucketOwner: s.owner})
 	if err != nil {
-		return nil, Object{}, s.readError(ctx, "get", key, err)
+		return nil, channel.Object{}, s.readError(ctx, "get", key, err)
 	}
-	return out.Body, Object{Key: key, Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag), Modified: aws.ToTime(out.LastModified), Metadata: out.Metadata}, nil
+	return out.Body, channel.Object{Key: key, Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag), Modified: aws.ToTime(out.LastModified), Metadata: out.Metadata}, nil
 }
 
-func (s *S3) GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, Object, error) {
-	if err := checkKey(key); err != nil {
-		return nil, Object{}, err
+func (s *Store) GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, channel.Object, error) {
+	if err := channel.CheckKey(key); err != nil {
+		return nil, channel.Object{}, err
 	}
 	rng := fmt.Sprintf("bytes=%d-", offset)
 	if length >= 0 {
@@ -302,9 +312,9 @@ func (s *S3) GetRange(ctx context.Context, key string, offset, length int64) (io
 				return io.NopCloser(strings.NewReader("")), obj, nil
 			}
 		}
-		return nil, Object{}, s.readError(ctx, "read", key, err)
+		return nil, channel.Object{}, s.readError(ctx, "read", key, err)
 	}
-	obj := Object{Key: key, Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag), Modified: aws.ToTime(out.LastModified), Metadata: out.Metadata}
+	obj := channel.Object{Key: key, Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag), Modified: aws.ToTime(out.LastModified), Metadata: out.Metadata}
 	// Content-Range: bytes a-b/total gives the whole object's size.
 	if cr := aws.ToString(out.ContentRange); cr != "" {
 		if i := strings.LastIndexByte(cr, '/'); i >= 0 {
@@ -316,8 +326,8 @@ func (s *S3) GetRange(ctx context.Context, key string, offset, length int64) (io
 	return out.Body, obj, nil
 }
 
-func (s *S3) ReadRange(ctx context.Context, key string, offset, length int64) ([]byte, error) {
-	if err := checkKey(key); err != nil {
+func (s *Store) ReadRange(ctx context.Context, key string, offset, length int64) ([]byte, error) {
+	if err := channel.CheckKey(key); err != nil {
 		return nil, err
 	}
 	if length <= 0 {
@@ -342,8 +352,8 @@ func (s *S3) ReadRange(ctx context.Context, key string, offset, length int64) ([
 // instead of 404 to a caller that may not list the bucket, and an s3:ListBucket
 // permission limited to the channel's prefix (what `condachan policy` grants) does not
 // count for that: so a 403 is checked with a listing of exactly that key, which the
-// prefix-limited permission allows, and a key that is not there is ErrNotFound.
-func (s *S3) readError(ctx context.Context, op, key string, err error) error {
+// prefix-limited permission allows, and a key that is not there is channel.ErrNotFound.
+func (s *Store) readError(ctx context.Context, op, key string, err error) error {
 	var re *awshttp.ResponseError
 	if !errors.As(err, &re) || re.HTTPStatusCode() != http.StatusForbidden || isBucketError(err) {
 		return s.wrap(op, key, err)
@@ -351,21 +361,21 @@ func (s *S3) readError(ctx context.Context, op, key string, err error) error {
 	full := s.FullKey(key)
 	out, lerr := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: aws.String(full), MaxKeys: aws.Int32(1), ExpectedBucketOwner: s.owner})
 	if lerr == nil && (len(out.Contents) == 0 || aws.ToString(out.Contents[0].Key) != full) {
-		return fmt.Errorf("%s: %w", s.uri(key), ErrNotFound)
+		return fmt.Errorf("%s: %w", s.uri(key), channel.ErrNotFound)
 	}
 	return s.wrap(op, key, err)
 }
 
 // Put writes a small object; the body is buffered so the SDK can sign and retry it.
-func (s *S3) Put(ctx context.Context, key string, body io.Reader, size int64, opts PutOptions) (Object, error) {
-	if err := checkKey(key); err != nil {
-		return Object{}, err
+func (s *Store) Put(ctx context.Context, key string, body io.Reader, size int64, opts channel.PutOptions) (channel.Object, error) {
+	if err := channel.CheckKey(key); err != nil {
+		return channel.Object{}, err
 	}
 	rs, ok := body.(io.ReadSeeker)
 	if !ok || size < 0 {
 		data, err := io.ReadAll(body)
 		if err != nil {
-			return Object{}, err
+			return channel.Object{}, err
 		}
 		rs, size = bytes.NewReader(data), int64(len(data))
 	}
@@ -384,22 +394,22 @@ func (s *S3) Put(ctx context.Context, key string, body io.Reader, size int64, op
 		return err
 	})
 	if err != nil {
-		return Object{}, s.wrapPut("put", key, opts, err)
+		return channel.Object{}, s.wrapPut("put", key, opts, err)
 	}
-	return Object{Key: key, Size: size, ETag: aws.ToString(out.ETag), Modified: time.Now(), Metadata: opts.Metadata}, nil
+	return channel.Object{Key: key, Size: size, ETag: aws.ToString(out.ETag), Modified: time.Now(), Metadata: opts.Metadata}, nil
 }
 
 // wrapPut is wrap for conditional writes: S3 answers an If-Match write to a key that no
 // longer exists with 404 NoSuchKey, which for the Store contract is a lost condition.
-func (s *S3) wrapPut(op, key string, opts PutOptions, err error) error {
+func (s *Store) wrapPut(op, key string, opts channel.PutOptions, err error) error {
 	var ae smithy.APIError
 	if opts.IfMatch != "" && errors.As(err, &ae) && ae.ErrorCode() == "NoSuchKey" {
-		return fmt.Errorf("%s %s: %w (it is gone)", op, s.uri(key), ErrPreconditionFailed)
+		return fmt.Errorf("%s %s: %w (it is gone)", op, s.uri(key), channel.ErrPreconditionFailed)
 	}
 	return s.wrap(op, key, err)
 }
 
-func (s *S3) applyPut(opts PutOptions, ifNoneMatch, ifMatch, contentType, cacheControl **string) {
+func (s *Store) applyPut(opts channel.PutOptions, ifNoneMatch, ifMatch, contentType, cacheControl **string) {
 	if opts.IfAbsent {
 		*ifNoneMatch = aws.String("*")
 	}
@@ -416,7 +426,7 @@ func (s *S3) applyPut(opts PutOptions, ifNoneMatch, ifMatch, contentType, cacheC
 
 // retryConflict repeats an operation S3 refused with 409 ConditionalRequestConflict,
 // which means "another conditional write to this key is in flight; try again".
-func (s *S3) retryConflict(ctx context.Context, op func() error) error {
+func (s *Store) retryConflict(ctx context.Context, op func() error) error {
 	delay := 50 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		err := op()
@@ -435,15 +445,15 @@ func (s *S3) retryConflict(ctx context.Context, op func() error) error {
 
 // PutFile uploads a file, in parallel parts past the multipart threshold; the condition
 // applies to the CompleteMultipartUpload, so a large package is just as atomic.
-func (s *S3) PutFile(ctx context.Context, key, path string, opts PutOptions) (Object, error) {
+func (s *Store) PutFile(ctx context.Context, key, path string, opts channel.PutOptions) (channel.Object, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return Object{}, err
+		return channel.Object{}, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return Object{}, err
+		return channel.Object{}, err
 	}
 	if fi.Size() < s.opts.MultipartThreshold {
 		return s.Put(ctx, key, io.NewSectionReader(f, 0, fi.Size()), fi.Size(), opts)
@@ -451,7 +461,7 @@ func (s *S3) PutFile(ctx context.Context, key, path string, opts PutOptions) (Ob
 	return s.putMultipart(ctx, key, f, fi.Size(), opts)
 }
 
-func (s *S3) putMultipart(ctx context.Context, key string, f *os.File, size int64, opts PutOptions) (Object, error) {
+func (s *Store) putMultipart(ctx context.Context, key string, f *os.File, size int64, opts channel.PutOptions) (channel.Object, error) {
 	for attempt := 0; ; attempt++ {
 		obj, err := s.uploadParts(ctx, key, f, size, opts)
 		var ae smithy.APIError
@@ -463,16 +473,16 @@ func (s *S3) putMultipart(ctx context.Context, key string, f *os.File, size int6
 		// hold at all.
 		if cur, serr := s.Stat(ctx, key); serr == nil {
 			if opts.IfAbsent || (opts.IfMatch != "" && cur.ETag != opts.IfMatch) {
-				return Object{}, fmt.Errorf("complete upload of %s: %w", s.uri(key), ErrPreconditionFailed)
+				return channel.Object{}, fmt.Errorf("complete upload of %s: %w", s.uri(key), channel.ErrPreconditionFailed)
 			}
-		} else if !errors.Is(serr, ErrNotFound) {
-			return Object{}, serr
+		} else if !errors.Is(serr, channel.ErrNotFound) {
+			return channel.Object{}, serr
 		} else if opts.IfMatch != "" {
-			return Object{}, fmt.Errorf("complete upload of %s: %w (it is gone)", s.uri(key), ErrPreconditionFailed)
+			return channel.Object{}, fmt.Errorf("complete upload of %s: %w (it is gone)", s.uri(key), channel.ErrPreconditionFailed)
 		}
 		select {
 		case <-ctx.Done():
-			return Object{}, ctx.Err()
+			return channel.Object{}, ctx.Err()
 		case <-time.After(time.Duration(100<<attempt) * time.Millisecond):
 		}
 	}
@@ -480,7 +490,7 @@ func (s *S3) putMultipart(ctx context.Context, key string, f *os.File, size int6
 
 // uploadParts is one multipart upload, from creation to completion; it aborts the upload
 // unless it completed.
-func (s *S3) uploadParts(ctx context.Context, key string, f *os.File, size int64, opts PutOptions) (Object, error) {
+func (s *Store) uploadParts(ctx context.Context, key string, f *os.File, size int64, opts channel.PutOptions) (channel.Object, error) {
 	full := aws.String(s.FullKey(key))
 	create := &s3.CreateMultipartUploadInput{Bucket: &s.bucket, Key: full, ExpectedBucketOwner: s.owner, Metadata: opts.Metadata}
 	if opts.ContentType != "" {
@@ -494,7 +504,7 @@ func (s *S3) uploadParts(ctx context.Context, key string, f *os.File, size int64
 	}
 	up, err := s.client.CreateMultipartUpload(ctx, create)
 	if err != nil {
-		return Object{}, s.wrap("start upload of", key, err)
+		return channel.Object{}, s.wrap("start upload of", key, err)
 	}
 	completed := false
 	defer func() {
@@ -537,7 +547,7 @@ func (s *S3) uploadParts(ctx context.Context, key string, f *os.File, size int64
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return Object{}, err
+		return channel.Object{}, err
 	}
 	in := &s3.CompleteMultipartUploadInput{
 		Bucket: &s.bucket, Key: full, UploadId: up.UploadId, ExpectedBucketOwner: s.owner,
@@ -556,32 +566,32 @@ func (s *S3) uploadParts(ctx context.Context, key string, f *os.File, size int64
 				return obj, nil
 			}
 		}
-		return Object{}, s.wrapPut("complete upload of", key, opts, err)
+		return channel.Object{}, s.wrapPut("complete upload of", key, opts, err)
 	}
 	completed = true
-	return Object{Key: key, Size: size, ETag: aws.ToString(out.ETag), Modified: time.Now(), Metadata: opts.Metadata}, nil
+	return channel.Object{Key: key, Size: size, ETag: aws.ToString(out.ETag), Modified: time.Now(), Metadata: opts.Metadata}, nil
 }
 
 // completedEarlier reports whether key holds the object an upload of size bytes with
 // opts.Metadata would have made; without metadata to compare, it cannot tell.
-func (s *S3) completedEarlier(ctx context.Context, key string, size int64, opts PutOptions) (Object, bool) {
+func (s *Store) completedEarlier(ctx context.Context, key string, size int64, opts channel.PutOptions) (channel.Object, bool) {
 	if len(opts.Metadata) == 0 {
-		return Object{}, false
+		return channel.Object{}, false
 	}
 	obj, err := s.Stat(ctx, key)
 	if err != nil || obj.Size != size {
-		return Object{}, false
+		return channel.Object{}, false
 	}
 	for k, v := range opts.Metadata {
 		if obj.Metadata[k] != v {
-			return Object{}, false
+			return channel.Object{}, false
 		}
 	}
 	return obj, true
 }
 
-func (s *S3) Delete(ctx context.Context, key, ifMatch string) error {
-	if err := checkKey(key); err != nil {
+func (s *Store) Delete(ctx context.Context, key, ifMatch string) error {
+	if err := channel.CheckKey(key); err != nil {
 		return err
 	}
 	in := &s3.DeleteObjectInput{Bucket: &s.bucket, Key: aws.String(s.FullKey(key)), ExpectedBucketOwner: s.owner}
@@ -594,7 +604,7 @@ func (s *S3) Delete(ctx context.Context, key, ifMatch string) error {
 	})
 	if err != nil {
 		err = s.wrap("delete", key, err)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, channel.ErrNotFound) {
 			return nil
 		}
 		return err
@@ -602,7 +612,7 @@ func (s *S3) Delete(ctx context.Context, key, ifMatch string) error {
 	return nil
 }
 
-func (s *S3) List(ctx context.Context, prefix string, fn func(Object) error) error {
+func (s *Store) List(ctx context.Context, prefix string, fn func(channel.Object) error) error {
 	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{
 		Bucket: &s.bucket, Prefix: aws.String(s.prefix + prefix), ExpectedBucketOwner: s.owner,
 	})
@@ -612,7 +622,7 @@ func (s *S3) List(ctx context.Context, prefix string, fn func(Object) error) err
 			return s.wrap("list", prefix+"*", err)
 		}
 		for _, o := range page.Contents {
-			obj := Object{Key: s.relKey(aws.ToString(o.Key)), Size: aws.ToInt64(o.Size), ETag: aws.ToString(o.ETag), Modified: aws.ToTime(o.LastModified)}
+			obj := channel.Object{Key: s.relKey(aws.ToString(o.Key)), Size: aws.ToInt64(o.Size), ETag: aws.ToString(o.ETag), Modified: aws.ToTime(o.LastModified)}
 			if err := fn(obj); err != nil {
 				return err
 			}
@@ -621,9 +631,9 @@ func (s *S3) List(ctx context.Context, prefix string, fn func(Object) error) err
 	return nil
 }
 
-// wrap turns SDK errors into ours (ErrNotFound, ErrPreconditionFailed) and adds what
+// wrap turns SDK errors into ours (channel.ErrNotFound, channel.ErrPreconditionFailed) and adds what
 // the user can do about network, credential and permission failures.
-func (s *S3) wrap(op, key string, err error) error {
+func (s *Store) wrap(op, key string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -638,14 +648,14 @@ func (s *S3) wrap(op, key string, err error) error {
 	uri := s.uri(key)
 	switch {
 	case errors.As(err, &nf), errors.As(err, &nsk), status == http.StatusNotFound && !isBucketError(err):
-		return fmt.Errorf("%s: %w", uri, ErrNotFound)
+		return fmt.Errorf("%s: %w", uri, channel.ErrNotFound)
 	case status == http.StatusPreconditionFailed:
-		return fmt.Errorf("%s %s: %w", op, uri, ErrPreconditionFailed)
+		return fmt.Errorf("%s %s: %w", op, uri, channel.ErrPreconditionFailed)
 	}
 	if errors.As(err, &ae) {
 		switch ae.ErrorCode() {
 		case "PreconditionFailed":
-			return fmt.Errorf("%s %s: %w", op, uri, ErrPreconditionFailed)
+			return fmt.Errorf("%s %s: %w", op, uri, channel.ErrPreconditionFailed)
 		case "NoSuchBucket":
 			return fmt.Errorf("%s %s: bucket %s does not exist (check the channel URL, --region and --endpoint-url)", op, uri, s.bucket)
 		case "AccessDenied", "Forbidden", "AllAccessDisabled":
@@ -687,7 +697,7 @@ func s3Action(op string) string {
 // listings (s3:ListBucket limited to the channel's keys, as `condachan policy` grants it;
 // s3:ListBucketMultipartUploads cannot be limited by prefix), the channel's keys for the
 // rest.
-func (s *S3) grantFor(action string) string {
+func (s *Store) grantFor(action string) string {
 	switch action {
 	case "s3:ListBucket":
 		if s.prefix != "" {
@@ -705,11 +715,11 @@ func (s *S3) grantFor(action string) string {
 // at the ages this is used with). A publisher killed during uploadParts leaves one: S3
 // keeps its parts, and bills for them, until it is aborted. Uploads of other tools under
 // the prefix are listed too.
-func (s *S3) Leftovers(ctx context.Context, olderThan time.Duration) ([]Leftover, error) {
+func (s *Store) Leftovers(ctx context.Context, olderThan time.Duration) ([]channel.Leftover, error) {
 	return s.uploads(ctx, olderThan, time.Now())
 }
 
-func (s *S3) uploads(ctx context.Context, age time.Duration, now time.Time) ([]Leftover, error) {
+func (s *Store) uploads(ctx context.Context, age time.Duration, now time.Time) ([]channel.Leftover, error) {
 	in := &s3.ListMultipartUploadsInput{Bucket: &s.bucket, ExpectedBucketOwner: s.owner}
 	if s.prefix != "" {
 		in.Prefix = aws.String(s.prefix)
@@ -717,7 +727,7 @@ func (s *S3) uploads(ctx context.Context, age time.Duration, now time.Time) ([]L
 	if s.uploadsPage > 0 {
 		in.MaxUploads = aws.Int32(s.uploadsPage)
 	}
-	var out []Leftover
+	var out []channel.Leftover
 	for {
 		page, err := s.client.ListMultipartUploads(ctx, in)
 		var ae smithy.APIError
@@ -736,7 +746,7 @@ func (s *S3) uploads(ctx context.Context, age time.Duration, now time.Time) ([]L
 			if u.Initiated == nil || !olderThan(now, *u.Initiated, age) {
 				continue
 			}
-			out = append(out, Leftover{Kind: LeftoverUpload, Key: s.relKey(aws.ToString(u.Key)), UploadID: aws.ToString(u.UploadId), Since: *u.Initiated})
+			out = append(out, channel.Leftover{Kind: channel.LeftoverUpload, Key: s.relKey(aws.ToString(u.Key)), UploadID: aws.ToString(u.UploadId), Since: *u.Initiated})
 		}
 		if !aws.ToBool(page.IsTruncated) {
 			break
@@ -763,12 +773,12 @@ func (s *S3) uploads(ctx context.Context, age time.Duration, now time.Time) ([]L
 
 // Sweep aborts the multipart uploads Leftovers lists. One that is gone meanwhile
 // (completed, or aborted by another sweep: 404 NoSuchUpload) is fine.
-func (s *S3) Sweep(ctx context.Context, olderThan time.Duration) ([]Leftover, error) {
+func (s *Store) Sweep(ctx context.Context, olderThan time.Duration) ([]channel.Leftover, error) {
 	found, err := s.Leftovers(ctx, olderThan)
 	if err != nil {
 		return nil, err
 	}
-	var removed []Leftover
+	var removed []channel.Leftover
 	var errs []error
 	for _, lo := range found {
 		_, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
@@ -806,8 +816,8 @@ func describeNetErr(err error, endpoint string) error {
 
 // PresignGet implements Presigner. The URL has no ExpectedBucketOwner: it would become a
 // signed header that a client following the URL cannot send.
-func (s *S3) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
-	if err := checkKey(key); err != nil {
+func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	if err := channel.CheckKey(key); err != nil {
 		return "", err
 	}
 	req, err := s.presigner().PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.FullKey(key))}, s3.WithPresignExpires(ttl))
@@ -819,8 +829,8 @@ func (s *S3) PresignGet(ctx context.Context, key string, ttl time.Duration) (str
 
 // SignedGet implements SignedGetter: a presigned GetObject, with the expected bucket
 // owner (the caller sends it, signed header and all) and the range.
-func (s *S3) SignedGet(ctx context.Context, key, rng string, ttl time.Duration) (*http.Request, error) {
-	if err := checkKey(key); err != nil {
+func (s *Store) SignedGet(ctx context.Context, key, rng string, ttl time.Duration) (*http.Request, error) {
+	if err := channel.CheckKey(key); err != nil {
 		return nil, err
 	}
 	in := &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.FullKey(key)), ExpectedBucketOwner: s.owner}
@@ -843,8 +853,8 @@ func (s *S3) SignedGet(ctx context.Context, key, rng string, ttl time.Duration) 
 	return req, nil
 }
 
-func (s *S3) presigner() *s3.PresignClient {
-	if s.presign == nil { // an S3 made without NewS3
+func (s *Store) presigner() *s3.PresignClient {
+	if s.presign == nil { // a Store made without New
 		return s3.NewPresignClient(s.client)
 	}
 	return s.presign

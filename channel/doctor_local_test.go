@@ -1,0 +1,181 @@
+package channel_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/condachan/condachan/channel"
+)
+
+func wantChecks(t *testing.T, rep *channel.Report, want map[string]channel.CheckStatus) {
+	t.Helper()
+	for _, c := range rep.Checks {
+		w, ok := want[c.Name]
+		if !ok {
+			t.Errorf("unexpected check %s: %s %s", c.Name, c.Status, c.Detail)
+			continue
+		}
+		if c.Status != w {
+			t.Errorf("check %s: %s, want %s: %s (fix: %s)", c.Name, c.Status, w, c.Detail, c.Fix)
+		}
+		delete(want, c.Name)
+	}
+	for n := range want {
+		t.Errorf("check %s missing from the report", n)
+	}
+	if t.Failed() {
+		data, _ := json.MarshalIndent(rep, "", "  ")
+		t.Logf("report:\n%s", data)
+	}
+}
+
+func wantFinding(t *testing.T, rep *channel.Report, name string, words ...string) {
+	t.Helper()
+	c, ok := rep.Check(name)
+	if !ok {
+		t.Fatalf("no %s check", name)
+	}
+	for _, w := range words {
+		if !strings.Contains(c.Detail+" fix: "+c.Fix, w) {
+			t.Errorf("%s check lacks %q: %s (fix: %s)", name, w, c.Detail, c.Fix)
+		}
+	}
+	if rep.OK {
+		t.Error("report OK despite a failed check")
+	}
+}
+
+func TestDiagnoseBadURL(t *testing.T) {
+	rep := channel.Diagnose(context.Background(), "ftp://x/y", channel.DiagnoseOptions{})
+	if rep.OK || len(rep.Checks) != 1 || rep.Checks[0].Name != "channel" || rep.Checks[0].Status != channel.CheckFail {
+		t.Errorf("report %+v", rep)
+	}
+}
+
+func TestDiagnoseLocalFolder(t *testing.T) {
+	dir := t.TempDir()
+	rep := channel.Diagnose(context.Background(), dir, channel.DiagnoseOptions{})
+	wantChecks(t, rep, map[string]channel.CheckStatus{
+		"channel": channel.CheckPass, "folder": channel.CheckPass, "writable": channel.CheckPass, "file-lock": channel.CheckPass,
+		"conditional-writes": channel.CheckPass, "s3": channel.CheckSkip, "lease": channel.CheckPass, "leftovers": channel.CheckPass,
+	})
+	if !rep.OK || rep.Backend != "local" {
+		t.Errorf("report %+v", rep)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".condachan", "doctor")); !os.IsNotExist(err) {
+		t.Errorf("probe folder left behind (%v)", err)
+	}
+	if c, _ := rep.Check("s3"); !strings.Contains(c.Detail, "do not apply") {
+		t.Errorf("s3 check: %s", c.Detail)
+	}
+}
+
+func TestDiagnoseLocalLeaseHeld(t *testing.T) {
+	dir := t.TempDir()
+	st, err := channel.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := channel.Acquire(context.Background(), st, channel.LeaseOptions{TTL: time.Minute, Owner: channel.Owner{Host: "build-7", PID: 77}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(context.Background())
+	rep := channel.Diagnose(context.Background(), "file://"+filepath.ToSlash(dir), channel.DiagnoseOptions{})
+	if c, _ := rep.Check("lease"); c.Status != channel.CheckPass || !strings.Contains(c.Detail, "build-7 pid 77") {
+		t.Errorf("lease check %+v", c)
+	}
+	if !rep.OK {
+		t.Errorf("report %+v", rep)
+	}
+}
+
+func TestDiagnoseLocalMissingFolder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "not-yet")
+	rep := channel.Diagnose(context.Background(), dir, channel.DiagnoseOptions{})
+	wantChecks(t, rep, map[string]channel.CheckStatus{
+		"channel": channel.CheckPass, "folder": channel.CheckWarn, "writable": channel.CheckSkip, "file-lock": channel.CheckSkip,
+		"conditional-writes": channel.CheckSkip, "s3": channel.CheckSkip, "lease": channel.CheckSkip, "leftovers": channel.CheckSkip,
+	})
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Error("the doctor created the channel folder")
+	}
+}
+
+func TestDiagnoseLocalNotWritable(t *testing.T) {
+	if runtime.GOOS == "windows" || os.Geteuid() == 0 {
+		t.Skip("permission bits do not stop this user")
+	}
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(dir, 0o755)
+	rep := channel.Diagnose(context.Background(), dir, channel.DiagnoseOptions{})
+	if c, _ := rep.Check("writable"); c.Status != channel.CheckFail || !strings.Contains(c.Fix, "write access") {
+		t.Errorf("writable check %+v", c)
+	}
+}
+
+// The credential checks use the default chain, with the developer's settings kept out.
+
+func TestReportJSON(t *testing.T) {
+	rep := channel.Diagnose(context.Background(), t.TempDir(), channel.DiagnoseOptions{})
+	data, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Channel string `json:"channel"`
+		Backend string `json:"backend"`
+		OK      bool   `json:"ok"`
+		Checks  []struct {
+			Name, Status, Detail, Fix string
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal(data, &back); err != nil || !back.OK || back.Backend != "local" || len(back.Checks) != len(rep.Checks) || back.Checks[0].Status != "pass" {
+		t.Errorf("JSON %s (%v)", data, err)
+	}
+}
+
+func TestDiagnoseLocalReportsLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	oldTemp := writeAged(t, dir, "linux-64/.app-1.0-0.conda.tmp-123", "half a package", 5*time.Hour)
+	oldLease := writeAged(t, dir, ".condachan/.lock.json.tmp-9", "{", 2*time.Hour)
+	youngTemp := writeAged(t, dir, "linux-64/.app-2.0-0.conda.tmp-456", "being written", 10*time.Minute)
+	rep := channel.Diagnose(context.Background(), dir, channel.DiagnoseOptions{})
+	c, ok := rep.Check("leftovers")
+	if !ok || c.Status != channel.CheckWarn {
+		t.Fatalf("leftovers check %+v", c)
+	}
+	for _, w := range []string{"2 interrupted write(s)", "over 1h", "linux-64/.app-1.0-0.conda.tmp-123 (temp file, 14 B, last written 5h ago)", ".condachan/.lock.json.tmp-9"} {
+		if !strings.Contains(c.Detail, w) {
+			t.Errorf("detail lacks %q: %s", w, c.Detail)
+		}
+	}
+	if strings.Contains(c.Detail, "tmp-456") {
+		t.Errorf("a young temp file is reported: %s", c.Detail)
+	}
+	if !strings.Contains(c.Fix, "the next `condachan index` removes them") {
+		t.Errorf("fix: %s", c.Fix)
+	}
+	if !rep.OK {
+		t.Error("a warning failed the report")
+	}
+	for _, p := range []string{oldTemp, oldLease, youngTemp} {
+		if !exists(p) {
+			t.Errorf("doctor removed %s", p)
+		}
+	}
+	// --read-only looks too: it only lists.
+	rep = channel.Diagnose(context.Background(), dir, channel.DiagnoseOptions{ReadOnly: true})
+	if c, _ := rep.Check("leftovers"); c.Status != channel.CheckWarn {
+		t.Errorf("read-only leftovers check %+v", c)
+	}
+}
