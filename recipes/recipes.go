@@ -10,7 +10,9 @@ import (
 	"github.com/condachan/condachan/pkgbuild/recipe"
 )
 
-//go:embed *
+// The recipe folders only (*/*), not this package's Go files.
+//
+//go:embed */*
 var embedded embed.FS
 
 // FS is the folder of shipped recipes: <name>/recipe.yaml and the files beside it.

@@ -239,50 +239,6 @@ func TestBundleWriteErrors(t *testing.T) {
 	}
 }
 
-func TestShellQuote(t *testing.T) {
-	defer func(w bool) { onWindows = w }(onWindows)
-	onWindows = false
-	args := []string{"deadline", "bundle", "submit", "/tmp/a b", "--name", "condachan build x (linux-64)", "it's", "", `C:\x`}
-	want := `deadline bundle submit '/tmp/a b' --name 'condachan build x (linux-64)' 'it'\''s' '' 'C:\x'`
-	if got := shellJoin(args); got != want {
-		t.Errorf("POSIX:\n got %s\nwant %s", got, want)
-	}
-	onWindows = true
-	want = `deadline bundle submit '/tmp/a b' --name 'condachan build x (linux-64)' 'it''s' '' C:\x`
-	if got := shellJoin(args); got != want {
-		t.Errorf("Windows (PowerShell):\n got %s\nwant %s", got, want)
-	}
-}
-
-// On Windows the printed command is for PowerShell: single quotes, in which $, backticks
-// and %VAR% are not expanded, with quotes inside doubled.
-func TestShellQuotePowerShell(t *testing.T) {
-	defer func(w bool) { onWindows = w }(onWindows)
-	onWindows = true
-	for _, c := range []struct{ in, want string }{
-		{`C:\Users\ann\AppData\Local\Temp\condachan-job-1`, `C:\Users\ann\AppData\Local\Temp\condachan-job-1`},
-		{"--farm-id", "--farm-id"},
-		{"farm-0123abcd", "farm-0123abcd"},
-		{`C:\jobs\$env:USERNAME`, `'C:\jobs\$env:USERNAME'`},
-		{"$(Remove-Item x)", "'$(Remove-Item x)'"},
-		{"a`nb", "'a`nb'"},
-		{"%TEMP%\\job", "'%TEMP%\\job'"},
-		{"it's", "'it''s'"},
-		{"it\u2019s", "'it\u2019\u2019s'"}, // PowerShell ends a single-quoted string at ’ too
-		{`C:\My Jobs\x`, `'C:\My Jobs\x'`},
-		{`\\server\share\job`, `'\\server\share\job'`},
-		{"a,b", "'a,b'"},
-		{"@args", "'@args'"},
-		{"1kb", "'1kb'"},
-		{"", "''"},
-		{`say "hi"`, `'say "hi"'`},
-	} {
-		if got := shellQuote(c.in); got != c.want {
-			t.Errorf("shellQuote(%q) = %s, want %s", c.in, got, c.want)
-		}
-	}
-}
-
 func TestSubmitHintNamesPowerShell(t *testing.T) {
 	noDeadline(t)
 	defer func(w bool) { onWindows = w }(onWindows)

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/condachan/condachan/channel"
 	"github.com/condachan/condachan/internal/testkit"
 )
 
@@ -145,37 +144,6 @@ func TestBundleWriteLocalChannelIsAbsolute(t *testing.T) {
 		code, _, stderr = runJob(t, "bundle", "write", dir, "--index", "--channel", `C:\conda\channel`, "--worker-os", "windows")
 		if got := readBundle(t, dir)["CondaChannel"]; code != 0 || got != `C:\conda\channel` {
 			t.Errorf("a Windows path: exit %d, CondaChannel = %q: %s", code, got, stderr)
-		}
-	}
-}
-
-func TestJobChannelPath(t *testing.T) {
-	// On Windows the path is parsed as a Windows path, and made absolute there.
-	if got := jobChannelPath(`C:\conda\..\channel`, channel.Location{Dir: `C:\channel`}, true); got != `C:\channel` {
-		t.Errorf("on Windows: %q", got)
-	}
-	if runtime.GOOS == "windows" {
-		t.Skip("the rest parses paths as Linux and macOS do")
-	}
-	cwd, _ := os.Getwd()
-	for _, c := range []struct{ raw, want string }{
-		{"./relchan", filepath.Join(cwd, "relchan")},
-		{"relchan", filepath.Join(cwd, "relchan")},
-		{"/srv/conda/../channel", "/srv/channel"},
-		{"file:///srv/conda", "file:///srv/conda"},
-		// Windows paths given on Linux or macOS, for Windows workers: kept as they are.
-		{`C:\conda\channel`, `C:\conda\channel`},
-		{`c:/conda/channel`, `c:/conda/channel`},
-		{`\\server\share\channel`, `\\server\share\channel`},
-		{"//server/share/channel", "//server/share/channel"},
-		{"file:///C:/conda", "file:///C:/conda"},
-	} {
-		loc, err := channel.ParseLocation(c.raw)
-		if err != nil {
-			t.Fatalf("%s: %v", c.raw, err)
-		}
-		if got := jobChannelPath(c.raw, loc, false); got != c.want {
-			t.Errorf("jobChannelPath(%q) = %q, want %q", c.raw, got, c.want)
 		}
 	}
 }

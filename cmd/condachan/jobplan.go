@@ -144,23 +144,19 @@ func (f *jobFlags) plan(cmd *cobra.Command, stderr io.Writer, meta *plan.Meta, e
 		}
 	}
 
-	workerOS := f.workerOS
-	if p.Recipe != nil && !p.Recipe.Build.Script.Empty() {
-		need := scriptWorkerOS(p.Recipe)
-		if workerOS != "" && workerOS != need {
-			return nil, usageError{fmt.Errorf("--worker-os %s: recipe %s runs a build script (%s), which runs on %s workers: a script runs the vendor's installer for the OS it targets", workerOS, p.Recipe.Package.Name, scriptName(p.Recipe), need)}
-		}
-		workerOS = need
+	workerOS, err := plan.WorkerOS(p.Recipe, f.workerOS)
+	if err != nil {
+		return nil, err
 	}
-	osName, arch, err := workerPlatform(target, workerOS, f.workerArch)
+	osName, arch, err := plan.WorkerPlatform(target, workerOS, f.workerArch)
 	if err != nil {
 		return nil, err
 	}
 	p.Values[jobbundle.ParamWorkerOS] = osName
 	p.Values[jobbundle.ParamWorkerArch] = arch
 	if f.binary != "" {
-		if err := checkBinary(f.binary, osName, arch); err != nil {
-			return nil, usageError{fmt.Errorf("--binary: %w", err)}
+		if err := plan.CheckBinary(f.binary, osName, arch); err != nil {
+			return nil, err
 		}
 		p.Values[jobbundle.ParamCondachanBinary] = f.binary
 	}
@@ -239,7 +235,7 @@ func resolveJobRecipe(arg string) (name, dir string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	label := []rune(recipeLabel(abs))
+	label := []rune(recipes.Label(abs))
 	if len(label) > 64 { // RecipeName's maxLength: it names the job
 		label = label[:64]
 	}
@@ -272,6 +268,7 @@ var fieldFlags = map[plan.Field]string{
 	plan.FieldMemory:        "memory-mib",
 	plan.FieldWorkerOS:      "worker-os",
 	plan.FieldWorkerArch:    "worker-arch",
+	plan.FieldBinary:        "binary",
 	plan.FieldPlatform:      "conda-platform",
 	plan.FieldAllPlatforms:  "all-platforms",
 	plan.FieldStageSources:  "stage-source",

@@ -4,11 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -65,56 +61,14 @@ with ` + "`condachan build --recipe DIR`" + `, or send it with a job: ` + "`cond
 	return cmd
 }
 
-// exportRecipe copies a shipped recipe folder into dir: into a temporary folder beside
-// it first, renamed into place at the end, so a failure leaves nothing.
+// exportRecipe copies a shipped recipe folder into dir (recipes.Export), with the CLI's
+// errors.
 func exportRecipe(name, dir string) (int, error) {
-	if !recipes.Has(name) {
-		return 0, usageError{fmt.Errorf("%q is not a shipped recipe (shipped: %s)", name, strings.Join(recipes.Names(), ", "))}
-	}
-	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		return 0, usageError{fmt.Errorf("%s is not empty: export into a new folder", dir)}
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	n, err := recipes.Export(name, dir)
+	var notShipped *recipes.NotShippedError
+	var target *recipes.TargetError
+	if errors.As(err, &notShipped) || errors.As(err, &target) {
 		return 0, usageError{err}
 	}
-	dir = filepath.Clean(dir)
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return 0, err
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".export-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(tmp)
-	n := 0
-	err = fs.WalkDir(recipes.FS, name, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel := strings.TrimPrefix(strings.TrimPrefix(p, name), "/")
-		target := filepath.Join(tmp, filepath.FromSlash(rel))
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := fs.ReadFile(recipes.FS, p)
-		if err != nil {
-			return err
-		}
-		mode := os.FileMode(0o644)
-		if path.Ext(p) == ".sh" {
-			mode = 0o755
-		}
-		n++
-		return os.WriteFile(target, data, mode)
-	})
-	if err != nil {
-		return 0, fmt.Errorf("export %s: %w", name, err)
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp makes it private
-		return 0, err
-	}
-	os.Remove(dir) // an empty folder given as the target
-	if err := os.Rename(tmp, dir); err != nil {
-		return 0, fmt.Errorf("export %s: %w", name, err)
-	}
-	return n, nil
+	return n, err
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/condachan/condachan/channel"
 	"github.com/condachan/condachan/jobbundle"
+	"github.com/condachan/condachan/jobbundle/submit"
 )
 
 type submitFlags struct {
@@ -82,30 +80,22 @@ s3://<the Deadline default queue's job attachments bucket>/Conda/Default.`,
 }
 
 type submitResult struct {
-	BundleDir     string            `json:"bundle_dir"`
-	Kind          jobbundle.Kind    `json:"kind"`
-	Platform      string            `json:"platform,omitempty"`
-	Parameters    map[string]string `json:"parameters"`
-	StagedSources []*stagedSource   `json:"staged_sources,omitempty"`
-	Command       []string          `json:"command"`
-	CommandLine   string            `json:"command_line"`
-	Submitted     bool              `json:"submitted"`
-}
-
-type stagedSource struct {
-	URI    string `json:"uri"`
-	SHA256 string `json:"sha256"`
-	Size   int64  `json:"size"`
-	// Uploaded is false when the archive was already staged.
-	Uploaded bool `json:"uploaded"`
+	BundleDir     string                 `json:"bundle_dir"`
+	Kind          jobbundle.Kind         `json:"kind"`
+	Platform      string                 `json:"platform,omitempty"`
+	Parameters    map[string]string      `json:"parameters"`
+	StagedSources []*submit.StagedSource `json:"staged_sources,omitempty"`
+	Command       []string               `json:"command"`
+	CommandLine   string                 `json:"command_line"`
+	Submitted     bool                   `json:"submitted"`
 }
 
 func runSubmit(cmd *cobra.Command, f *submitFlags, stdout, stderr io.Writer) error {
 	ctx := cmd.Context()
-	stores := &stagingStores{cf: &f.job.channel}
+	stager := &submit.Stager{Options: f.job.channel.options(), Log: stderr}
 	if f.stageSource {
 		f.job.stage = true
-		f.job.stagedCheck = stores.isStaged
+		f.job.stagedCheck = stager.IsStaged
 	}
 	plans, err := f.job.plans(cmd, stderr)
 	if err != nil {
@@ -116,8 +106,12 @@ func runSubmit(cmd *cobra.Command, f *submitFlags, stdout, stderr io.Writer) err
 		results[i] = &submitResult{Kind: p.Kind, Platform: p.Platform, Parameters: p.Values}
 	}
 	if f.stageSource {
-		if err := stageSources(ctx, stores, plans, results, stderr); err != nil {
-			return err
+		staged, err := stager.StageJobs(ctx, plans)
+		if err != nil {
+			return jobFlagError(err)
+		}
+		for i, r := range results {
+			r.StagedSources = staged[i]
 		}
 	}
 
@@ -137,14 +131,7 @@ func runSubmit(cmd *cobra.Command, f *submitFlags, stdout, stderr io.Writer) err
 	}
 	for i, r := range results {
 		r.BundleDir = dirs[i]
-		name := f.name
-		if name != "" && len(plans) > 1 {
-			name += " (" + plans[i].Platform + ")"
-		}
-		args := deadlineSubmitArgs(dirs[i], &f.job, name)
-		if f.yes {
-			args = append(args, "--yes")
-		}
+		args := deadlineSubmitArgs(dirs[i], &f.job, submit.JobName(f.name, plans[i].Platform, len(plans) > 1), f.yes)
 		r.Command, r.CommandLine = args, shellJoin(args)
 	}
 
@@ -162,23 +149,17 @@ func runSubmit(cmd *cobra.Command, f *submitFlags, stdout, stderr io.Writer) err
 	}
 	for i, r := range results {
 		fmt.Fprintf(stderr, "submitting: %s\n", r.CommandLine)
-		c := exec.CommandContext(ctx, deadline, r.Command[1:]...)
-		c.Stdin = os.Stdin
 		// With --json, stdout carries only the JSON result.
-		c.Stdout, c.Stderr = stdout, stderr
+		out := stdout
 		if f.json {
-			c.Stdout = stderr
+			out = stderr
 		}
-		if err := c.Run(); err != nil {
+		if err := submit.Run(ctx, deadline, r.Command, os.Stdin, out, stderr); err != nil {
 			var done []string
 			for _, p := range results[:i] {
 				done = append(done, p.Platform)
 			}
-			msg := fmt.Sprintf("deadline bundle submit failed (%v); the bundle is kept in %s to try again: %s", err, r.BundleDir, r.CommandLine)
-			if len(done) > 0 {
-				msg += fmt.Sprintf(" (submitted already: %s)", strings.Join(done, ", "))
-			}
-			return errors.New(msg)
+			return &submit.Error{Err: err, BundleDir: r.BundleDir, CommandLine: r.CommandLine, Done: done}
 		}
 		r.Submitted = true
 	}
@@ -219,138 +200,4 @@ func printSubmitResults(stdout io.Writer, results []*submitResult, asJSON bool) 
 		fmt.Fprintln(stdout, r.CommandLine)
 	}
 	return nil
-}
-
-// stagingStore is a channel archives can be staged in: one whose objects a job can
-// fetch by URI (an S3 channel).
-type stagingStore interface {
-	channel.Store
-	channel.ObjectLocator
-}
-
-// stagingStores opens the channels archives are staged in, once each.
-type stagingStores struct {
-	cf     *channelFlags
-	stores map[string]stagingStore
-}
-
-func (s *stagingStores) open(ctx context.Context, channelURL string) (stagingStore, error) {
-	if st, ok := s.stores[channelURL]; ok {
-		return st, nil
-	}
-	loc, err := channel.ParseLocation(channelURL)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	notS3 := usageError{errors.New("--stage-source needs an S3 channel: the job streams the archives from S3")}
-	if !loc.IsS3() {
-		return nil, notS3
-	}
-	store, err := channel.OpenExisting(ctx, channelURL, s.cf.options())
-	if err != nil {
-		return nil, err
-	}
-	st, ok := store.(stagingStore)
-	if !ok {
-		return nil, notS3
-	}
-	if s.stores == nil {
-		s.stores = map[string]stagingStore{}
-	}
-	s.stores[channelURL] = st
-	return st, nil
-}
-
-// isStaged tells whether the channel's staging area holds the archive.
-func (s *stagingStores) isStaged(ctx context.Context, channelURL, sha256, name string) (bool, error) {
-	st, err := s.open(ctx, channelURL)
-	if err != nil {
-		return false, err
-	}
-	_, err = st.Stat(ctx, channel.StagedSourceKey(sha256, name))
-	if errors.Is(err, channel.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("looking for %s staged in %s: %w", name, channelURL, err)
-	}
-	return true, nil
-}
-
-// stageSources uploads every plan's local archives to its channel's staging area and
-// points the plan at them.
-func stageSources(ctx context.Context, stores *stagingStores, plans []*jobPlan, results []*submitResult, stderr io.Writer) error {
-	for i, p := range plans {
-		if p.Kind != jobbundle.Build {
-			return usageError{errors.New("--stage-source goes with build jobs")}
-		}
-		if len(p.Sources.Local) == 0 && len(p.Sources.Staged) == 0 {
-			return usageError{fmt.Errorf("--stage-source: nothing to stage: recipe %s needs no archive from this machine (it needs a local --source-archive, or sources found by name)", p.Recipe.Package.Name)}
-		}
-		channelURL := p.Values[jobbundle.ParamCondaChannel]
-		store, err := stores.open(ctx, channelURL)
-		if err != nil {
-			return err
-		}
-		var uris []string
-		for _, a := range p.Sources.Local {
-			staged, err := stageArchive(ctx, store, a, stderr)
-			if err != nil {
-				return err
-			}
-			uris = append(uris, staged.URI)
-			results[i].StagedSources = append(results[i].StagedSources, staged)
-		}
-		p.Sources.StagedValues(p.Values, uris)
-	}
-	return nil
-}
-
-// stageArchive uploads a hashed local archive to the staging area, create-if-absent,
-// unless an object of the same size is already there.
-func stageArchive(ctx context.Context, store stagingStore, a localArchive, stderr io.Writer) (*stagedSource, error) {
-	key := channel.StagedSourceKey(a.SHA256, a.Name)
-	res := &stagedSource{URI: store.ObjectURI(key), SHA256: a.SHA256, Size: a.Size}
-	existing := func() (bool, error) {
-		obj, err := store.Stat(ctx, key)
-		if errors.Is(err, channel.ErrNotFound) {
-			return false, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		if obj.Size != a.Size {
-			return false, fmt.Errorf("%s already holds %d bytes, not the %d of %s: remove it and stage again", res.URI, obj.Size, a.Size, a.Path)
-		}
-		return true, nil
-	}
-	there, err := existing()
-	if err != nil {
-		return nil, err
-	}
-	if there {
-		fmt.Fprintf(stderr, "already staged: %s\n", res.URI)
-		return res, nil
-	}
-	fmt.Fprintf(stderr, "staging %s to %s\n", a.Name, res.URI)
-	_, err = store.PutFile(ctx, key, a.Path, channel.PutOptions{
-		IfAbsent:    true,
-		ContentType: "application/octet-stream",
-		Metadata:    map[string]string{"sha256": a.SHA256},
-	})
-	if errors.Is(err, channel.ErrPreconditionFailed) {
-		// Another submitter staged it meanwhile.
-		if there, err = existing(); err != nil {
-			return nil, err
-		} else if there {
-			fmt.Fprintf(stderr, "already staged: %s\n", res.URI)
-			return res, nil
-		}
-		return nil, fmt.Errorf("staging %s: %w", res.URI, channel.ErrPreconditionFailed)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("staging %s: %w", res.URI, err)
-	}
-	res.Uploaded = true
-	return res, nil
 }
