@@ -155,7 +155,7 @@ func TestCorruptRepodataNeedsFull(t *testing.T) {
 	testkit.MakeConda(t, sub, testkit.PackageSpec{Name: "other", Version: "1.0", Build: "0"})
 	_, err := Run(ctx, store, Options{})
 	var cre *CorruptRepodataError
-	if !errors.As(err, &cre) || !strings.Contains(err.Error(), "--full") {
+	if !errors.As(err, &cre) || cre.Remedy != RemedyFullReindex || strings.Contains(err.Error(), "--") {
 		t.Fatalf("error %v", err)
 	}
 	if data, _ := os.ReadFile(filepath.Join(sub, "repodata.json")); !strings.Contains(string(data), "trunc") {

@@ -227,15 +227,27 @@ type SubdirResult struct {
 // no longer holds the lease: a newer index exists and was left alone.
 var ErrFenced = errors.New("the index changed under this run and its lease is gone: a newer index exists, nothing was overwritten")
 
+// Remedy is a machine-readable way out of an error, for a front end to word as its user
+// would act on it (the CLI names the command and flag).
+type Remedy string
+
+// RemedyFullReindex is a run with Options.Full, which rebuilds the repodata from the
+// packages instead of from what it held.
+const RemedyFullReindex Remedy = "full reindex"
+
+// RemedyReindex is another index run of the channel once the cause is fixed.
+const RemedyReindex Remedy = "reindex"
+
 // CorruptRepodataError is an existing repodata.json that is not valid; it is only
-// replaced by a --full run.
+// replaced by a run with Options.Full, which Remedy names.
 type CorruptRepodataError struct {
-	Key string
-	Err error
+	Key    string
+	Err    error
+	Remedy Remedy
 }
 
 func (e *CorruptRepodataError) Error() string {
-	return fmt.Sprintf("%s is not valid repodata (%v); not replacing it: run `condachan index --full` to rebuild it from the packages", e.Key, e.Err)
+	return fmt.Sprintf("%s is not valid repodata (%v); not replacing it: a full reindex rebuilds it from the packages", e.Key, e.Err)
 }
 
 // Run indexes the channel.

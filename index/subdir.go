@@ -156,7 +156,7 @@ func (r *subdirRun) checkForeignRepodata(ctx context.Context) error {
 	recs, err := ParseRepodata(data)
 	if err != nil {
 		if foreign && !r.opts.Full {
-			return &CorruptRepodataError{Key: rk, Err: err}
+			return &CorruptRepodataError{Key: rk, Err: err, Remedy: RemedyFullReindex}
 		}
 		return nil
 	}

@@ -360,10 +360,13 @@ func TestMissingArchiveSaysWhatToDo(t *testing.T) {
 	if !errors.As(err, &missing) {
 		t.Fatalf("error %v", err)
 	}
-	for _, want := range []string{"sample-1.0.tar.xz", "https://example.invalid/sample-1.0.tar.xz", strings.Repeat("cd", 32), "--source-archive"} {
+	for _, want := range []string{"sample-1.0.tar.xz", "https://example.invalid/sample-1.0.tar.xz", strings.Repeat("cd", 32), missing.HandOver()} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("message lacks %q:\n%s", want, err)
 		}
+	}
+	if len(missing.Missing) != 1 || missing.Missing[0].FileName != "sample-1.0.tar.xz" || strings.Contains(err.Error(), "--") {
+		t.Errorf("missing %+v; the message names no flag:\n%s", missing.Missing, err)
 	}
 }
 
@@ -587,7 +590,9 @@ func TestBlenderRecipeWindowsFromZipOnLinux(t *testing.T) {
 	// An archive is matched to the recipe's sources by its name.
 	renamed := testkit.WriteFile(t, dir, "downloaded.zip", data)
 	_, err := Build(context.Background(), Options{Recipe: r, SourceArchives: []string{renamed}, OutputDir: filepath.Join(dir, "out"), Compression: condapkg.LevelFast, Timestamp: fixedTime})
-	if err == nil || !strings.Contains(err.Error(), "--source-archive "+renamed+" matches no source of the recipe for win-64 (expected file names: blender-4.1.1-windows-x64.zip)") {
+	var sae *SourceArchiveError
+	if !errors.As(err, &sae) || !sae.Unmatched || sae.Archive != renamed || sae.Platform != "win-64" || strings.Join(sae.Expected, ",") != "blender-4.1.1-windows-x64.zip" ||
+		!strings.Contains(err.Error(), "source archive "+renamed+" matches no source of the recipe for win-64 (expected file names: blender-4.1.1-windows-x64.zip)") {
 		t.Fatalf("a renamed archive: %v", err)
 	}
 	arch := testkit.WriteFile(t, dir, "blender-4.1.1-windows-x64.zip", data)

@@ -184,7 +184,10 @@ func failingBuilds(t *testing.T) []failingBuild {
 				})
 				return runScript(context.Background(), r, out, nil)
 			},
-			want: func(err error) bool { return err != nil && strings.Contains(err.Error(), "shorter --output-dir") },
+			want: func(err error) bool {
+				var long *PrefixTooLongError
+				return errors.As(err, &long) && long.Max == placeholderLength-20 && strings.Contains(err.Error(), "shorter output folder")
+			},
 		},
 		{
 			name: "build script exits 1",

@@ -147,7 +147,7 @@ func paddedPrefix(dir string, windows bool) (string, error) {
 	}
 	base := filepath.Join(dir, "host_env")
 	if len(base) >= placeholderLength-10 {
-		return "", fmt.Errorf("the build folder %s is too long for a padded build prefix (%d bytes at most); use a shorter --output-dir", dir, placeholderLength-20)
+		return "", &PrefixTooLongError{Dir: dir, Max: placeholderLength - 20}
 	}
 	pad := strings.Repeat("_placehold", placeholderLength/10+1)
 	return base + pad[:placeholderLength-len(base)], nil
@@ -487,4 +487,15 @@ func isDynamicBinary(p string) bool {
 		}
 	}
 	return false
+}
+
+// PrefixTooLongError is a build folder too long for the padded build prefix of a Unix
+// build: a shorter output folder (the build folder is under it) is the way out.
+type PrefixTooLongError struct {
+	Dir string
+	Max int // bytes
+}
+
+func (e *PrefixTooLongError) Error() string {
+	return fmt.Sprintf("the build folder %s is too long for a padded build prefix (%d bytes at most); use a shorter output folder", e.Dir, e.Max)
 }

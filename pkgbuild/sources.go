@@ -24,6 +24,43 @@ type MissingSourceError struct {
 	Hint         string
 }
 
+// HandOver is the line of Error that says how to give the build the archives once they
+// are here. It names no front end's options: a front end replaces it in the message with
+// its own wording (the CLI names its flags).
+func (e *MissingSourceError) HandOver() string {
+	if len(e.Missing) == 1 {
+		return "\n  then give the build its path as a source archive: /path/to/" + e.Missing[0].FileName
+	}
+	return "\nthen give the build each path as a source archive, or a folder holding them as a source folder"
+}
+
+// SourceArchiveError is an archive given for the build that cannot be used: Err says why
+// it cannot be read, or, with Unmatched, the recipe has no url source of its name for
+// Platform (Expected lists the names it has; none: it has no url source).
+type SourceArchiveError struct {
+	Archive   string // as it was given
+	Err       error
+	Unmatched bool
+	Platform  string
+	Expected  []string
+}
+
+func (e *SourceArchiveError) Error() string { return e.Message("source archive") }
+
+func (e *SourceArchiveError) Unwrap() error { return e.Err }
+
+// Message is Error with what the archive was given as (Error says "source archive")
+// called what: a front end names its option.
+func (e *SourceArchiveError) Message(what string) string {
+	switch {
+	case !e.Unmatched:
+		return fmt.Sprintf("%s %s: %v", what, e.Archive, e.Err)
+	case len(e.Expected) == 0:
+		return fmt.Sprintf("%s %s: the recipe has no url: source for %s", what, e.Archive, e.Platform)
+	}
+	return fmt.Sprintf("%s %s matches no source of the recipe for %s (expected file names: %s)", what, e.Archive, e.Platform, strings.Join(e.Expected, ", "))
+}
+
 // MissingSource is one archive that is not here.
 type MissingSource struct {
 	FileName string
@@ -61,11 +98,7 @@ func (e *MissingSourceError) Error() string {
 	if e.Instructions != "" {
 		fmt.Fprintf(&b, "\n  from deadline-cloud.yaml: %s", e.Instructions)
 	}
-	if len(e.Missing) == 1 {
-		fmt.Fprintf(&b, "\n  then pass it with: --source-archive /path/to/%s", e.Missing[0].FileName)
-	} else {
-		b.WriteString("\nthen pass them with --source-archive FILE (once for each) or --source-dir DIR (a folder holding them)")
-	}
+	b.WriteString(e.HandOver())
 	b.WriteString(e.Hint)
 	if literal {
 		fmt.Fprintf(&b, "\n  (the recipe writes {{ }} without $ in a name, which stays literal text: write ${{ }})")
@@ -150,7 +183,7 @@ func resolveSources(r *recipe.Recipe, archives []string, remote []RemoteArchive,
 			usedRemote[foundRemote] = true
 			rs.fsys, rs.fsName = remote[foundRemote].FS, remote[foundRemote].Name
 			if err := rs.stat(); err != nil {
-				return nil, fmt.Errorf("--source-archive %s: %w", remote[foundRemote].Display, err)
+				return nil, &SourceArchiveError{Archive: remote[foundRemote].Display, Err: err}
 			}
 			out = append(out, rs)
 			continue
@@ -166,7 +199,7 @@ func resolveSources(r *recipe.Recipe, archives []string, remote []RemoteArchive,
 			used[found] = true
 			rs.path = archives[found]
 			if err := rs.stat(); err != nil {
-				return nil, fmt.Errorf("--source-archive %s: %w", archives[found], err)
+				return nil, &SourceArchiveError{Archive: archives[found], Err: err}
 			}
 			out = append(out, rs)
 			continue
@@ -234,10 +267,7 @@ func resolveSources(r *recipe.Recipe, archives []string, remote []RemoteArchive,
 					names = append(names, s.ArchiveName())
 				}
 			}
-			if len(names) == 0 {
-				return nil, fmt.Errorf("--source-archive %s: the recipe has no url: source for %s", a, r.TargetPlatform)
-			}
-			return nil, fmt.Errorf("--source-archive %s matches no source of the recipe for %s (expected file names: %s)", a, r.TargetPlatform, strings.Join(names, ", "))
+			return nil, &SourceArchiveError{Archive: a, Platform: r.TargetPlatform, Unmatched: true, Expected: names}
 		}
 	}
 	if missing != nil {

@@ -50,8 +50,22 @@ func ArchiveSource(r *recipe.Recipe, name string) (recipe.Source, error) {
 		}
 		names = append(names, s.ArchiveName())
 	}
-	if len(names) == 0 {
-		return recipe.Source{}, fmt.Errorf("%s: recipe %s takes no archive for %s (its sources are in the recipe folder)", name, r.Package.Name, r.TargetPlatform)
+	return recipe.Source{}, &ArchiveMismatchError{Name: name, Recipe: r.Package.Name, Platform: r.TargetPlatform, Expected: names}
+}
+
+// ArchiveMismatchError is an archive a recipe has no url source for on its target
+// platform. Expected names the archives it takes there (none: its sources are in the
+// recipe folder); another target platform may take this one.
+type ArchiveMismatchError struct {
+	Name     string // the archive's file name
+	Recipe   string // the package the recipe builds
+	Platform string // the recipe's target platform
+	Expected []string
+}
+
+func (e *ArchiveMismatchError) Error() string {
+	if len(e.Expected) == 0 {
+		return fmt.Sprintf("%s: recipe %s takes no archive for %s (its sources are in the recipe folder)", e.Name, e.Recipe, e.Platform)
 	}
-	return recipe.Source{}, fmt.Errorf("%s: recipe %s for %s expects %s (pass --target-platform for another platform)", name, r.Package.Name, r.TargetPlatform, strings.Join(names, " or "))
+	return fmt.Sprintf("%s: recipe %s for %s expects %s (another target platform may take it)", e.Name, e.Recipe, e.Platform, strings.Join(e.Expected, " or "))
 }

@@ -171,7 +171,7 @@ func Publish(ctx context.Context, store channel.Store, files []string, opts Opti
 		}
 	}
 	if len(missing) > 0 {
-		return res, fmt.Errorf("uploaded but not in the index:\n  %s\nrerun `condachan index --channel %s` once the cause is fixed", strings.Join(missing, "\n  "), store)
+		return res, &NotIndexedError{Missing: missing, Channel: fmt.Sprint(store), Remedy: index.RemedyReindex}
 	}
 	return res, nil
 }
@@ -245,7 +245,7 @@ func upload(ctx context.Context, store channel.Store, lp localPackage, force boo
 			return up, nil
 		}
 		if !force {
-			return up, fmt.Errorf("%s already exists in %s with different content (sha256 differs); packages are immutable: bump the build number, or pass --force to replace it", key, store)
+			return up, &ConflictError{Key: key, Channel: fmt.Sprint(store)}
 		}
 		opts = channel.PutOptions{IfMatch: existing.ETag, ContentType: opts.ContentType, CacheControl: opts.CacheControl, Metadata: meta}
 		up.Status = "replaced"

@@ -42,9 +42,12 @@ func TestPublishIsCreateIfAbsent(t *testing.T) {
 	if strings.Join(logged, "\n") != "already in the channel and indexed: nothing to do" {
 		t.Errorf("same bytes again logged %q", logged)
 	}
-	// Different bytes under the same name: refused without --force.
+	// Different bytes under the same name: refused without Force, with a typed error
+	// that names the package and no flag.
 	other := testkit.MakeConda(t, t.TempDir(), testkit.PackageSpec{Name: "tool", Version: "1.0", Build: "0", Extra: map[string]any{"depends": []string{"zlib"}}})
-	if _, err := Publish(ctx, store, []string{other}, Options{Lease: fastLease}); err == nil || !strings.Contains(err.Error(), "--force") {
+	_, err = Publish(ctx, store, []string{other}, Options{Lease: fastLease})
+	var conflict *ConflictError
+	if !errors.As(err, &conflict) || conflict.Key != "linux-64/tool-1.0-0.conda" || strings.Contains(err.Error(), "--") {
 		t.Errorf("different bytes: %v", err)
 	}
 	res, err = Publish(ctx, store, []string{other}, Options{Lease: fastLease, Force: true})

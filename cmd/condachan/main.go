@@ -56,6 +56,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
+	err = withFlagHints(err)
 	var sig interruptedError
 	if errors.As(context.Cause(ctx), &sig) {
 		// Whatever the command returned (a cancelled wait, a killed build script), the
@@ -167,6 +168,7 @@ folder, and keeps the channel's repodata correct while many jobs publish at once
 		newRecipeCommand(stdout, stderr),
 	)
 	usageArgs(root)
+	hintCommands(root)
 	return root
 }
 

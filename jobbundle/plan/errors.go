@@ -23,6 +23,10 @@ func (e *inputError) Unwrap() []error { return []error{e.err, ErrInput} }
 
 func input(err error) error { return &inputError{err} }
 
+// AsInput marks err as caused by what was given (errors.Is ErrInput), keeping its
+// message and its type for errors.As: for the packages that carry a plan out.
+func AsInput(err error) error { return input(err) }
+
 // Field names an input of a plan that an error is about; a front end maps it to what
 // its user sets it with (a flag). Its string is how the library's own messages name it.
 type Field string
@@ -34,6 +38,7 @@ const (
 	FieldMemory        Field = "the job's memory minimum"
 	FieldWorkerOS      Field = "the worker OS"
 	FieldWorkerArch    Field = "the worker CPU"
+	FieldBinary        Field = "the condachan binary"
 	// FieldPlatform names deadline-cloud.yaml entries to build; FieldAllPlatforms asks
 	// for every one.
 	FieldPlatform     Field = "platform"

@@ -131,11 +131,24 @@ func installForTests(ctx context.Context, opts Options, info *install.Result, sa
 	return prefix, nil
 }
 
+// MissingRequirementError is a requirement of a script test that is not on PATH: only
+// the package itself is installed into the test prefix, so the requirement must be on
+// this machine, or the build must skip its tests.
+type MissingRequirementError struct {
+	Spec string // as the recipe writes it
+	Line int    // of the recipe
+	Name string // the command
+}
+
+func (e *MissingRequirementError) Error() string {
+	return fmt.Sprintf("its requirement %s (line %d) is not on PATH: condachan installs only the package itself into the test prefix; install %s on this machine, or build without tests", e.Spec, e.Line, e.Name)
+}
+
 // runScript runs one script test in the activated test prefix.
 func runScript(ctx context.Context, r *recipe.Recipe, t recipe.Test, idx int, prefix string, info *install.Result, opts Options) error {
 	for _, req := range t.Requirements {
 		if !onPath(req.Name) {
-			return fmt.Errorf("its requirement %s (line %d) is not on PATH: condachan installs only the package itself into the test prefix; install %s on this machine, or build with --no-test", req.Spec, req.Line, req.Name)
+			return &MissingRequirementError{Spec: req.Spec, Line: req.Line, Name: req.Name}
 		}
 	}
 	dir := filepath.Join(opts.WorkDir, fmt.Sprintf("test-%d", idx))

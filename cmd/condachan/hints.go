@@ -1,0 +1,114 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/condachan/condachan/index"
+	"github.com/condachan/condachan/pkgbuild"
+	"github.com/condachan/condachan/pkgbuild/pkgtest"
+	"github.com/condachan/condachan/publish"
+)
+
+// Libraries return typed errors that state what is wrong and, where there is one, the
+// way out in their own terms (a remedy, an option of theirs); they name no flag. The CLI
+// words that way out as its user takes it: withFlagHints finds those errors anywhere in
+// an error's tree and rewrites their part of the message to name the command and flag.
+
+// withFlagHints returns err with the library wording of every typed error in it replaced
+// by the CLI's, or err itself when there is nothing to rewrite. The result unwraps to err,
+// so errors.As and errors.Is see the same errors.
+func withFlagHints(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	rewritten := msg
+	walkErrors(err, func(e error) {
+		for _, r := range flagHints(e) {
+			if r.own != "" && r.own != r.cli {
+				rewritten = strings.ReplaceAll(rewritten, r.own, r.cli)
+			}
+		}
+	})
+	if rewritten == msg {
+		return err
+	}
+	return &hintedError{msg: rewritten, err: err}
+}
+
+// hintedError is an error whose message names the CLI's flags.
+type hintedError struct {
+	msg string
+	err error
+}
+
+func (e *hintedError) Error() string { return e.msg }
+func (e *hintedError) Unwrap() error { return e.err }
+
+// rewrite is a library's words (own) and the CLI's for them (cli).
+type rewrite struct{ own, cli string }
+
+// flagHints says how the CLI words e, when e is one of the typed errors that have a way
+// out the user takes with a flag.
+func flagHints(e error) []rewrite {
+	switch e := e.(type) {
+	case *index.CorruptRepodataError:
+		if e.Remedy == index.RemedyFullReindex {
+			return []rewrite{{e.Error(), fmt.Sprintf("%s is not valid repodata (%v); not replacing it: run `condachan index --full` to rebuild it from the packages", e.Key, e.Err)}}
+		}
+	case *publish.ConflictError:
+		return []rewrite{{e.Error(), fmt.Sprintf("%s already exists in %s with different content (sha256 differs); packages are immutable: bump the build number, or pass --force to replace it", e.Key, e.Channel)}}
+	case *publish.NotIndexedError:
+		if e.Remedy == index.RemedyReindex {
+			return []rewrite{{e.Error(), fmt.Sprintf("uploaded but not in the index:\n  %s\nrerun `condachan index --channel %s` once the cause is fixed", strings.Join(e.Missing, "\n  "), e.Channel)}}
+		}
+	case *pkgbuild.MissingSourceError:
+		// Only its closing line: a planner may render the error with a hint of its own.
+		cli := "\nthen pass them with --source-archive FILE (once for each) or --source-dir DIR (a folder holding them)"
+		if len(e.Missing) == 1 {
+			cli = "\n  then pass it with: --source-archive /path/to/" + e.Missing[0].FileName
+		}
+		return []rewrite{{e.HandOver(), cli}}
+	case *pkgbuild.SourceArchiveError:
+		return []rewrite{{e.Error(), e.Message("--source-archive")}}
+	case *pkgbuild.ArchiveMismatchError:
+		if len(e.Expected) > 0 {
+			return []rewrite{{e.Error(), fmt.Sprintf("%s: recipe %s for %s expects %s (pass --target-platform for another platform)", e.Name, e.Recipe, e.Platform, strings.Join(e.Expected, " or "))}}
+		}
+	case *pkgbuild.PrefixTooLongError:
+		return []rewrite{{e.Error(), fmt.Sprintf("the build folder %s is too long for a padded build prefix (%d bytes at most); use a shorter --output-dir", e.Dir, e.Max)}}
+	case *pkgtest.MissingRequirementError:
+		return []rewrite{{e.Error(), fmt.Sprintf("its requirement %s (line %d) is not on PATH: condachan installs only the package itself into the test prefix; install %s on this machine, or build with --no-test", e.Spec, e.Line, e.Name)}}
+	}
+	return nil
+}
+
+// hintCommands makes every command under root (root too) return its errors with the
+// CLI's wording, however the command is executed.
+func hintCommands(root *cobra.Command) {
+	if run := root.RunE; run != nil {
+		root.RunE = func(cmd *cobra.Command, args []string) error { return withFlagHints(run(cmd, args)) }
+	}
+	for _, c := range root.Commands() {
+		hintCommands(c)
+	}
+}
+
+// walkErrors calls visit for err and every error it wraps, depth first.
+func walkErrors(err error, visit func(error)) {
+	if err == nil {
+		return
+	}
+	visit(err)
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		walkErrors(u.Unwrap(), visit)
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			walkErrors(e, visit)
+		}
+	}
+}
