@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -20,11 +21,187 @@ const (
 )
 
 // Check is one finding of Diagnose. Name is a stable identifier (scripts match on it).
+//
+// Detail and Fix are in the library's own words. Where they name a setting (an option
+// of the channel or of Diagnose, the region say) or a command, they were worded through
+// a Namer, and Words words them again with a front end's names (the CLI's flags);
+// Settings lists the settings they name.
 type Check struct {
 	Name   string      `json:"name"`
 	Status CheckStatus `json:"status"`
 	Detail string      `json:"detail"`
 	Fix    string      `json:"fix,omitempty"`
+	// Settings are the settings Detail and Fix name: what the fix asks to change, or
+	// where a value came from.
+	Settings []Setting `json:"settings,omitempty"`
+
+	detail, fix func(Namer) string
+}
+
+// Setting is an option of a channel, or of Diagnose, that a finding can name: one to
+// change, or the one a value came from. Its value is a stable identifier; String is how
+// the library's own words name it.
+type Setting string
+
+const (
+	SettingChannel       Setting = "channel"               // the channel's location
+	SettingReadOnly      Setting = "read-only"             // DiagnoseOptions.ReadOnly
+	SettingRegion        Setting = "region"                // the S3 region
+	SettingEndpoint      Setting = "endpoint-url"          // the S3 endpoint URL
+	SettingPathStyle     Setting = "path-style"            // path-style S3 addressing
+	SettingProfile       Setting = "profile"               // the AWS shared-config profile
+	SettingExpectedOwner Setting = "expected-bucket-owner" // the account expected to own the bucket
+)
+
+// String names the setting in the library's words.
+func (s Setting) String() string {
+	switch s {
+	case SettingChannel:
+		return "the channel URL"
+	case SettingReadOnly:
+		return "the read-only option"
+	case SettingRegion:
+		return "the region option"
+	case SettingEndpoint:
+		return "the endpoint URL option"
+	case SettingPathStyle:
+		return "the path-style option"
+	case SettingProfile:
+		return "the profile option"
+	case SettingExpectedOwner:
+		return "the expected bucket owner option"
+	}
+	return string(s)
+}
+
+// Namer names what findings and errors ask their user to set or run, as a front end's
+// user does it.
+type Namer interface {
+	// Setting names a setting (the CLI: its flag).
+	Setting(s Setting) string
+	// Policy names the way to print the IAM policy statements that give access
+	// ("read", "write" or "read|write") to channel ("" when the words are not about one
+	// channel).
+	Policy(channel, access string) string
+}
+
+// PlainNames is the library's own Namer: Setting.String, and `condachan policy` for the
+// policy statements.
+var PlainNames Namer = plainNames{}
+
+type plainNames struct{}
+
+func (plainNames) Setting(s Setting) string { return s.String() }
+func (plainNames) Policy(_, access string) string {
+	return "`condachan policy` for " + access + " access"
+}
+
+// WithDetail returns c with its Detail worded by detail, which names every setting and
+// command through the Namer it is given (Detail is its words for PlainNames).
+func (c Check) WithDetail(detail func(Namer) string) Check {
+	c.detail = detail
+	return c.named()
+}
+
+// WithFix returns c with its Fix worded by fix, as WithDetail does for Detail.
+func (c Check) WithFix(fix func(Namer) string) Check {
+	c.fix = fix
+	return c.named()
+}
+
+// DetailIn and FixIn are Detail and Fix worded with n's names.
+func (c Check) DetailIn(n Namer) string {
+	if c.detail == nil {
+		return c.Detail
+	}
+	return c.detail(n)
+}
+
+func (c Check) FixIn(n Namer) string {
+	if c.fix == nil {
+		return c.Fix
+	}
+	return c.fix(n)
+}
+
+// Words returns c with Detail and Fix worded with n's names.
+func (c Check) Words(n Namer) Check {
+	c.Detail, c.Fix = c.DetailIn(n), c.FixIn(n)
+	c.detail, c.fix = nil, nil
+	return c
+}
+
+// named sets Detail, Fix and Settings from the wording functions.
+func (c Check) named() Check {
+	rec := &recordNames{}
+	c.DetailIn(rec)
+	c.FixIn(rec)
+	c.Settings = rec.settings
+	c.Detail, c.Fix = c.DetailIn(PlainNames), c.FixIn(PlainNames)
+	return c
+}
+
+// recordNames is a Namer that notes the settings asked for.
+type recordNames struct{ settings []Setting }
+
+func (r *recordNames) Setting(s Setting) string {
+	if !slices.Contains(r.settings, s) {
+		r.settings = append(r.settings, s)
+	}
+	return s.String()
+}
+
+func (r *recordNames) Policy(channel, access string) string {
+	return PlainNames.Policy(channel, access)
+}
+
+// Words returns a copy of the report with every check's Detail and Fix worded with n's
+// names.
+func (r *Report) Words(n Namer) *Report {
+	out := *r
+	out.Checks = make([]Check, len(r.Checks))
+	for i, c := range r.Checks {
+		out.Checks[i] = c.Words(n)
+	}
+	return &out
+}
+
+// MessageError is an error whose message names settings: Error uses PlainNames,
+// Message the names n gives.
+type MessageError interface {
+	error
+	Message(n Namer) string
+}
+
+// ErrorIn is err's message with every MessageError in it (errors.Unwrap's tree) worded
+// with n's names.
+func ErrorIn(err error, n Namer) string {
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	var walk func(error)
+	walk = func(e error) {
+		if me, ok := e.(MessageError); ok {
+			if own := me.Error(); own != "" {
+				msg = strings.ReplaceAll(msg, own, me.Message(n))
+			}
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() error }:
+			if inner := u.Unwrap(); inner != nil {
+				walk(inner)
+			}
+		case interface{ Unwrap() []error }:
+			for _, inner := range u.Unwrap() {
+				if inner != nil {
+					walk(inner)
+				}
+			}
+		}
+	}
+	walk(err)
+	return msg
 }
 
 // Report is what Diagnose found.
@@ -70,6 +247,17 @@ func (r *Report) skip(reason string, names ...string) {
 		r.add(Check{Name: n, Status: CheckSkip, Detail: reason})
 	}
 }
+
+// skipAsked records the named checks as skipped because setting s asks for it.
+func (r *Report) skipAsked(s Setting, names ...string) {
+	for _, n := range names {
+		r.add(Check{Name: n, Status: CheckSkip}.WithDetail(func(nm Namer) string { return "skipped: " + nm.Setting(s) }))
+	}
+}
+
+// SkipAsked records the named checks as skipped because setting s (SettingReadOnly, say)
+// leaves them out.
+func (r *Report) SkipAsked(s Setting, names ...string) { r.skipAsked(s, names...) }
 
 // Add records a check; a failed one makes the report not OK. Backends' Diagnose
 // functions report through it.
@@ -124,7 +312,9 @@ func Diagnose(ctx context.Context, raw string, opts DiagnoseOptions) *Report {
 	r := &Report{Channel: raw, OK: true}
 	loc, err := ParseLocation(raw)
 	if err != nil {
-		r.add(Check{Name: checkChannel, Status: CheckFail, Detail: err.Error(), Fix: "pass --channel s3://bucket/prefix, file:///dir or a folder path"})
+		r.add(Check{Name: checkChannel, Status: CheckFail, Detail: err.Error()}.WithFix(func(n Namer) string {
+			return "pass " + n.Setting(SettingChannel) + " s3://bucket/prefix, file:///dir or a folder path"
+		}))
 		return r
 	}
 	r.Channel = loc.String()
@@ -163,7 +353,7 @@ func LeaseCheck(ctx context.Context, store Store, timeout time.Duration) Check {
 		return Check{Name: checkLease, Status: CheckWarn, Detail: fmt.Sprintf("held, but lock.json is unreadable (%v); ETag %s", err, obj.ETag),
 			Fix: "a waiting publisher takes it over after the TTL; `condachan lock break` removes it at once"}
 	case err != nil:
-		return Check{Name: checkLease, Status: CheckFail, Detail: fmt.Sprintf("cannot read the lease: %v", err)}
+		return Check{Name: checkLease, Status: CheckFail}.WithDetail(func(n Namer) string { return "cannot read the lease: " + ErrorIn(err, n) })
 	}
 	age := time.Since(obj.Modified)
 	holder := fmt.Sprintf("%s pid %d", rec.Owner.Host, rec.Owner.PID)

@@ -26,13 +26,15 @@ func diagnoseLocal(ctx context.Context, r *Report, loc Location, opts DiagnoseOp
 		r.add(Check{Name: checkFolder, Status: CheckFail, Detail: err.Error()})
 		r.skip("skipped: the folder cannot be read", rest...)
 	case !fi.IsDir():
-		r.add(Check{Name: checkFolder, Status: CheckFail, Detail: loc.Dir + " is not a folder", Fix: "pass the channel folder (or file:///dir) as --channel"})
+		r.add(Check{Name: checkFolder, Status: CheckFail, Detail: loc.Dir + " is not a folder"}.WithFix(func(n Namer) string {
+			return "pass the channel folder (or file:///dir) as " + n.Setting(SettingChannel)
+		}))
 		r.skip("skipped: not a folder", rest...)
 	default:
 		r.add(Check{Name: checkFolder, Status: CheckPass, Detail: loc.Dir + " exists"})
 		st := &Local{root: loc.Dir}
 		if opts.ReadOnly {
-			r.skip("skipped: --read-only", rest...)
+			r.skipAsked(SettingReadOnly, rest...)
 		} else if localWritable(ctx, r, st) {
 			r.add(localFileLock(st))
 			r.add(localConditional(ctx, st))

@@ -281,6 +281,30 @@ func ReadLease(ctx context.Context, store Store) (LeaseRecord, Object, error) {
 	return rec, obj, nil
 }
 
+// LeaseStatus is the channel lease as ReadLeaseStatus found it.
+type LeaseStatus struct {
+	// Held is false when there is no lock.json: the lease is free.
+	Held   bool
+	Record LeaseRecord // zero when Unreadable is set
+	Object Object      // the lock.json object: its ETag breaks the lease
+	// Unreadable is why a lock.json that exists could not be read as a lease.
+	Unreadable error
+}
+
+// ReadLeaseStatus reads the lease for people (lock status, lock break): free, held, or
+// held with a lock.json that cannot be read. An error is returned only when the lock
+// could not be looked at at all.
+func ReadLeaseStatus(ctx context.Context, store Store) (LeaseStatus, error) {
+	rec, obj, err := ReadLease(ctx, store)
+	if errors.Is(err, ErrNotFound) {
+		return LeaseStatus{}, nil
+	}
+	if err != nil && obj.ETag == "" {
+		return LeaseStatus{}, err
+	}
+	return LeaseStatus{Held: true, Record: rec, Object: obj, Unreadable: err}, nil
+}
+
 func writeLock(ctx context.Context, store Store, rec LeaseRecord, opts PutOptions) (Object, error) {
 	data, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {

@@ -279,12 +279,49 @@ func setAmounts(data []byte, host Host) ([]byte, error) {
 	return out, nil
 }
 
-// templateRequirements are the host requirements the templates set themselves.
-var templateRequirements = map[string]string{
-	"amount.worker.vcpu":    "the vCPU minimum (--vcpus)",
-	"amount.worker.memory":  "the memory minimum (--memory-mib)",
-	"attr.worker.os.family": "the worker OS (--worker-os, or the target platform)",
-	"attr.worker.cpu.arch":  "the worker CPU (--worker-arch, or the target platform)",
+// HostSetting is a value of a job that the job templates turn into a host requirement of
+// their own. Its string is how the library's messages name it.
+type HostSetting string
+
+const (
+	HostVCPUs      HostSetting = "the vCPU minimum"   // Host.VCPUs
+	HostMemory     HostSetting = "the memory minimum" // Host.MemoryMiB
+	HostWorkerOS   HostSetting = "the worker OS"      // the WorkerOS parameter
+	HostWorkerArch HostSetting = "the worker CPU"     // the WorkerArch parameter
+)
+
+// templateRequirements are the host requirements the templates set themselves, and from
+// what.
+var templateRequirements = map[string]HostSetting{
+	"amount.worker.vcpu":    HostVCPUs,
+	"amount.worker.memory":  HostMemory,
+	"attr.worker.os.family": HostWorkerOS,
+	"attr.worker.cpu.arch":  HostWorkerArch,
+}
+
+// TemplateRequirementError is an extra host requirement (Name) that the job template
+// sets itself, from Setting.
+type TemplateRequirementError struct {
+	Name    string
+	Setting HostSetting
+}
+
+func (e *TemplateRequirementError) Error() string { return e.Message(nil) }
+
+// Message names the setting the way name does (a front end's flag), after its own
+// words; a nil name leaves it at those.
+func (e *TemplateRequirementError) Message(name func(HostSetting) string) string {
+	from := string(e.Setting)
+	platform := e.Setting == HostWorkerOS || e.Setting == HostWorkerArch // the target platform sets them too
+	switch {
+	case name != nil && platform:
+		from += " (" + name(e.Setting) + ", or the target platform)"
+	case name != nil:
+		from += " (" + name(e.Setting) + ")"
+	case platform:
+		from += " (or the target platform)"
+	}
+	return fmt.Sprintf("host requirement %s is set by the job template from %s", e.Name, from)
 }
 
 // The lines the extra requirements go after: the last shipped amount and attribute.
@@ -301,8 +338,8 @@ func addRequirements(data []byte, host Host) ([]byte, error) {
 	}
 	seen := map[string]bool{}
 	check := func(name string) error {
-		if why, ok := templateRequirements[name]; ok {
-			return fmt.Errorf("host requirement %s is set by the job template from %s", name, why)
+		if from, ok := templateRequirements[name]; ok {
+			return &TemplateRequirementError{Name: name, Setting: from}
 		}
 		if seen[name] {
 			return fmt.Errorf("host requirement %s is given twice", name)

@@ -2,6 +2,7 @@ package jobbundle
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -347,8 +348,8 @@ func TestWriteAddsHostRequirements(t *testing.T) {
 		host Host
 		want string
 	}{
-		{Host{Amounts: []Amount{{Name: "amount.worker.vcpu", Min: &two}}}, "amount.worker.vcpu is set by the job template from the vCPU minimum (--vcpus)"},
-		{Host{Attributes: []Attribute{{Name: "attr.worker.os.family", AnyOf: []string{"linux"}}}}, "attr.worker.os.family is set by the job template"},
+		{Host{Amounts: []Amount{{Name: "amount.worker.vcpu", Min: &two}}}, "host requirement amount.worker.vcpu is set by the job template from the vCPU minimum"},
+		{Host{Attributes: []Attribute{{Name: "attr.worker.os.family", AnyOf: []string{"linux"}}}}, "attr.worker.os.family is set by the job template from the worker OS (or the target platform)"},
 		{Host{Amounts: []Amount{{Name: "amount.worker.gpu", Min: &one}, {Name: "amount.worker.gpu", Min: &two}}}, "amount.worker.gpu is given twice"},
 		{Host{Amounts: []Amount{{Name: "amount.worker.flux", Min: &one}}}, "not a standard amount, nor a custom one"},
 		{Host{Attributes: []Attribute{{Name: "attr.custom.distro", AnyOf: []string{"rocky 9"}}}}, `value "rocky 9": expected`},
@@ -360,6 +361,37 @@ func TestWriteAddsHostRequirements(t *testing.T) {
 		}
 		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 			t.Errorf("%+v: a refused bundle left %d files", tc.host, len(entries))
+		}
+	}
+}
+
+// A host requirement the template sets itself is a TemplateRequirementError naming the
+// setting it comes from; a front end names that setting its own way.
+func TestTemplateRequirementError(t *testing.T) {
+	one := 1.0
+	values := map[string]string{ParamRecipeName: "maya", ParamCondaChannel: "s3://b/Conda/Default"}
+	err := Write(t.TempDir(), Build, values, Host{Amounts: []Amount{{Name: "amount.worker.memory", Min: &one}}})
+	var tre *TemplateRequirementError
+	if !errors.As(err, &tre) || tre.Name != "amount.worker.memory" || tre.Setting != HostMemory {
+		t.Fatalf("err %v (%#v), want a TemplateRequirementError for the memory minimum", err, tre)
+	}
+	flag := func(s HostSetting) string { return "<" + string(s) + ">" }
+	for _, tc := range []struct {
+		err        *TemplateRequirementError
+		own, named string
+	}{
+		{&TemplateRequirementError{Name: "amount.worker.memory", Setting: HostMemory},
+			"host requirement amount.worker.memory is set by the job template from the memory minimum",
+			"host requirement amount.worker.memory is set by the job template from the memory minimum (<the memory minimum>)"},
+		{&TemplateRequirementError{Name: "attr.worker.cpu.arch", Setting: HostWorkerArch},
+			"host requirement attr.worker.cpu.arch is set by the job template from the worker CPU (or the target platform)",
+			"host requirement attr.worker.cpu.arch is set by the job template from the worker CPU (<the worker CPU>, or the target platform)"},
+	} {
+		if got := tc.err.Error(); got != tc.own {
+			t.Errorf("Error() = %q, want %q", got, tc.own)
+		}
+		if got := tc.err.Message(flag); got != tc.named {
+			t.Errorf("Message() = %q, want %q", got, tc.named)
 		}
 	}
 }

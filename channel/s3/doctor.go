@@ -89,17 +89,20 @@ func diagnose(ctx context.Context, r *channel.Report, loc channel.Location, dopt
 	cancel()
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "AWS configuration:") {
-			r.Add(channel.Check{Name: checkCredentials, Status: channel.CheckFail, Detail: err.Error(),
-				Fix: "check --profile / AWS_PROFILE and the files ~/.aws/config and ~/.aws/credentials (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE)"})
+			r.Add(channel.Check{Name: checkCredentials, Status: channel.CheckFail, Detail: err.Error()}.WithFix(func(n channel.Namer) string {
+				return "check " + n.Setting(channel.SettingProfile) + " / AWS_PROFILE and the files ~/.aws/config and ~/.aws/credentials (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE)"
+			}))
 			r.Skip("skipped: the AWS configuration could not be loaded", append([]string{checkRegion, checkEndpoint}, later...)...)
 			return
 		}
 		// Only the bucket's region is looked up over the network while opening.
 		r.Add(channel.Check{Name: checkCredentials, Status: channel.CheckSkip, Detail: "skipped: the region must be known first"})
-		r.Add(channel.Check{Name: checkRegion, Status: channel.CheckFail,
-			Detail: fmt.Sprintf("no region configured, and asking S3 for the bucket's region failed within %s: %v", opts.Timeout, err),
-			Fix: "pass --region (or set AWS_REGION); in a VPC without internet access, add an S3 gateway endpoint (com.amazonaws.<region>.s3) to the route table of the workers' subnet, " +
-				"or create an S3 interface endpoint and pass --endpoint-url https://bucket.vpce-<id>.s3.<region>.vpce.amazonaws.com"})
+		r.Add(channel.Check{Name: checkRegion, Status: channel.CheckFail}.WithDetail(func(n channel.Namer) string {
+			return fmt.Sprintf("no region configured, and asking S3 for the bucket's region failed within %s: %s", opts.Timeout, channel.ErrorIn(err, n))
+		}).WithFix(func(n channel.Namer) string {
+			return "pass " + n.Setting(channel.SettingRegion) + " (or set AWS_REGION); in a VPC without internet access, add an S3 gateway endpoint (com.amazonaws.<region>.s3) to the route table of the workers' subnet, " +
+				"or create an S3 interface endpoint and pass " + n.Setting(channel.SettingEndpoint) + " https://bucket.vpce-<id>.s3.<region>.vpce.amazonaws.com"
+		}))
 		r.Skip("skipped: no region", append([]string{checkEndpoint}, later...)...)
 		return
 	}
@@ -107,14 +110,17 @@ func diagnose(ctx context.Context, r *channel.Report, loc channel.Location, dopt
 		region = st.Client().Options().Region
 	}
 	d := &s3Doctor{r: r, st: st, timeout: opts.Timeout, opTime: 3 * opts.Timeout}
+	regionCheck := channel.Check{Name: checkRegion, Status: channel.CheckPass}.WithDetail(func(n channel.Namer) string {
+		return fmt.Sprintf("%s (%s)", region, regionFrom(n))
+	})
 
 	if !d.credentials(ctx, profile, shared, region) {
-		r.Add(channel.Check{Name: checkRegion, Status: channel.CheckPass, Detail: fmt.Sprintf("%s (%s)", region, regionFrom)})
+		r.Add(regionCheck)
 		r.Add(d.endpointCheck(region))
 		r.Skip("skipped: no usable credentials", later...)
 		return
 	}
-	r.Add(channel.Check{Name: checkRegion, Status: channel.CheckPass, Detail: fmt.Sprintf("%s (%s)", region, regionFrom)})
+	r.Add(regionCheck)
 	r.Add(d.endpointCheck(region))
 	if !d.reachable(ctx, region) {
 		r.Skip("skipped: the bucket did not answer", later[1:]...)
@@ -126,10 +132,9 @@ func diagnose(ctx context.Context, r *channel.Report, loc channel.Location, dopt
 	}
 	if opts.ReadOnly {
 		d.notFound(ctx, channel.DoctorPrefix+"missing-"+nonce())
-		reason := "skipped: --read-only"
-		r.Add(channel.Check{Name: checkPut, Status: channel.CheckSkip, Detail: reason})
+		r.SkipAsked(channel.SettingReadOnly, checkPut)
 		d.getIndex(ctx)
-		r.Skip(reason, checkIfNoneMatch, checkIfMatch, checkCondDelete, checkDelete)
+		r.SkipAsked(channel.SettingReadOnly, checkIfNoneMatch, checkIfMatch, checkCondDelete, checkDelete)
 	} else {
 		d.probe(ctx)
 	}
@@ -147,10 +152,14 @@ func (d *s3Doctor) leftovers(ctx context.Context, readOnly bool) channel.Check {
 	case isDenied(err) && readOnly:
 		return channel.Check{Name: checkLeftovers, Status: channel.CheckSkip, Detail: "skipped: listing multipart uploads was denied, as expected of a read-only role (it needs s3:ListBucketMultipartUploads)"}
 	case isDenied(err):
-		return channel.Check{Name: checkLeftovers, Status: channel.CheckWarn, Detail: fmt.Sprintf("cannot look for multipart uploads left by interrupted publishers: %v", err),
-			Fix: d.permissionFix("s3:ListBucketMultipartUploads") + "; without it `condachan index` cannot abort them either (an S3 lifecycle rule with AbortIncompleteMultipartUpload can)"}
+		fix := d.permissionFix("s3:ListBucketMultipartUploads")
+		return channel.Check{Name: checkLeftovers, Status: channel.CheckWarn, Detail: fmt.Sprintf("cannot look for multipart uploads left by interrupted publishers: %v", err)}.WithFix(func(n channel.Namer) string {
+			return fix(n) + "; without it `condachan index` cannot abort them either (an S3 lifecycle rule with AbortIncompleteMultipartUpload can)"
+		})
 	}
-	return channel.Check{Name: checkLeftovers, Status: channel.CheckWarn, Detail: fmt.Sprintf("cannot look for multipart uploads left by interrupted publishers: %v", err)}
+	return channel.Check{Name: checkLeftovers, Status: channel.CheckWarn}.WithDetail(func(n channel.Namer) string {
+		return "cannot look for multipart uploads left by interrupted publishers: " + channel.ErrorIn(err, n)
+	})
 }
 
 func httpStatus(err error) int {
@@ -177,20 +186,27 @@ func bucketRegion(err error) string {
 	return ""
 }
 
-// permissionFix names the permission a denied request needs.
-func (d *s3Doctor) permissionFix(action string) string {
-	p := d.st.prefix
+// permissionFix names the permission a denied request needs, and where to find the
+// policy statements.
+func (d *s3Doctor) permissionFix(action string) func(channel.Namer) string {
+	p, bucket, ch := d.st.prefix, d.st.Bucket(), d.r.Channel
 	switch action {
 	case "s3:ListBucket":
 		cond := ""
 		if p != "" {
 			cond = fmt.Sprintf(" (s3:prefix %s*)", p)
 		}
-		return fmt.Sprintf("allow s3:ListBucket on arn:aws:s3:::%s%s for this role; `condachan policy --channel %s --access read|write` prints the statements", d.st.Bucket(), cond, d.r.Channel)
+		return func(n channel.Namer) string {
+			return fmt.Sprintf("allow s3:ListBucket on arn:aws:s3:::%s%s for this role; %s prints the statements", bucket, cond, n.Policy(ch, "read|write"))
+		}
 	case "s3:ListBucketMultipartUploads":
-		return fmt.Sprintf("allow s3:ListBucketMultipartUploads on arn:aws:s3:::%s for this role (IAM cannot limit it to a prefix); `condachan policy --channel %s --access write` prints the statements", d.st.Bucket(), d.r.Channel)
+		return func(n channel.Namer) string {
+			return fmt.Sprintf("allow s3:ListBucketMultipartUploads on arn:aws:s3:::%s for this role (IAM cannot limit it to a prefix); %s prints the statements", bucket, n.Policy(ch, "write"))
+		}
 	}
-	return fmt.Sprintf("allow %s on arn:aws:s3:::%s/%s* for this role; `condachan policy --channel %s --access write` prints the statements", action, d.st.Bucket(), p, d.r.Channel)
+	return func(n channel.Namer) string {
+		return fmt.Sprintf("allow %s on arn:aws:s3:::%s/%s* for this role; %s prints the statements", action, bucket, p, n.Policy(ch, "write"))
+	}
 }
 
 // credentialsRefused reports an error that is about the credentials, not a permission.
@@ -204,17 +220,21 @@ func credentialsRefused(err error) bool {
 }
 
 // deniedCheck explains a refused request: refused credentials, a bucket owned by another
-// account than --expected-bucket-owner, or a missing permission.
+// account than the expected bucket owner, or a missing permission.
 func (d *s3Doctor) deniedCheck(name, action string, err error, detail string) channel.Check {
 	c := channel.Check{Name: name, Status: channel.CheckFail, Detail: detail}
 	switch {
 	case credentialsRefused(err):
 		c.Fix = "the endpoint refused the credentials (" + apiCode(err) + "): check AWS_PROFILE / the access keys, refresh them, and for an S3-compatible server use keys it knows"
 	default:
-		c.Fix = d.permissionFix(action)
-		if o := d.st.ExpectedOwner(); o != nil {
-			c.Fix += "; or the bucket is not owned by account " + *o + " (--expected-bucket-owner)"
-		}
+		fix := d.permissionFix(action)
+		owner := d.st.ExpectedOwner()
+		c = c.WithFix(func(n channel.Namer) string {
+			if owner == nil {
+				return fix(n)
+			}
+			return fix(n) + "; or the bucket is not owned by account " + *owner + " (" + n.Setting(channel.SettingExpectedOwner) + ")"
+		})
 	}
 	return c
 }
@@ -250,7 +270,8 @@ func (d *s3Doctor) list(ctx context.Context) bool {
 	case isDenied(err):
 		d.r.Add(d.deniedCheck(checkList, "s3:ListBucket", err, fmt.Sprintf("listing s3://%s/%s was refused: %v", d.st.Bucket(), d.st.FullKey(channel.InternalPrefix), err)))
 	default:
-		d.r.Add(channel.Check{Name: checkList, Status: channel.CheckFail, Detail: d.st.wrap("list", channel.InternalPrefix+"*", err).Error()})
+		werr := d.st.wrap("list", channel.InternalPrefix+"*", err)
+		d.r.Add(channel.Check{Name: checkList, Status: channel.CheckFail}.WithDetail(func(n channel.Namer) string { return channel.ErrorIn(werr, n) }))
 	}
 	return true
 }
@@ -279,7 +300,7 @@ func (d *s3Doctor) notFound(ctx context.Context, key string) {
 			Detail: "a missing key answers 403 Access Denied, and listing the key is refused too, so condachan would take a channel's missing lock.json or repodata.json for a permission error",
 			Fix:    fmt.Sprintf("allow s3:ListBucket on arn:aws:s3:::%s for this role, at least for the channel's prefix (see `condachan policy`)", d.st.Bucket())})
 	default:
-		d.r.Add(channel.Check{Name: checkNotFound, Status: channel.CheckFail, Detail: err.Error()})
+		d.r.Add(errorCheck(checkNotFound, err))
 	}
 }
 
@@ -298,6 +319,12 @@ func (d *s3Doctor) getIndex(ctx context.Context) {
 	case isDenied(err) || credentialsRefused(err):
 		d.r.Add(d.deniedCheck(checkGet, "s3:GetObject", err, err.Error()))
 	default:
-		d.r.Add(channel.Check{Name: checkGet, Status: channel.CheckFail, Detail: err.Error()})
+		d.r.Add(errorCheck(checkGet, err))
 	}
+}
+
+// errorCheck is a failed check whose detail is err, with the settings it names worded as
+// the report's reader names them.
+func errorCheck(name string, err error) channel.Check {
+	return channel.Check{Name: name, Status: channel.CheckFail}.WithDetail(func(n channel.Namer) string { return channel.ErrorIn(err, n) })
 }

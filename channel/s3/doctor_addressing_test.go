@@ -17,7 +17,7 @@ import (
 )
 
 // The doctor reports the addressing its requests really use. With an endpoint given as
-// an IP address the SDK addresses the bucket path-style even without --s3-path-style;
+// an IP address the SDK addresses the bucket path-style even without the path-style option;
 // the doctor used to say "virtual-hosted addressing" then.
 func TestDiagnoseReportsAddressingUsed(t *testing.T) {
 	srv := s3test.Start(t)
@@ -63,7 +63,7 @@ func TestDiagnoseReportsAddressingUsed(t *testing.T) {
 			if !strings.Contains(c.Detail, "path-style addressing") || strings.Contains(c.Detail, "virtual-hosted") {
 				t.Errorf("requests are path-style (%s ...), the doctor says: %s", requests[0], c.Detail)
 			}
-			if !pathStyle && !strings.Contains(c.Detail, "--s3-path-style not set") {
+			if !pathStyle && !strings.Contains(c.DetailIn(s3store.MarkNames), "<path-style> not set") {
 				t.Errorf("the doctor does not say the SDK chose path-style: %s", c.Detail)
 			}
 		})

@@ -37,21 +37,23 @@ type sharedProfile struct {
 	SSO                                                                                       bool
 }
 
-// regionSource says where the region comes from, as the SDK resolves it.
-func regionSource(o Options, profile string, p profileInfo) (region, from string) {
+// regionSource says where the region comes from, as the SDK resolves it (from words it
+// with the report's names for the settings).
+func regionSource(o Options, profile string, p profileInfo) (region string, from func(channel.Namer) string) {
+	says := func(s string) func(channel.Namer) string { return func(channel.Namer) string { return s } }
 	switch {
 	case o.Region != "":
-		return o.Region, "from --region"
+		return o.Region, func(n channel.Namer) string { return "from " + n.Setting(channel.SettingRegion) }
 	case os.Getenv("AWS_REGION") != "":
-		return os.Getenv("AWS_REGION"), "from AWS_REGION"
+		return os.Getenv("AWS_REGION"), says("from AWS_REGION")
 	case os.Getenv("AWS_DEFAULT_REGION") != "":
-		return os.Getenv("AWS_DEFAULT_REGION"), "from AWS_DEFAULT_REGION"
+		return os.Getenv("AWS_DEFAULT_REGION"), says("from AWS_DEFAULT_REGION")
 	case p.found && p.cfg.Region != "":
-		return p.cfg.Region, "from profile " + profile
+		return p.cfg.Region, says("from profile " + profile)
 	case customEndpoint(o) != "":
-		return "", "none configured; us-east-1 is used with a custom endpoint"
+		return "", says("none configured; us-east-1 is used with a custom endpoint")
 	}
-	return "", "none configured; asked S3 where the bucket is"
+	return "", says("none configured; asked S3 where the bucket is")
 }
 
 func customEndpoint(o Options) string {

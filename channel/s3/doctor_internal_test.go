@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/smithy-go"
 
 	"github.com/condachan/condachan/channel"
 )
@@ -92,11 +94,11 @@ func TestRegionSource(t *testing.T) {
 	check := func(o Options, p profileInfo, region, from string) {
 		t.Helper()
 		r, f := regionSource(o, "p", p)
-		if r != region || !strings.Contains(f, from) {
-			t.Errorf("regionSource = %q %q, want %q %q", r, f, region, from)
+		if r != region || !strings.Contains(f(MarkNames), from) {
+			t.Errorf("regionSource = %q %q, want %q %q", r, f(MarkNames), region, from)
 		}
 	}
-	check(Options{Region: "us-west-2"}, prof, "us-west-2", "--region")
+	check(Options{Region: "us-west-2"}, prof, "us-west-2", "from <region>")
 	check(Options{}, prof, "eu-central-1", "profile p")
 	check(Options{}, profileInfo{}, "", "asked S3")
 	check(Options{EndpointURL: "http://minio:9000"}, profileInfo{}, "", "us-east-1 is used")
@@ -120,10 +122,16 @@ func TestUnreachableAWSEndpointAdvice(t *testing.T) {
 	d := &s3Doctor{r: &channel.Report{}, st: st, timeout: 2 * time.Second}
 	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("i/o timeout")}
 	c := d.unreachable(dial, context.DeadlineExceeded, d.endpointURL(), "eu-west-1", 2*time.Second, false)
-	for _, w := range []string{"https://s3.eu-west-1.amazonaws.com", "within 2s", "S3 gateway endpoint (com.amazonaws.eu-west-1.s3)", "route table", "--endpoint-url https://bucket.vpce-"} {
-		if !strings.Contains(c.Detail+" "+c.Fix, w) {
+	for _, w := range []string{"https://s3.eu-west-1.amazonaws.com", "within 2s", "S3 gateway endpoint (com.amazonaws.eu-west-1.s3)", "route table", "<endpoint-url> https://bucket.vpce-", "check <region> too"} {
+		if !strings.Contains(c.DetailIn(MarkNames)+" "+c.FixIn(MarkNames), w) {
 			t.Errorf("check lacks %q: %+v", w, c)
 		}
+	}
+	if !slices.Equal(c.Settings, []channel.Setting{channel.SettingEndpoint, channel.SettingRegion}) {
+		t.Errorf("settings %q, want the endpoint URL and the region", c.Settings)
+	}
+	if strings.Contains(c.Fix, "--") {
+		t.Errorf("the library's words name a flag: %s", c.Fix)
 	}
 	c = d.unreachable(&net.DNSError{Name: "s3.eu-west-1.amazonaws.com", Err: "no such host"}, nil, d.endpointURL(), "eu-west-1", time.Millisecond, false)
 	if !strings.Contains(c.Detail, "cannot resolve") || !strings.Contains(c.Fix, "gateway endpoint") {
@@ -139,5 +147,43 @@ func TestSTSEndpoint(t *testing.T) {
 	t.Setenv("AWS_ENDPOINT_URL_STS", "https://vpce-1.sts.eu-west-1.vpce.amazonaws.com")
 	if got := stsEndpoint("eu-west-1"); got != "https://vpce-1.sts.eu-west-1.vpce.amazonaws.com" {
 		t.Errorf("stsEndpoint = %q", got)
+	}
+}
+
+// The store's errors that ask for a setting are typed and name no flag; Message names
+// the settings as a front end does.
+func TestStoreSettingErrors(t *testing.T) {
+	st := &Store{bucket: "b", prefix: "c/", endpoint: "https://s3.eu-west-1.amazonaws.com"}
+	var nsb *NoSuchBucketError
+	if err := st.wrap("get", "k", &smithy.GenericAPIError{Code: "NoSuchBucket"}); !errors.As(err, &nsb) || nsb.Bucket != "b" || nsb.URI != "s3://b/c/k" {
+		t.Errorf("NoSuchBucket: %v", err)
+	}
+	var wr *WrongRegionError
+	if err := st.wrap("put", "k", &smithy.GenericAPIError{Code: "PermanentRedirect"}); !errors.As(err, &wr) || wr.Op != "put" {
+		t.Errorf("PermanentRedirect: %v", err)
+	}
+	var ce *ConnectError
+	if err := st.wrap("get", "k", &net.DNSError{Name: "s3.eu-west-1.amazonaws.com", Err: "no such host"}); !errors.As(err, &ce) || !ce.Unresolved || ce.Endpoint != st.endpoint {
+		t.Errorf("DNS: %v", err)
+	}
+	if err := describeNetErr(&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, "http://x"); !errors.As(err, &ce) || ce.Unresolved {
+		t.Errorf("dial: %v", err)
+	}
+	for _, tc := range []struct {
+		err   channel.MessageError
+		named string
+	}{
+		{&RegionUnknownError{Bucket: "b", Err: &ConnectError{Endpoint: "https://s3.amazonaws.com", Unresolved: true, Err: errors.New("no such host")}},
+			"no AWS region configured and the region of bucket b could not be found (cannot resolve the S3 endpoint https://s3.amazonaws.com: check <endpoint-url>/AWS_ENDPOINT_URL_S3 and <region>; in a VPC without internet, add an S3 gateway endpoint, or an interface endpoint with private DNS: no such host): pass <region> or set AWS_REGION"},
+		{&NoSuchBucketError{Op: "get", URI: "s3://b/k", Bucket: "b"}, "get s3://b/k: bucket b does not exist (check the channel URL, <region> and <endpoint-url>)"},
+		{&WrongRegionError{Op: "put", URI: "s3://b/k", Err: errors.New("redirect")}, "put s3://b/k: the bucket is in another region: pass <region> (or set AWS_REGION): redirect"},
+		{&ConnectError{Endpoint: "http://x", Err: errors.New("refused")}, "cannot reach the S3 endpoint http://x: check the network route; in a VPC without internet access add an S3 gateway endpoint to the subnet's route table (or use an interface endpoint with <endpoint-url>): refused"},
+	} {
+		if got := tc.err.Message(MarkNames); got != tc.named {
+			t.Errorf("Message = %q\nwant      %q", got, tc.named)
+		}
+		if own := tc.err.Error(); strings.Contains(own, "--") || strings.Contains(own, "<") {
+			t.Errorf("Error names a flag: %q", own)
+		}
 	}
 }

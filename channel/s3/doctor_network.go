@@ -31,7 +31,7 @@ func (d *s3Doctor) endpointCheck(region string) channel.Check {
 	var from string
 	switch {
 	case o.EndpointURL != "":
-		from = "custom, from --endpoint-url"
+		from = "" // the setting: named in detail
 	case os.Getenv("AWS_ENDPOINT_URL_S3") != "":
 		from = "custom, from AWS_ENDPOINT_URL_S3"
 	case os.Getenv("AWS_ENDPOINT_URL") != "":
@@ -42,32 +42,45 @@ func (d *s3Doctor) endpointCheck(region string) channel.Check {
 		from = "AWS S3 in " + region
 	}
 	style := d.addressing()
-	detail := fmt.Sprintf("%s (%s; %s)", endpoint, from, style)
-	if p := proxyFor(endpoint); p != "" {
-		detail += "; through the proxy " + p
+	proxy := proxyFor(endpoint)
+	u, err := url.Parse(endpoint)
+	plainHTTP := err == nil && u.Scheme == "http" && !isLoopback(u.Hostname())
+	detail := func(n channel.Namer) string {
+		from := from
+		if from == "" {
+			from = "custom, from " + n.Setting(channel.SettingEndpoint)
+		}
+		detail := fmt.Sprintf("%s (%s; %s)", endpoint, from, style(n))
+		if proxy != "" {
+			detail += "; through the proxy " + proxy
+		}
+		if plainHTTP {
+			detail += "; plain HTTP: requests and packages are not encrypted in transit"
+		}
+		return detail
 	}
-	if u, err := url.Parse(endpoint); err == nil && u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		return channel.Check{Name: checkEndpoint, Status: channel.CheckWarn, Detail: detail + "; plain HTTP: requests and packages are not encrypted in transit",
-			Fix: "use an https:// endpoint unless the network path is trusted"}
+	if plainHTTP {
+		return channel.Check{Name: checkEndpoint, Status: channel.CheckWarn, Fix: "use an https:// endpoint unless the network path is trusted"}.WithDetail(detail)
 	}
-	return channel.Check{Name: checkEndpoint, Status: channel.CheckPass, Detail: detail}
+	return channel.Check{Name: checkEndpoint, Status: channel.CheckPass}.WithDetail(detail)
 }
 
 // errNotSent stops the request addressing builds.
 var errNotSent = errors.New("condachan doctor: request built to look at its address, not sent")
 
 // addressing says how requests address the bucket: what the SDK does, which is not
-// always what --s3-path-style asks for: it uses path-style by itself for an endpoint
+// always what the path-style option asks for: it uses path-style by itself for an endpoint
 // given as an IP address and for bucket names that cannot be host names (dots over
 // HTTPS). It builds a request (with placeholder credentials, so that none are fetched)
 // and stops it once its URL is resolved, before it is signed or sent.
-func (d *s3Doctor) addressing() string {
+func (d *s3Doctor) addressing() func(channel.Namer) string {
 	pathStyle := d.st.opts.PathStyle
-	configured := func(ps bool) string {
+	says := func(s string) func(channel.Namer) string { return func(channel.Namer) string { return s } }
+	configured := func(ps bool) func(channel.Namer) string {
 		if ps {
-			return "path-style addressing"
+			return says("path-style addressing")
 		}
-		return "virtual-hosted addressing"
+		return says("virtual-hosted addressing")
 	}
 	var sent *url.URL
 	stop := middleware.FinalizeMiddlewareFunc("condachanAddressing", func(ctx context.Context, in middleware.FinalizeInput, _ middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
@@ -95,15 +108,17 @@ func (d *s3Doctor) addressing() string {
 	switch {
 	case strings.HasPrefix(sent.Hostname(), bucket+"."):
 		if pathStyle {
-			return "virtual-hosted addressing, although path-style was asked for"
+			return says("virtual-hosted addressing, although path-style was asked for")
 		}
-		return "virtual-hosted addressing"
+		return says("virtual-hosted addressing")
 	case sent.Path == "/"+bucket || strings.HasPrefix(sent.Path, "/"+bucket+"/") ||
 		sent.RawPath == "/"+bucket || strings.HasPrefix(sent.RawPath, "/"+bucket+"/"):
 		if !pathStyle {
-			return "path-style addressing (the SDK's choice for this endpoint or bucket name; --s3-path-style not set)"
+			return func(n channel.Namer) string {
+				return "path-style addressing (the SDK's choice for this endpoint or bucket name; " + n.Setting(channel.SettingPathStyle) + " not set)"
+			}
 		}
-		return "path-style addressing"
+		return says("path-style addressing")
 	}
 	return configured(pathStyle)
 }
@@ -176,22 +191,26 @@ func (d *s3Doctor) reachable(ctx context.Context, region string) bool {
 	}
 	switch {
 	case status == http.StatusNotFound:
-		d.r.Add(channel.Check{Name: checkReachable, Status: channel.CheckFail, Detail: fmt.Sprintf("%s answered 404 Not Found for bucket %s: it does not exist there (or the endpoint is not an S3 server)", endpoint, d.st.Bucket()),
-			Fix: "check the bucket name in --channel, and --endpoint-url / --region"})
+		d.r.Add(channel.Check{Name: checkReachable, Status: channel.CheckFail, Detail: fmt.Sprintf("%s answered 404 Not Found for bucket %s: it does not exist there (or the endpoint is not an S3 server)", endpoint, d.st.Bucket())}.WithFix(func(n channel.Namer) string {
+			return "check the bucket name in " + n.Setting(channel.SettingChannel) + ", and " + n.Setting(channel.SettingEndpoint) + " / " + n.Setting(channel.SettingRegion)
+		}))
 		return false
 	case status == http.StatusMovedPermanently || apiCode(err) == "PermanentRedirect" || apiCode(err) == "AuthorizationHeaderMalformed":
 		where := bucketRegion(err)
-		fix := "pass the bucket's region with --region (or set AWS_REGION)"
-		if where != "" {
-			fix = "pass --region " + where + " (or set AWS_REGION=" + where + ")"
-		}
-		d.r.Add(channel.Check{Name: checkReachable, Status: channel.CheckFail, Detail: fmt.Sprintf("bucket %s is in another region than %s (%s)", d.st.Bucket(), region, orUnknown(where)), Fix: fix})
+		d.r.Add(channel.Check{Name: checkReachable, Status: channel.CheckFail, Detail: fmt.Sprintf("bucket %s is in another region than %s (%s)", d.st.Bucket(), region, orUnknown(where))}.WithFix(func(n channel.Namer) string {
+			if where == "" {
+				return "pass the bucket's region with " + n.Setting(channel.SettingRegion) + " (or set AWS_REGION)"
+			}
+			return "pass " + n.Setting(channel.SettingRegion) + " " + where + " (or set AWS_REGION=" + where + ")"
+		}))
 		return false
 	case status == http.StatusForbidden:
 		d.r.Add(channel.Check{Name: checkReachable, Status: channel.CheckPass, Detail: fmt.Sprintf("%s answered in %s (HeadBucket was denied, as expected when s3:ListBucket is limited to the channel's prefix; the permission checks follow)", endpoint, took)})
 		return true
 	case status == http.StatusBadRequest && apiCode(err) == "IncorrectEndpoint":
-		d.r.Add(channel.Check{Name: checkReachable, Status: channel.CheckFail, Detail: fmt.Sprintf("%s: %v", endpoint, err), Fix: "pass the bucket's region with --region"})
+		d.r.Add(channel.Check{Name: checkReachable, Status: channel.CheckFail, Detail: fmt.Sprintf("%s: %v", endpoint, err)}.WithFix(func(n channel.Namer) string {
+			return "pass the bucket's region with " + n.Setting(channel.SettingRegion)
+		}))
 		return false
 	}
 	d.r.Add(channel.Check{Name: checkReachable, Status: channel.CheckWarn, Detail: fmt.Sprintf("%s answered HeadBucket with HTTP %d in %s: %v", endpoint, status, took, err)})
@@ -231,16 +250,21 @@ func (d *s3Doctor) unreachable(err, ctxErr error, endpoint, region string, took 
 	default:
 		what = fmt.Sprintf("cannot reach the S3 endpoint %s: %v", endpoint, rootCause(err))
 	}
-	var fix string
-	if custom {
-		fix = "check --endpoint-url / AWS_ENDPOINT_URL_S3 (host, port, http or https) and that the server runs; for a VPC interface endpoint, its security group must allow HTTPS from this worker, and bucket addressing may need --s3-path-style"
-	} else {
-		fix = fmt.Sprintf("in a VPC without internet access, add an S3 gateway endpoint (com.amazonaws.%s.s3) to the route table of the workers' subnet, or create an S3 interface endpoint and pass --endpoint-url https://bucket.vpce-<id>.s3.%s.vpce.amazonaws.com; check --region too (the bucket's region, %s, decides the endpoint)", region, region, region)
+	proxy := proxyFor(endpoint)
+	fix := func(n channel.Namer) string {
+		var fix string
+		if custom {
+			fix = "check " + n.Setting(channel.SettingEndpoint) + " / AWS_ENDPOINT_URL_S3 (host, port, http or https) and that the server runs; for a VPC interface endpoint, its security group must allow HTTPS from this worker, and bucket addressing may need " + n.Setting(channel.SettingPathStyle)
+		} else {
+			fix = fmt.Sprintf("in a VPC without internet access, add an S3 gateway endpoint (com.amazonaws.%s.s3) to the route table of the workers' subnet, or create an S3 interface endpoint and pass %s https://bucket.vpce-<id>.s3.%s.vpce.amazonaws.com; check %s too (the bucket's region, %s, decides the endpoint)",
+				region, n.Setting(channel.SettingEndpoint), region, n.Setting(channel.SettingRegion), region)
+		}
+		if proxy != "" {
+			fix += "; requests go through the proxy " + proxy + " (HTTPS_PROXY): add the endpoint to NO_PROXY if the proxy cannot reach it"
+		}
+		return fix
 	}
-	if p := proxyFor(endpoint); p != "" {
-		fix += "; requests go through the proxy " + p + " (HTTPS_PROXY): add the endpoint to NO_PROXY if the proxy cannot reach it"
-	}
-	return channel.Check{Name: checkReachable, Status: channel.CheckFail, Detail: fmt.Sprintf("%s (after %s)", what, took), Fix: fix}
+	return channel.Check{Name: checkReachable, Status: channel.CheckFail, Detail: fmt.Sprintf("%s (after %s)", what, took)}.WithFix(fix)
 }
 
 // isDialError reports whether err happened while connecting (no TCP connection was

@@ -59,12 +59,17 @@ func (d *s3Doctor) probe(ctx context.Context) {
 	// put: create-if-absent, as every upload does.
 	v1, err := put(1, channel.PutOptions{IfAbsent: true})
 	if err != nil {
-		c := channel.Check{Name: checkPut, Status: channel.CheckFail, Detail: fmt.Sprintf("PUT If-None-Match: * of %s: %v", uri, err)}
+		c := channel.Check{Name: checkPut, Status: channel.CheckFail}.WithDetail(func(n channel.Namer) string {
+			return fmt.Sprintf("PUT If-None-Match: * of %s: %s", uri, channel.ErrorIn(err, n))
+		})
 		switch {
 		case isDenied(err) || credentialsRefused(err):
 			c = d.deniedCheck(checkPut, "s3:PutObject", err, c.Detail)
 			if !credentialsRefused(err) {
-				c.Fix += " (a production queue's read-only role is expected to fail here: run with --read-only)"
+				denied := c
+				c = c.WithFix(func(n channel.Namer) string {
+					return denied.FixIn(n) + " (a production queue's read-only role is expected to fail here: run with " + n.Setting(channel.SettingReadOnly) + ")"
+				})
 			}
 		case isNotImplemented(err):
 			c.Detail = fmt.Sprintf("the endpoint does not implement conditional PUT (If-None-Match: *): %v; %s", err, condachanDoes)
@@ -84,9 +89,9 @@ func (d *s3Doctor) probe(ctx context.Context) {
 
 	// get: read it back.
 	if data, err := read(); err != nil {
-		c := channel.Check{Name: checkGet, Status: channel.CheckFail, Detail: err.Error()}
+		c := errorCheck(checkGet, err)
 		if isDenied(err) {
-			c.Fix = d.permissionFix("s3:GetObject")
+			c = c.WithFix(d.permissionFix("s3:GetObject"))
 		}
 		d.r.Add(c)
 	} else if !bytes.Equal(data, body(1)) {
@@ -180,7 +185,8 @@ func (d *s3Doctor) conditionalDelete(stale, current string, fenceWorks bool, del
 	case err == nil && serr == nil:
 		d.r.Add(channel.Check{Name: checkCondDelete, Status: channel.CheckFail, Detail: fmt.Sprintf("DELETE If-Match with a stale ETag answered success but the object is still there (ETag %s)", after.ETag), Fix: condFix})
 	case err != nil && isDenied(err):
-		d.r.Add(channel.Check{Name: checkCondDelete, Status: channel.CheckFail, Detail: err.Error(), Fix: d.permissionFix("s3:DeleteObject") + " (a conditional DELETE also needs s3:GetObject)"})
+		fix := d.permissionFix("s3:DeleteObject")
+		d.r.Add(errorCheck(checkCondDelete, err).WithFix(func(n channel.Namer) string { return fix(n) + " (a conditional DELETE also needs s3:GetObject)" }))
 	case err != nil:
 		d.r.Add(conditionError(checkCondDelete, "DELETE If-Match (stale ETag)", err))
 	default:
@@ -190,9 +196,13 @@ func (d *s3Doctor) conditionalDelete(stale, current string, fenceWorks bool, del
 
 func (d *s3Doctor) deleteProbe(key string, del func(string) error, stat func() (channel.Object, error)) {
 	if err := del(""); err != nil {
-		c := channel.Check{Name: checkDelete, Status: channel.CheckFail, Detail: fmt.Sprintf("could not delete the probe %s: %v", d.st.uri(key), err)}
+		uri := d.st.uri(key)
+		c := channel.Check{Name: checkDelete, Status: channel.CheckFail}.WithDetail(func(n channel.Namer) string {
+			return fmt.Sprintf("could not delete the probe %s: %s", uri, channel.ErrorIn(err, n))
+		})
 		if isDenied(err) {
-			c.Fix = d.permissionFix("s3:DeleteObject") + "; then delete the probe by hand"
+			fix := d.permissionFix("s3:DeleteObject")
+			c = c.WithFix(func(n channel.Namer) string { return fix(n) + "; then delete the probe by hand" })
 		}
 		d.r.Add(c)
 		return
@@ -210,7 +220,9 @@ func conditionError(name, what string, err error) channel.Check {
 	case isNotImplemented(err):
 		return channel.Check{Name: name, Status: channel.CheckFail, Detail: fmt.Sprintf("the endpoint does not implement %s: %v; %s", what, err, condachanDoes), Fix: condFix}
 	case isDenied(err):
-		return channel.Check{Name: name, Status: channel.CheckFail, Detail: fmt.Sprintf("%s was denied: %v", what, err), Fix: "allow s3:PutObject, s3:GetObject and s3:DeleteObject on the channel's prefix (`condachan policy --access write`); a bucket policy that requires conditional writes must still allow these"}
+		return channel.Check{Name: name, Status: channel.CheckFail, Detail: fmt.Sprintf("%s was denied: %v", what, err)}.WithFix(func(n channel.Namer) string {
+			return "allow s3:PutObject, s3:GetObject and s3:DeleteObject on the channel's prefix (" + n.Policy("", "write") + "); a bucket policy that requires conditional writes must still allow these"
+		})
 	}
 	return channel.Check{Name: name, Status: channel.CheckFail, Detail: fmt.Sprintf("%s failed: %v", what, err)}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -94,7 +95,7 @@ func TestDiagnoseVersitygwAllPass(t *testing.T) {
 	if !rep.OK || rep.Backend != "s3" || rep.Channel != "s3://"+bucket+"/Conda/Default" {
 		t.Errorf("report %+v", rep)
 	}
-	if c, _ := rep.Check("region"); !strings.Contains(c.Detail, "us-east-1 (from --region)") {
+	if c, _ := rep.Check("region"); !strings.Contains(c.DetailIn(s3store.MarkNames), "us-east-1 (from <region>)") || !slices.Equal(c.Settings, []channel.Setting{channel.SettingRegion}) {
 		t.Errorf("region detail: %s", c.Detail)
 	}
 	if c, _ := rep.Check("endpoint"); !strings.Contains(c.Detail, srv.URL) || !strings.Contains(c.Detail, "path-style") {
@@ -260,7 +261,10 @@ func unreachable(t *testing.T, endpoint string, timeout time.Duration, words ...
 	}
 	want["reachable"] = channel.CheckFail
 	wantChecks(t, rep, want)
-	wantFinding(t, rep, "reachable", append([]string{endpoint, "--endpoint-url"}, words...)...)
+	wantFinding(t, rep, "reachable", append([]string{endpoint, "the endpoint URL option"}, words...)...)
+	if c, _ := rep.Check("reachable"); !strings.Contains(c.FixIn(s3store.MarkNames), "check <endpoint-url> / AWS_ENDPOINT_URL_S3") || !slices.Contains(c.Settings, channel.SettingEndpoint) {
+		t.Errorf("reachable: settings %q, fix %s", c.Settings, c.FixIn(s3store.MarkNames))
+	}
 	return rep
 }
 
@@ -419,7 +423,10 @@ func TestDiagnoseMissingProfile(t *testing.T) {
 	isolateAWS(t)
 	o := s3store.Options{EndpointURL: "http://127.0.0.1:1", Profile: "no-such-profile"}
 	rep := channel.Diagnose(context.Background(), "s3://studio-bucket/Conda", channel.DiagnoseOptions{Options: s3store.ChannelOptions(o), Timeout: 2 * time.Second})
-	wantFinding(t, rep, "credentials", "no-such-profile", "--profile")
+	wantFinding(t, rep, "credentials", "no-such-profile", "the profile option / AWS_PROFILE")
+	if c, _ := rep.Check("credentials"); !slices.Equal(c.Settings, []channel.Setting{channel.SettingProfile}) || !strings.Contains(c.FixIn(s3store.MarkNames), "check <profile> / AWS_PROFILE") {
+		t.Errorf("credentials: settings %q, fix %s", c.Settings, c.FixIn(s3store.MarkNames))
+	}
 }
 
 // When the bucket's region cannot be asked for, the reachable check is skipped: the
@@ -436,10 +443,13 @@ func TestDiagnoseRegionLookupFailsGivesEndpointAdvice(t *testing.T) {
 	if r, _ := rep.Check("reachable"); r.Status != channel.CheckSkip {
 		t.Errorf("reachable check %+v, want skipped", r)
 	}
-	for _, w := range []string{"--region", "S3 gateway endpoint", "com.amazonaws.<region>.s3", "route table", "--endpoint-url"} {
-		if !strings.Contains(c.Fix, w) {
-			t.Errorf("region fix lacks %q: %s", w, c.Fix)
+	for _, w := range []string{"pass <region> (or set AWS_REGION)", "S3 gateway endpoint", "com.amazonaws.<region>.s3", "route table", "pass <endpoint-url> https://bucket.vpce-"} {
+		if !strings.Contains(c.FixIn(s3store.MarkNames), w) {
+			t.Errorf("region fix lacks %q: %s", w, c.FixIn(s3store.MarkNames))
 		}
+	}
+	if !slices.Equal(c.Settings, []channel.Setting{channel.SettingRegion, channel.SettingEndpoint}) {
+		t.Errorf("region check names settings %q, want the region and the endpoint URL", c.Settings)
 	}
 	if strings.Contains(c.Fix, "reachable check") {
 		t.Errorf("region fix points at the skipped reachable check: %s", c.Fix)

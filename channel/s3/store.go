@@ -238,7 +238,7 @@ func discoverRegion(ctx context.Context, cfg aws.Config, bucket string) (string,
 	if err == nil {
 		return "us-east-1", nil
 	}
-	return "", fmt.Errorf("no AWS region configured and the region of bucket %s could not be found (%v): pass --region or set AWS_REGION", bucket, describeNetErr(err, "https://s3.amazonaws.com"))
+	return "", &RegionUnknownError{Bucket: bucket, Err: describeNetErr(err, "https://s3.amazonaws.com")}
 }
 
 func (s *Store) String() string {
@@ -657,11 +657,11 @@ func (s *Store) wrap(op, key string, err error) error {
 		case "PreconditionFailed":
 			return fmt.Errorf("%s %s: %w", op, uri, channel.ErrPreconditionFailed)
 		case "NoSuchBucket":
-			return fmt.Errorf("%s %s: bucket %s does not exist (check the channel URL, --region and --endpoint-url)", op, uri, s.bucket)
+			return &NoSuchBucketError{Op: op, URI: uri, Bucket: s.bucket}
 		case "AccessDenied", "Forbidden", "AllAccessDisabled":
 			return fmt.Errorf("%s %s: access denied: the role in use needs %s (see `condachan policy`): %w", op, uri, s.grantFor(s3Action(op)), err)
 		case "PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException":
-			return fmt.Errorf("%s %s: the bucket is in another region: pass --region (or set AWS_REGION): %w", op, uri, err)
+			return &WrongRegionError{Op: op, URI: uri, Err: err}
 		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken":
 			return fmt.Errorf("%s %s: the AWS credentials were refused (%s): check AWS_PROFILE / the access keys, or refresh them: %w", op, uri, ae.ErrorCode(), err)
 		}
@@ -807,9 +807,9 @@ func describeNetErr(err error, endpoint string) error {
 	case strings.Contains(msg, "failed to retrieve credentials") || strings.Contains(msg, "no EC2 IMDS role found") || strings.Contains(msg, "get credentials"):
 		return fmt.Errorf("no usable AWS credentials: set AWS_PROFILE (a profile may use credential_process), AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run with an instance, container or Deadline Cloud queue role: %w", err)
 	case errors.As(err, &dnsErr):
-		return fmt.Errorf("cannot resolve the S3 endpoint %s: check --endpoint-url/AWS_ENDPOINT_URL_S3 and --region; in a VPC without internet, add an S3 gateway endpoint, or an interface endpoint with private DNS: %w", endpoint, err)
+		return &ConnectError{Endpoint: endpoint, Unresolved: true, Err: err}
 	case errors.As(err, &opErr) && opErr.Op == "dial", strings.Contains(msg, "i/o timeout"), strings.Contains(msg, "connection refused"), strings.Contains(msg, "TLS handshake timeout"):
-		return fmt.Errorf("cannot reach the S3 endpoint %s: check the network route; in a VPC without internet access add an S3 gateway endpoint to the subnet's route table (or use an interface endpoint with --endpoint-url): %w", endpoint, err)
+		return &ConnectError{Endpoint: endpoint, Err: err}
 	}
 	return err
 }

@@ -4,17 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/condachan/condachan/channel"
 	"github.com/condachan/condachan/internal/progress"
+	"github.com/condachan/condachan/jobbundle/plan"
 	"github.com/condachan/condachan/pkgbuild"
 	"github.com/condachan/condachan/pkgbuild/condapkg"
 	"github.com/condachan/condachan/pkgbuild/recipe"
@@ -93,19 +92,18 @@ Shipped recipes: ` + strings.Join(recipes.Names(), ", "),
 	fl.BoolVar(&f.force, "force", false, "with --channel: replace a package that exists with different content")
 	fl.BoolVar(&f.noTest, "no-test", false, "do not run the recipe's tests on the package")
 	fl.BoolVar(&f.keepWork, "keep-work", false, "keep the build folder (SRC_DIR, PREFIX) of a failed build, to look inside")
-	cmd.RegisterFlagCompletionFunc("recipe", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return recipes.Names(), cobra.ShellCompDirectiveFilterDirs
-	})
-	cmd.RegisterFlagCompletionFunc("target-platform", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return recipe.Platforms, cobra.ShellCompDirectiveNoFileComp
-	})
-	cmd.RegisterFlagCompletionFunc("compression", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return []string{"fast", "default", "max"}, cobra.ShellCompDirectiveNoFileComp
-	})
-	cmd.RegisterFlagCompletionFunc("progress", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return []string{"auto", "bar", "openjd", "none"}, cobra.ShellCompDirectiveNoFileComp
-	})
+	completeFlag(cmd, "recipe", cobra.ShellCompDirectiveFilterDirs, recipes.Names()...)
+	completeFlag(cmd, "target-platform", cobra.ShellCompDirectiveNoFileComp, recipe.Platforms...)
+	completeFlag(cmd, "compression", cobra.ShellCompDirectiveNoFileComp, "fast", "default", "max")
+	completeFlag(cmd, "progress", cobra.ShellCompDirectiveNoFileComp, "auto", "bar", "openjd", "none")
 	return cmd
+}
+
+// completeFlag makes the shell complete flag's value with values.
+func completeFlag(cmd *cobra.Command, flag string, d cobra.ShellCompDirective, values ...string) {
+	cmd.RegisterFlagCompletionFunc(flag, func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return values, d
+	})
 }
 
 // buildMemoryLimit is the soft heap limit of a build. The pipeline's live memory is
@@ -137,18 +135,14 @@ func runBuild(cmd *cobra.Command, f buildFlags, stdout, stderr io.Writer) error 
 		}
 		buildNumber = &n
 	}
-	ts, err := sourceDateEpoch()
+	ts, err := pkgbuild.SourceDateEpoch()
 	if err != nil {
 		return usageError{err}
 	}
 	target := f.targetPlatform
-	if !cmd.Flags().Changed("target-platform") && len(f.sourceArchives) > 0 {
+	if !cmd.Flags().Changed("target-platform") {
 		// The archives say which platform: blender-4.1.1-windows-x64.zip builds win-64.
-		var names []string
-		for _, a := range f.sourceArchives {
-			names = append(names, a[strings.LastIndexAny(a, `/\`)+1:])
-		}
-		if t := pkgbuild.InferTarget(func(t string) (*recipe.Recipe, error) { return loadRecipe(f.recipe, t) }, names); t != "" {
+		if t := inferTarget(f.recipe, plan.ArchiveNames(f.sourceArchives)); t != "" {
 			target = t
 		}
 	}
@@ -170,26 +164,16 @@ func runBuild(cmd *cobra.Command, f buildFlags, stdout, stderr io.Writer) error 
 	if r.Dir != "" {
 		search = append(search, r.Dir)
 	}
-	var localArchives []string
-	var remote []pkgbuild.RemoteArchive
-	for _, a := range f.sourceArchives {
-		if strings.HasPrefix(strings.ToLower(a), "s3://") {
-			loc, err := channel.ParseLocation(a)
-			if err != nil || loc.Prefix == "" {
-				return usageError{fmt.Errorf("--source-archive %s: expected s3://bucket/key", a)}
-			}
-			// The bucket is opened as a channel at its root, so that the key is its name.
-			s3store, err := channel.OpenExisting(cmd.Context(), "s3://"+loc.Bucket, f.channel.options())
-			if err != nil {
-				return err
-			}
-			remote = append(remote, pkgbuild.RemoteArchive{FS: channel.FS(cmd.Context(), s3store), Name: loc.Prefix, Display: a})
-			continue
-		}
-		if _, err := os.Stat(a); err != nil {
-			return usageError{fmt.Errorf("--source-archive: %w", err)}
-		}
-		localArchives = append(localArchives, a)
+	localArchives, remote, err := publish.SourceArchives(cmd.Context(), f.sourceArchives, f.channel.options())
+	var uriErr *publish.ArchiveURIError
+	var localErr *publish.LocalArchiveError
+	switch {
+	case errors.As(err, &uriErr):
+		return usageError{fmt.Errorf("--source-archive %w", err)}
+	case errors.As(err, &localErr):
+		return usageError{fmt.Errorf("--source-archive: %w", err)}
+	case err != nil:
+		return err
 	}
 	var store channel.Store
 	var staged *pkgbuild.StagedSources
@@ -197,13 +181,10 @@ func runBuild(cmd *cobra.Command, f buildFlags, stdout, stderr io.Writer) error 
 		if store, err = f.channel.open(cmd.Context()); err != nil {
 			return err
 		}
-		// Archives `condachan submit --stage-source` put in the channel are found by the
-		// sha256 the recipe gives for them.
-		stagedFS, err := fs.Sub(channel.FS(cmd.Context(), store), strings.TrimSuffix(channel.StagedSourcesPrefix, "/"))
-		if err != nil {
+		// Archives `condachan submit --stage-source` put in the channel.
+		if staged, err = publish.StagedSources(cmd.Context(), store, f.channel.url); err != nil {
 			return err
 		}
-		staged = &pkgbuild.StagedSources{FS: stagedFS, Display: strings.TrimSuffix(f.channel.url, "/") + "/" + channel.StagedSourcesPrefix}
 		if f.buildNumber == "auto" {
 			n, err := publish.NextBuildNumber(cmd.Context(), store, r.Subdir(), r.Package.Name, r.Package.Version)
 			if err != nil {
@@ -240,10 +221,10 @@ func runBuild(cmd *cobra.Command, f buildFlags, stdout, stderr io.Writer) error 
 		prep := progress.New(mode, stdout, stderr)
 		opts := f.channel.publishOptions("build", prep, stderr)
 		opts.Force = f.force
-		pub, err = publish.Publish(cmd.Context(), store, []string{res.Path}, opts)
+		pub, err = publish.Built(cmd.Context(), store, res.Path, opts)
 		prep.Finish()
 		if err != nil {
-			return fmt.Errorf("built %s, but publishing failed: %w", res.Path, err)
+			return err
 		}
 		reportIndex(stderr, pub.Index)
 	}
@@ -258,9 +239,7 @@ func runBuild(cmd *cobra.Command, f buildFlags, stdout, stderr io.Writer) error 
 	}
 	fmt.Fprintf(stdout, "built %s (%s, %d files, sha256 %s)\n", res.Path, progress.HumanBytes(res.Size), res.Files, res.SHA256)
 	if pub != nil {
-		for _, u := range pub.Uploads {
-			fmt.Fprintf(stdout, "%s %s/%s\n", u.Status, pub.Channel, u.Key)
-		}
+		printUploads(stdout, pub)
 	}
 	return nil
 }
@@ -278,17 +257,4 @@ func loadRecipe(arg, target string) (*recipe.Recipe, error) {
 		return recipe.LoadFS(recipes.FS, arg, target)
 	}
 	return nil, usageError{fmt.Errorf("recipe %q not found: not a folder with %s, and not a shipped recipe (%s)", arg, recipe.FileName, strings.Join(recipes.Names(), ", "))}
-}
-
-// sourceDateEpoch reads SOURCE_DATE_EPOCH (reproducible-builds.org); unset means now.
-func sourceDateEpoch() (time.Time, error) {
-	v, ok := os.LookupEnv("SOURCE_DATE_EPOCH")
-	if !ok || v == "" {
-		return time.Now(), nil
-	}
-	secs, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || secs < 0 {
-		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q: expected seconds since 1970", v)
-	}
-	return time.Unix(secs, 0), nil
 }

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"strings"
 	"time"
 
@@ -105,6 +103,50 @@ func (f *channelFlags) publishOptions(command string, rep progress.Reporter, std
 	}
 }
 
+// changeFlags are the flags of the commands that change a channel under its lease.
+type changeFlags struct {
+	channelFlags
+	progress string
+	json     bool
+}
+
+func (f *changeFlags) add(fl *pflag.FlagSet) {
+	f.channelFlags.add(fl, true)
+	fl.BoolVar(&f.json, "json", false, "print the result as JSON")
+	fl.StringVar(&f.progress, "progress", "auto", "auto, bar, openjd or none")
+}
+
+// progressMode parses --progress; a bad value is a usage error.
+func (f *changeFlags) progressMode() (progress.Mode, error) {
+	mode, err := progress.ParseMode(f.progress)
+	if err != nil {
+		return "", usageError{err}
+	}
+	return mode, nil
+}
+
+// print prints what the index run ir found on stderr, then the result: v with --json,
+// else what lines prints.
+func (f *changeFlags) print(stdout, stderr io.Writer, ir *index.Result, v any, lines func()) error {
+	reportIndex(stderr, ir)
+	if f.json {
+		return printJSON(stdout, v)
+	}
+	lines()
+	return nil
+}
+
+// publishJSON and indexJSON are results with the requests the channel sent, for --json.
+type publishJSON struct {
+	*publish.Result
+	Requests *channel.RequestCounts `json:"s3_requests,omitempty"`
+}
+
+type indexJSON struct {
+	*index.Result
+	Requests *channel.RequestCounts `json:"s3_requests,omitempty"`
+}
+
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -113,9 +155,8 @@ func printJSON(w io.Writer, v any) error {
 }
 
 func newPublishCommand(stdout, stderr io.Writer) *cobra.Command {
-	var cf channelFlags
-	var force, asJSON bool
-	var progressMode string
+	var cf changeFlags
+	var force bool
 	cmd := &cobra.Command{
 		Use:   "publish PKG.conda... --channel URL",
 		Short: "Upload packages to a channel and reindex it under the channel lease",
@@ -129,13 +170,13 @@ queue behind one lease share its index run.`,
   condachan publish output/*/*.conda --channel ./channel`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			mode, err := progress.ParseMode(progressMode)
+			mode, err := cf.progressMode()
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			// Before the channel is opened: opening a local one creates its folder.
-			if err := checkPackageFiles(args); err != nil {
-				return err
+			if err := publish.CheckFiles(args); err != nil {
+				return usageError{err}
 			}
 			store, err := cf.open(cmd.Context())
 			if err != nil {
@@ -150,68 +191,31 @@ queue behind one lease share its index run.`,
 			if err != nil {
 				return err
 			}
-			reportIndex(stderr, res.Index)
-			if asJSON {
-				return printJSON(stdout, struct {
-					*publish.Result
-					Requests *requestCounts `json:"s3_requests,omitempty"`
-				}{res, s3Requests(store)})
-			}
-			for _, u := range res.Uploads {
-				fmt.Fprintf(stdout, "%s %s/%s\n", u.Status, res.Channel, u.Key)
-			}
-			return nil
+			return cf.print(stdout, stderr, res.Index, publishJSON{res, channel.Requests(store)}, func() { printUploads(stdout, res) })
 		},
 	}
-	cf.add(cmd.Flags(), true)
+	cf.add(cmd.Flags())
 	cmd.Flags().BoolVar(&force, "force", false, "replace packages that exist with different content")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
-	cmd.Flags().StringVar(&progressMode, "progress", "auto", "auto, bar, openjd or none")
 	return cmd
 }
 
-// checkPackageFiles makes sure every PKG argument of publish is a file on this machine.
-func checkPackageFiles(paths []string) error {
-	for _, p := range paths {
-		st, err := os.Stat(p)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			return usageError{fmt.Errorf("package file %s does not exist: pass the path of a built .conda or .tar.bz2 package", p)}
-		case err != nil:
-			return usageError{fmt.Errorf("package file %s: %w", p, err)}
-		case st.IsDir():
-			return usageError{fmt.Errorf("package file %s is a folder: pass the .conda or .tar.bz2 files in it", p)}
-		}
+func printUploads(w io.Writer, res *publish.Result) {
+	for _, u := range res.Uploads {
+		fmt.Fprintf(w, "%s %s/%s\n", u.Status, res.Channel, u.Key)
 	}
-	return nil
 }
 
 // reportIndex prints what an index run found that people must know about.
 func reportIndex(w io.Writer, r *index.Result) {
-	if r == nil {
-		return
-	}
-	for _, sd := range r.Subdirs {
-		for _, p := range sd.Unreadable {
-			fmt.Fprintf(w, "warning: %s/%s is not a readable package and was left out of the index: %s\n", sd.Subdir, p.File, p.Error)
-		}
-		for _, m := range sd.Warnings {
-			fmt.Fprintf(w, "warning: %s/%s\n", sd.Subdir, m)
-		}
-	}
-	for _, lo := range r.Swept {
-		fmt.Fprintf(w, "removed the %s %s, left by an interrupted write (%s)\n", lo.Kind, lo.Key, lo.Since.UTC().Format(time.RFC3339))
-	}
-	if r.SweepError != "" {
-		fmt.Fprintf(w, "warning: could not look for leftovers of interrupted writes: %s\n", r.SweepError)
+	for _, m := range r.Messages() {
+		fmt.Fprintln(w, m)
 	}
 }
 
 func newIndexCommand(stdout, stderr io.Writer) *cobra.Command {
-	var cf channelFlags
+	var cf changeFlags
 	var subdirs []string
-	var full, asJSON, strict, noShards, shards bool
-	var progressMode string
+	var full, strict, noShards, shards bool
 	cmd := &cobra.Command{
 		Use:   "index --channel URL [--subdir S]... [--full] [--strict] [--no-shards]",
 		Short: "Reindex a channel (after packages were copied in or removed by hand)",
@@ -229,9 +233,9 @@ Patch instructions stored with ` + "`condachan patch`" + ` are applied; repodata
 keeps the records as the packages say.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			mode, err := progress.ParseMode(progressMode)
+			mode, err := cf.progressMode()
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			if noShards && shards {
 				return usageError{errors.New("--shards and --no-shards contradict each other")}
@@ -261,34 +265,26 @@ keeps the records as the packages say.`,
 			if err != nil {
 				return err
 			}
-			reportIndex(stderr, res)
-			if asJSON {
-				if err := printJSON(stdout, struct {
-					*index.Result
-					Requests *requestCounts `json:"s3_requests,omitempty"`
-				}{res, s3Requests(store)}); err != nil {
-					return err
-				}
-			} else {
+			if err := cf.print(stdout, stderr, res, indexJSON{res, channel.Requests(store)}, func() {
 				for _, sd := range res.Subdirs {
 					fmt.Fprintf(stdout, "%s: %d packages (%d added, %d replaced, %d removed, %d unreadable)\n",
 						sd.Subdir, sd.Packages, len(sd.Added), len(sd.Replaced), len(sd.Removed), len(sd.Unreadable))
 				}
+			}); err != nil {
+				return err
 			}
-			if n := unreadableCount(res); strict && n > 0 {
+			if n := res.Unreadable(); strict && n > 0 {
 				return &strictError{n}
 			}
 			return nil
 		},
 	}
-	cf.add(cmd.Flags(), true)
+	cf.add(cmd.Flags())
 	cmd.Flags().StringArrayVar(&subdirs, "subdir", nil, "subdir to index (repeatable; default: all; one the channel does not have is refused)")
 	cmd.Flags().BoolVar(&full, "full", false, "read every package again and replace an invalid repodata.json")
 	cmd.Flags().BoolVar(&strict, "strict", false, "exit 1 when a package is unreadable (after writing the index of the others)")
 	cmd.Flags().BoolVar(&noShards, "no-shards", false, "stop writing sharded repodata (CEP 16) in the subdirs indexed, and remove their shard index; remembered")
 	cmd.Flags().BoolVar(&shards, "shards", false, "write sharded repodata again after --no-shards")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
-	cmd.Flags().StringVar(&progressMode, "progress", "auto", "auto, bar, openjd or none")
 	return cmd
 }
 
@@ -297,14 +293,6 @@ type strictError struct{ n int }
 
 func (e *strictError) Error() string {
 	return fmt.Sprintf("--strict: %d package(s) are unreadable (listed above) and were left out of the index; fix or delete them and index again", e.n)
-}
-
-func unreadableCount(r *index.Result) int {
-	n := 0
-	for _, sd := range r.Subdirs {
-		n += len(sd.Unreadable)
-	}
-	return n
 }
 
 // outputsHelp lists the files an index run writes and who reads them, from index.Outputs.
@@ -353,22 +341,21 @@ func newLockCommand(stdout, stderr io.Writer, stdin io.Reader) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rec, obj, err := channel.ReadLease(cmd.Context(), store)
-			if errors.Is(err, channel.ErrNotFound) {
-				if asJSON {
-					return printJSON(stdout, map[string]any{"held": false})
-				}
-				fmt.Fprintln(stdout, "free: nobody holds the channel lease")
-				return nil
-			}
-			if err != nil && obj.ETag == "" {
+			ls, err := channel.ReadLeaseStatus(cmd.Context(), store)
+			if err != nil {
 				return err
 			}
-			if asJSON {
-				return printJSON(stdout, map[string]any{"held": true, "lease": rec, "etag": obj.ETag, "modified": obj.Modified, "error": errString(err)})
-			}
-			if err != nil {
-				fmt.Fprintf(stdout, "held, but lock.json is unreadable (%v); ETag %s, written %s\n", err, obj.ETag, obj.Modified.Format(time.RFC3339))
+			rec, obj := ls.Record, ls.Object
+			switch {
+			case asJSON && !ls.Held:
+				return printJSON(stdout, map[string]any{"held": false})
+			case asJSON:
+				return printJSON(stdout, map[string]any{"held": true, "lease": rec, "etag": obj.ETag, "modified": obj.Modified, "error": errString(ls.Unreadable)})
+			case !ls.Held:
+				fmt.Fprintln(stdout, "free: nobody holds the channel lease")
+				return nil
+			case ls.Unreadable != nil:
+				fmt.Fprintf(stdout, "held, but lock.json is unreadable (%v); ETag %s, written %s\n", ls.Unreadable, obj.ETag, obj.Modified.Format(time.RFC3339))
 				return nil
 			}
 			fmt.Fprintf(stdout, "held by %s pid %d", rec.Owner.Host, rec.Owner.PID)
@@ -404,14 +391,15 @@ A holder that is in fact alive cannot damage the index: its next repodata write 
 			if err != nil {
 				return err
 			}
-			rec, obj, err := channel.ReadLease(cmd.Context(), store)
-			if errors.Is(err, channel.ErrNotFound) {
+			ls, err := channel.ReadLeaseStatus(cmd.Context(), store)
+			if err != nil {
+				return err
+			}
+			if !ls.Held {
 				fmt.Fprintln(stdout, "nobody holds the channel lease; nothing to break")
 				return nil
 			}
-			if err != nil && obj.ETag == "" {
-				return err
-			}
+			rec, obj := ls.Record, ls.Object
 			fmt.Fprintf(stdout, "lease held by %s pid %d, generation %d, last written %s ago\n", rec.Owner.Host, rec.Owner.PID, rec.Generation, time.Since(obj.Modified).Round(time.Second))
 			if !yes {
 				fmt.Fprint(stdout, "break it? [y/N] ")
@@ -431,27 +419,6 @@ A holder that is in fact alive cannot damage the index: its next repodata write 
 	brk.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
 	lock.AddCommand(status, brk)
 	return lock
-}
-
-// requestCounts are the HTTP requests an S3 channel sent, for --json output: what a run
-// costs, and proof that an incremental index run does not grow with the channel.
-type requestCounts struct {
-	Total  int64 `json:"total"`
-	List   int64 `json:"list"`
-	Head   int64 `json:"head"`
-	Get    int64 `json:"get"`
-	Put    int64 `json:"put"`
-	Delete int64 `json:"delete"`
-	Post   int64 `json:"post"`
-}
-
-func s3Requests(store channel.Store) *requestCounts {
-	s, ok := store.(channel.RequestCounter)
-	if !ok {
-		return nil
-	}
-	st := s.Stats()
-	return &requestCounts{Total: st.Total.Load(), List: st.List.Load(), Head: st.Head.Load(), Get: st.Get.Load(), Put: st.Put.Load(), Delete: st.Delete.Load(), Post: st.Post.Load()}
 }
 
 func errString(err error) string {

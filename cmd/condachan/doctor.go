@@ -60,7 +60,8 @@ the checks that write, for a read-only role such as a render queue's.`,
 			s3o := cf.s3Options()
 			s3o.ConnectTimeout = timeout
 			opts := channel.DiagnoseOptions{Options: s3store.ChannelOptions(s3o), Timeout: timeout, ReadOnly: readOnly}
-			rep := channel.Diagnose(cmd.Context(), cf.url, opts)
+			// The findings name settings as flags, in the table and in --json alike.
+			rep := channel.Diagnose(cmd.Context(), cf.url, opts).Words(cliNames{})
 			if asJSON {
 				if err := printJSON(stdout, rep); err != nil {
 					return err

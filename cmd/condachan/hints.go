@@ -6,7 +6,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/condachan/condachan/channel"
 	"github.com/condachan/condachan/index"
+	"github.com/condachan/condachan/jobbundle"
+	"github.com/condachan/condachan/jobbundle/plan"
 	"github.com/condachan/condachan/pkgbuild"
 	"github.com/condachan/condachan/pkgbuild/pkgtest"
 	"github.com/condachan/condachan/publish"
@@ -82,8 +85,53 @@ func flagHints(e error) []rewrite {
 		return []rewrite{{e.Error(), fmt.Sprintf("the build folder %s is too long for a padded build prefix (%d bytes at most); use a shorter --output-dir", e.Dir, e.Max)}}
 	case *pkgtest.MissingRequirementError:
 		return []rewrite{{e.Error(), fmt.Sprintf("its requirement %s (line %d) is not on PATH: condachan installs only the package itself into the test prefix; install %s on this machine, or build with --no-test", e.Spec, e.Line, e.Name)}}
+	case *jobbundle.TemplateRequirementError:
+		return []rewrite{{e.Error(), e.Message(func(s jobbundle.HostSetting) string { return "--" + fieldFlags[hostFields[s]] })}}
+	case channel.MessageError:
+		// The store's errors (channel/s3: the region, the endpoint URL) name settings.
+		return []rewrite{{e.Error(), e.Message(cliNames{})}}
 	}
 	return nil
+}
+
+// hostFields are the job plan's fields for the values the job templates turn into host
+// requirements.
+var hostFields = map[jobbundle.HostSetting]plan.Field{
+	jobbundle.HostVCPUs:      plan.FieldVCPUs,
+	jobbundle.HostMemory:     plan.FieldMemory,
+	jobbundle.HostWorkerOS:   plan.FieldWorkerOS,
+	jobbundle.HostWorkerArch: plan.FieldWorkerArch,
+}
+
+// settingFlags are the flags that set the channel's settings (channel.Setting), which
+// doctor findings and the S3 store's errors name.
+var settingFlags = map[channel.Setting]string{
+	channel.SettingChannel:       "channel",
+	channel.SettingReadOnly:      "read-only",
+	channel.SettingRegion:        "region",
+	channel.SettingEndpoint:      "endpoint-url",
+	channel.SettingPathStyle:     "s3-path-style",
+	channel.SettingProfile:       "profile",
+	channel.SettingExpectedOwner: "expected-bucket-owner",
+}
+
+// cliNames is the channel.Namer of the CLI: settings are flags, the policy statements
+// are what `condachan policy` prints.
+type cliNames struct{}
+
+func (cliNames) Setting(s channel.Setting) string {
+	if f, ok := settingFlags[s]; ok {
+		return "--" + f
+	}
+	return s.String()
+}
+
+func (cliNames) Policy(ch, access string) string {
+	cmd := "condachan policy"
+	if ch != "" {
+		cmd += " --channel " + ch
+	}
+	return "`" + cmd + " --access " + access + "`"
 }
 
 // hintCommands makes every command under root (root too) return its errors with the

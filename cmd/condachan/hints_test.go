@@ -3,9 +3,17 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 
+	"github.com/condachan/condachan/channel"
+	s3store "github.com/condachan/condachan/channel/s3"
 	"github.com/condachan/condachan/index"
+	"github.com/condachan/condachan/jobbundle"
+	"github.com/condachan/condachan/jobbundle/plan"
 	"github.com/condachan/condachan/pkgbuild"
 	"github.com/condachan/condachan/pkgbuild/pkgtest"
 	"github.com/condachan/condachan/publish"
@@ -36,6 +44,20 @@ func TestFlagHints(t *testing.T) {
 			"the build folder /long is too long for a padded build prefix (235 bytes at most); use a shorter --output-dir"},
 		{&pkgtest.Failure{Test: 0, Kind: "script", Line: 9, Err: &pkgtest.MissingRequirementError{Spec: "gcc >=9", Line: 12, Name: "gcc"}},
 			"tests[0] (script test, line 9) failed: its requirement gcc >=9 (line 12) is not on PATH: condachan installs only the package itself into the test prefix; install gcc on this machine, or build with --no-test"},
+		{&s3store.RegionUnknownError{Bucket: "b", Err: &s3store.ConnectError{Endpoint: "https://s3.amazonaws.com", Unresolved: true, Err: errors.New("no such host")}},
+			"no AWS region configured and the region of bucket b could not be found (cannot resolve the S3 endpoint https://s3.amazonaws.com: check --endpoint-url/AWS_ENDPOINT_URL_S3 and --region; in a VPC without internet, add an S3 gateway endpoint, or an interface endpoint with private DNS: no such host): pass --region or set AWS_REGION"},
+		{fmt.Errorf("publish: %w", &s3store.NoSuchBucketError{Op: "get", URI: "s3://b/c/k", Bucket: "b"}),
+			"publish: get s3://b/c/k: bucket b does not exist (check the channel URL, --region and --endpoint-url)"},
+		{&s3store.WrongRegionError{Op: "put", URI: "s3://b/k", Err: errors.New("PermanentRedirect")},
+			"put s3://b/k: the bucket is in another region: pass --region (or set AWS_REGION): PermanentRedirect"},
+		{fmt.Errorf("list s3://b/c: %w", &s3store.ConnectError{Endpoint: "https://s3.us-east-1.amazonaws.com", Err: errors.New("dial tcp: i/o timeout")}),
+			"list s3://b/c: cannot reach the S3 endpoint https://s3.us-east-1.amazonaws.com: check the network route; in a VPC without internet access add an S3 gateway endpoint to the subnet's route table (or use an interface endpoint with --endpoint-url): dial tcp: i/o timeout"},
+		{plan.AsInput(&jobbundle.TemplateRequirementError{Name: "attr.worker.os.family", Setting: jobbundle.HostWorkerOS}),
+			"host requirement attr.worker.os.family is set by the job template from the worker OS (--worker-os, or the target platform)"},
+		{&jobbundle.TemplateRequirementError{Name: "amount.worker.vcpu", Setting: jobbundle.HostVCPUs},
+			"host requirement amount.worker.vcpu is set by the job template from the vCPU minimum (--vcpus)"},
+		{&jobbundle.TemplateRequirementError{Name: "amount.worker.memory", Setting: jobbundle.HostMemory},
+			"host requirement amount.worker.memory is set by the job template from the memory minimum (--memory-mib)"},
 	}
 	for _, tc := range cases {
 		got := withFlagHints(usageError{tc.err})
@@ -50,5 +72,40 @@ func TestFlagHints(t *testing.T) {
 	plain := errors.New("nothing to rewrite")
 	if got := withFlagHints(plain); got != plain {
 		t.Errorf("an error without hints became %v", got)
+	}
+}
+
+// Doctor findings name settings through a channel.Namer: the CLI's names them as its
+// flags, and the policy statements as the command that prints them.
+func TestDoctorWordsFlags(t *testing.T) {
+	dir := t.TempDir()
+	rep := channel.Diagnose(t.Context(), dir, channel.DiagnoseOptions{ReadOnly: true}).Words(cliNames{})
+	if c, _ := rep.Check("writable"); c.Detail != "skipped: --read-only" || !slices.Equal(c.Settings, []channel.Setting{channel.SettingReadOnly}) {
+		t.Errorf("writable: %+v", c)
+	}
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep = channel.Diagnose(t.Context(), file, channel.DiagnoseOptions{}).Words(cliNames{})
+	if c, _ := rep.Check("folder"); c.Fix != "pass the channel folder (or file:///dir) as --channel" {
+		t.Errorf("folder: %+v", c)
+	}
+	rep = channel.Diagnose(t.Context(), "ftp://x/y", channel.DiagnoseOptions{}).Words(cliNames{})
+	if c, _ := rep.Check("channel"); c.Fix != "pass --channel s3://bucket/prefix, file:///dir or a folder path" {
+		t.Errorf("channel: %+v", c)
+	}
+	for _, tc := range []struct{ ch, access, want string }{
+		{"s3://b/c", "read|write", "`condachan policy --channel s3://b/c --access read|write`"},
+		{"", "write", "`condachan policy --access write`"},
+	} {
+		if got := (cliNames{}).Policy(tc.ch, tc.access); got != tc.want {
+			t.Errorf("Policy(%q, %q) = %q, want %q", tc.ch, tc.access, got, tc.want)
+		}
+	}
+	for s := range settingFlags {
+		if flag := (cliNames{}).Setting(s); newDoctorCommand(io.Discard, io.Discard).Flags().Lookup(flag[2:]) == nil {
+			t.Errorf("setting %s: doctor has no flag %s", s, flag)
+		}
 	}
 }

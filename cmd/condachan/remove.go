@@ -14,9 +14,7 @@ import (
 )
 
 func newRemoveCommand(stdout, stderr io.Writer) *cobra.Command {
-	var cf channelFlags
-	var asJSON bool
-	var progressMode string
+	var cf changeFlags
 	cmd := &cobra.Command{
 		Use:   "remove SUBDIR/PKG.conda... --channel URL",
 		Short: "Delete packages from a channel and reindex it under the channel lease",
@@ -30,9 +28,9 @@ pin it), use patch instructions instead: "remove" or "revoke" in ` + "`condachan
 		Example: `  condachan remove linux-64/blender-4.1.1-0.conda --channel s3://studio-bucket/Conda/Default`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			mode, err := progress.ParseMode(progressMode)
+			mode, err := cf.progressMode()
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			store, err := cf.openExisting(cmd.Context())
 			if err != nil {
@@ -50,29 +48,24 @@ pin it), use patch instructions instead: "remove" or "revoke" in ` + "`condachan
 			if err != nil {
 				return err
 			}
-			reportIndex(stderr, res.Index)
-			if asJSON {
-				return printJSON(stdout, res)
-			}
-			for _, k := range res.Removed {
-				fmt.Fprintf(stdout, "removed %s/%s\n", res.Channel, k)
-			}
-			for _, k := range res.AlreadyGone {
-				fmt.Fprintf(stdout, "already gone %s/%s\n", res.Channel, k)
-			}
-			return nil
+			return cf.print(stdout, stderr, res.Index, res, func() {
+				for _, k := range res.Removed {
+					fmt.Fprintf(stdout, "removed %s/%s\n", res.Channel, k)
+				}
+				for _, k := range res.AlreadyGone {
+					fmt.Fprintf(stdout, "already gone %s/%s\n", res.Channel, k)
+				}
+			})
 		},
 	}
-	cf.add(cmd.Flags(), true)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
-	cmd.Flags().StringVar(&progressMode, "progress", "auto", "auto, bar, openjd or none")
+	cf.add(cmd.Flags())
 	return cmd
 }
 
 func newPatchCommand(stdout, stderr io.Writer) *cobra.Command {
-	var cf channelFlags
-	var subdir, progressMode string
-	var asJSON, clear bool
+	var cf changeFlags
+	var subdir string
+	var clear bool
 	cmd := &cobra.Command{
 		Use:   "patch --channel URL --subdir S FILE | --clear",
 		Short: "Store repodata patch instructions in a subdir and reindex it",
@@ -96,9 +89,9 @@ written: unknown keys, another version, or a fix of what names or describes the 
 		Example: `  condachan patch --channel s3://studio-bucket/Conda/Default --subdir linux-64 patch_instructions.json`,
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			mode, err := progress.ParseMode(progressMode)
+			mode, err := cf.progressMode()
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			if subdir == "" {
 				return usageError{errors.New("--subdir is required: patch instructions apply to one subdir")}
@@ -130,22 +123,17 @@ written: unknown keys, another version, or a fix of what names or describes the 
 			if err != nil {
 				return err
 			}
-			reportIndex(stderr, res.Index)
-			if asJSON {
-				return printJSON(stdout, res)
-			}
-			verb := "stored"
-			if res.Deleted {
-				verb = "deleted"
-			}
-			fmt.Fprintf(stdout, "%s %s/%s and reindexed %s\n", verb, res.Channel, res.Key, subdir)
-			return nil
+			return cf.print(stdout, stderr, res.Index, res, func() {
+				verb := "stored"
+				if res.Deleted {
+					verb = "deleted"
+				}
+				fmt.Fprintf(stdout, "%s %s/%s and reindexed %s\n", verb, res.Channel, res.Key, subdir)
+			})
 		},
 	}
-	cf.add(cmd.Flags(), true)
+	cf.add(cmd.Flags())
 	cmd.Flags().StringVar(&subdir, "subdir", "", "subdir the instructions apply to (required)")
 	cmd.Flags().BoolVar(&clear, "clear", false, "delete the subdir's patch instructions")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
-	cmd.Flags().StringVar(&progressMode, "progress", "auto", "auto, bar, openjd or none")
 	return cmd
 }

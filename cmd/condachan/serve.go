@@ -159,6 +159,6 @@ func checkChannel(ctx context.Context, store channel.Store, w io.Writer) {
 	case errors.Is(err, channel.ErrNotFound):
 		fmt.Fprintf(w, "warning: %s has no noarch/repodata.json, which conda clients need: run `condachan index --channel %s`\n", store, store)
 	case err != nil:
-		fmt.Fprintf(w, "warning: cannot read the channel yet: %v\n", err)
+		fmt.Fprintf(w, "warning: cannot read the channel yet: %v\n", withFlagHints(err))
 	}
 }
