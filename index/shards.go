@@ -68,15 +68,20 @@ var shardEncoder = sync.OnceValue(func() *zstd.Encoder {
 })
 
 var shardDecoder = sync.OnceValue(func() *zstd.Decoder {
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderMaxMemory(maxShardBytes), zstd.WithDecoderConcurrency(0))
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderMaxMemory(maxShardIndexBytes), zstd.WithDecoderConcurrency(0))
 	if err != nil {
 		panic(err)
 	}
 	return dec
 })
 
-// maxShardBytes bounds what a decoded shard or shard index may take.
-const maxShardBytes = 512 << 20
+// The largest decoded shard and shard index conda reads (ZSTD_MAX_SHARD_SIZE and
+// ZSTD_MAX_SHARD_INDEX_SIZE in conda/_private/shards): larger ones are refused, by conda
+// and by check, and never allocated.
+const (
+	maxShardBytes      = 16 << 20
+	maxShardIndexBytes = 128 << 20
+)
 
 // encodedShard is a rendered shard: its compressed bytes and their sha256.
 type encodedShard struct {
@@ -252,9 +257,9 @@ type ShardFormatError struct {
 func (e *ShardFormatError) Error() string { return e.What + ": " + e.Err.Error() }
 func (e *ShardFormatError) Unwrap() error { return e.Err }
 
-// decompressShardFile checks that data is a zstd frame that declares its content size,
-// as conda's reader needs, and returns its content.
-func decompressShardFile(data []byte) ([]byte, error) {
+// decompressShardFile checks that data is one zstd frame that declares its content size,
+// at most max bytes, as conda's reader accepts, and returns its content.
+func decompressShardFile(data []byte, max uint64) ([]byte, error) {
 	var h zstd.Header
 	if err := h.Decode(data); err != nil {
 		return nil, fmt.Errorf("not zstd: %w", err)
@@ -262,10 +267,11 @@ func decompressShardFile(data []byte) ([]byte, error) {
 	if !h.HasFCS {
 		return nil, errors.New("the zstd frame does not declare its content size")
 	}
-	if h.FrameContentSize > maxShardBytes {
-		return nil, fmt.Errorf("declares %d bytes, more than %d", h.FrameContentSize, maxShardBytes)
+	if h.FrameContentSize > max {
+		return nil, fmt.Errorf("declares %d bytes, more than the %d conda reads", h.FrameContentSize, max)
 	}
-	raw, err := shardDecoder().DecodeAll(data, make([]byte, 0, h.FrameContentSize))
+	// The declared size is only a claim: the buffer grows with what really decodes.
+	raw, err := shardDecoder().DecodeAll(data, make([]byte, 0, min(h.FrameContentSize, uint64(4*len(data)+1024))))
 	if err != nil {
 		return nil, fmt.Errorf("zstd: %w", err)
 	}
@@ -280,7 +286,7 @@ func DecodeShardIndex(data []byte) (*ShardIndexInfo, map[string]string, error) {
 	fail := func(err error) (*ShardIndexInfo, map[string]string, error) {
 		return nil, nil, &ShardFormatError{What: ShardIndexFile, Err: err}
 	}
-	raw, err := decompressShardFile(data)
+	raw, err := decompressShardFile(data, maxShardIndexBytes)
 	if err != nil {
 		return fail(err)
 	}
@@ -312,7 +318,7 @@ func DecodeShard(data []byte, want string) (*Shard, error) {
 			return nil, fmt.Errorf("its sha256 is %x, not the %s it is named by", sum, want)
 		}
 	}
-	raw, err := decompressShardFile(data)
+	raw, err := decompressShardFile(data, maxShardBytes)
 	if err != nil {
 		return nil, err
 	}
