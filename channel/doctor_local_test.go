@@ -11,44 +11,17 @@ import (
 	"time"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/internal/testkit"
 )
 
 func wantChecks(t *testing.T, rep *channel.Report, want map[string]channel.CheckStatus) {
 	t.Helper()
-	for _, c := range rep.Checks {
-		w, ok := want[c.Name]
-		if !ok {
-			t.Errorf("unexpected check %s: %s %s", c.Name, c.Status, c.Detail)
-			continue
-		}
-		if c.Status != w {
-			t.Errorf("check %s: %s, want %s: %s (fix: %s)", c.Name, c.Status, w, c.Detail, c.Fix)
-		}
-		delete(want, c.Name)
-	}
-	for n := range want {
-		t.Errorf("check %s missing from the report", n)
-	}
-	if t.Failed() {
-		data, _ := json.MarshalIndent(rep, "", "  ")
-		t.Logf("report:\n%s", data)
-	}
+	testkit.WantChecks(t, rep, want)
 }
 
 func wantFinding(t *testing.T, rep *channel.Report, name string, words ...string) {
 	t.Helper()
-	c, ok := rep.Check(name)
-	if !ok {
-		t.Fatalf("no %s check", name)
-	}
-	for _, w := range words {
-		if !strings.Contains(c.Detail+" fix: "+c.Fix, w) {
-			t.Errorf("%s check lacks %q: %s (fix: %s)", name, w, c.Detail, c.Fix)
-		}
-	}
-	if rep.OK {
-		t.Error("report OK despite a failed check")
-	}
+	testkit.WantFinding(t, rep, name, words...)
 }
 
 func TestDiagnoseBadURL(t *testing.T) {

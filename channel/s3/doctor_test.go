@@ -2,7 +2,6 @@ package s3store_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"github.com/condachan/condachan/channel"
 	s3store "github.com/condachan/condachan/channel/s3"
 	"github.com/condachan/condachan/internal/s3test"
+	"github.com/condachan/condachan/internal/testkit"
 )
 
 // isolateAWS keeps the developer's AWS settings out of a test that uses the default
@@ -42,28 +42,9 @@ func isolateAWS(t *testing.T) string {
 	return dir
 }
 
-// wantChecks compares the status of every check with want (name -> status) and that the
-// report has no other checks.
 func wantChecks(t *testing.T, rep *channel.Report, want map[string]channel.CheckStatus) {
 	t.Helper()
-	for _, c := range rep.Checks {
-		w, ok := want[c.Name]
-		if !ok {
-			t.Errorf("unexpected check %s: %s %s", c.Name, c.Status, c.Detail)
-			continue
-		}
-		if c.Status != w {
-			t.Errorf("check %s: %s, want %s: %s (fix: %s)", c.Name, c.Status, w, c.Detail, c.Fix)
-		}
-		delete(want, c.Name)
-	}
-	for n := range want {
-		t.Errorf("check %s missing from the report", n)
-	}
-	if t.Failed() {
-		data, _ := json.MarshalIndent(rep, "", "  ")
-		t.Logf("report:\n%s", data)
-	}
+	testkit.WantChecks(t, rep, want)
 }
 
 func allS3(status channel.CheckStatus) map[string]channel.CheckStatus {
@@ -143,18 +124,7 @@ func diagnoseStripped(t *testing.T, method, header string) (*channel.Report, *s3
 
 func wantFinding(t *testing.T, rep *channel.Report, name string, words ...string) {
 	t.Helper()
-	c, ok := rep.Check(name)
-	if !ok {
-		t.Fatalf("no %s check", name)
-	}
-	for _, w := range words {
-		if !strings.Contains(c.Detail+" fix: "+c.Fix, w) {
-			t.Errorf("%s check lacks %q: %s (fix: %s)", name, w, c.Detail, c.Fix)
-		}
-	}
-	if rep.OK {
-		t.Error("report OK despite a failed check")
-	}
+	testkit.WantFinding(t, rep, name, words...)
 }
 
 func TestDiagnoseIgnoredConditionalDelete(t *testing.T) {

@@ -391,31 +391,8 @@ func race(n int, fn func(i int)) {
 // every other gets ErrPreconditionFailed, and the object holds the winner's bytes under
 // the ETag the winner was given.
 func CheckCreateIfAbsentRace(t testing.TB, s channel.Store, n int) {
-	ctx := ctx(t)
-	key := ".condachan/lock.json"
-	var mu sync.Mutex
-	var winners []int
-	var winObj channel.Object
 	body := func(i int) []byte { return []byte(fmt.Sprintf(`{"writer":%d,"pad":"%0*d"}`, i, 40+i, i)) }
-	race(n, func(i int) {
-		obj, err := put(ctx, s, key, body(i), channel.PutOptions{IfAbsent: true})
-		switch {
-		case err == nil:
-			mu.Lock()
-			winners = append(winners, i)
-			winObj = obj
-			mu.Unlock()
-		case !errors.Is(err, channel.ErrPreconditionFailed):
-			t.Errorf("racing create %d: %v, want success or ErrPreconditionFailed", i, err)
-		}
-	})
-	if len(winners) != 1 {
-		t.Fatalf("%d of %d racing creates won (%v), want exactly 1", len(winners), n, winners)
-	}
-	got := wantContent(t, ctx, s, key, body(winners[0]), "after the race")
-	if got.ETag != winObj.ETag {
-		t.Errorf("object ETag %s, the winner was told %s", got.ETag, winObj.ETag)
-	}
+	oneWinner(t, s, ".condachan/lock.json", n, channel.PutOptions{IfAbsent: true}, body, "create")
 }
 
 // CheckCompareAndSwap: a write with IfMatch succeeds on the current ETag and gives a new
@@ -469,15 +446,22 @@ func CheckCompareAndSwap(t testing.TB, s channel.Store) {
 // CheckCompareAndSwapRace: n goroutines swap from the same ETag at once: exactly one
 // wins, the others get ErrPreconditionFailed, the object holds the winner's bytes.
 func CheckCompareAndSwapRace(t testing.TB, s channel.Store, n int) {
-	ctx := ctx(t)
 	key := "linux-64/repodata.json"
-	base := mustPut(t, ctx, s, key, []byte("base"), channel.PutOptions{IfAbsent: true})
+	base := mustPut(t, ctx(t), s, key, []byte("base"), channel.PutOptions{IfAbsent: true})
+	body := func(i int) []byte { return []byte(fmt.Sprintf("writer %d", i)) }
+	oneWinner(t, s, key, n, channel.PutOptions{IfMatch: base.ETag}, body, "swap from the same ETag")
+}
+
+// oneWinner races n conditional writes of body(i) to key: exactly one must win, every
+// other get ErrPreconditionFailed, and the object hold the winner's bytes under the ETag
+// the winner was given.
+func oneWinner(t testing.TB, s channel.Store, key string, n int, opts channel.PutOptions, body func(int) []byte, what string) {
+	ctx := ctx(t)
 	var mu sync.Mutex
 	var winners []int
 	var winObj channel.Object
-	body := func(i int) []byte { return []byte(fmt.Sprintf("writer %d", i)) }
 	race(n, func(i int) {
-		obj, err := put(ctx, s, key, body(i), channel.PutOptions{IfMatch: base.ETag})
+		obj, err := put(ctx, s, key, body(i), opts)
 		switch {
 		case err == nil:
 			mu.Lock()
@@ -485,11 +469,11 @@ func CheckCompareAndSwapRace(t testing.TB, s channel.Store, n int) {
 			winObj = obj
 			mu.Unlock()
 		case !errors.Is(err, channel.ErrPreconditionFailed):
-			t.Errorf("racing swap %d: %v, want success or ErrPreconditionFailed", i, err)
+			t.Errorf("racing %s %d: %v, want success or ErrPreconditionFailed", what, i, err)
 		}
 	})
 	if len(winners) != 1 {
-		t.Fatalf("%d of %d racing swaps from the same ETag won (%v), want exactly 1", len(winners), n, winners)
+		t.Fatalf("%d of %d racing %s won (%v), want exactly 1", len(winners), n, what, winners)
 	}
 	got := wantContent(t, ctx, s, key, body(winners[0]), "after the race")
 	if got.ETag != winObj.ETag {

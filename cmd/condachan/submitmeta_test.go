@@ -20,78 +20,16 @@ import (
 	"github.com/condachan/condachan/jobbundle/plan"
 )
 
-// catalogue writes a recipe folder in the sample catalogue's layout:
-// <root>/studioapp/deadline-cloud.yaml, <root>/studioapp/recipe/recipe.yaml, and the
-// archives in <root>/archive_files. It returns the recipe folder and the archives.
+// catalogue writes a recipe folder in the sample catalogue's layout (see
+// testkit.CatalogueRecipe) and returns the studioapp folder and the archives.
 func catalogue(t *testing.T, dcYAML string) (string, map[string][]byte) {
 	t.Helper()
-	root := filepath.Join(t.TempDir(), "conda_recipes")
-	archives := map[string][]byte{
-		"StudioApp_2025_Linux_64bit.tgz": []byte("the vendor's Linux tarball"),
-		"StudioApp_2025_Windows.zip":     []byte("the vendor's Windows zip"),
-	}
-	for name, data := range archives {
-		testkit.WriteFile(t, filepath.Join(root, "archive_files"), name, data)
-	}
-	dir := filepath.Join(root, "studioapp")
-	testkit.WriteFile(t, dir, "deadline-cloud.yaml", []byte(dcYAML))
-	// The vendor installers run in build scripts, as in the catalogue.
-	testkit.WriteFile(t, filepath.Join(dir, "recipe"), "build.sh", []byte("./install.sh --prefix \"$PREFIX\"\n"))
-	testkit.WriteFile(t, filepath.Join(dir, "recipe"), "build.bat", []byte("setup.exe /S /D=%PREFIX%\r\n"))
-	testkit.WriteFile(t, filepath.Join(dir, "recipe"), "recipe.yaml", []byte(`package:
-  name: studioapp
-  version: "2025.1"
-source:
-  - if: linux
-    then:
-      url: https://vendor.example.com/StudioApp_2025_Linux_64bit.tgz
-      sha256: `+testkit.SHA256(archives["StudioApp_2025_Linux_64bit.tgz"])+`
-  - if: win
-    then:
-      url: https://vendor.example.com/StudioApp_2025_Windows.zip
-      sha256: `+testkit.SHA256(archives["StudioApp_2025_Windows.zip"])+`
-requirements:
-  build:
-    - patchelf >=0.17
-about:
-  license: LicenseRef-StudioApp
-  summary: StudioApp
-`))
+	dir, archives := testkit.CatalogueRecipe(t, dcYAML)
 	return dir, archives
 }
 
 // sampleDeadlineYAML is in the form of the sample catalogue's files.
-const sampleDeadlineYAML = `condaPlatforms:
-  - platform: linux-64
-    defaultSubmit: true
-    sourceArchiveFilename:
-    - StudioApp_2025_Linux_64bit.tgz
-    sourceDownloadInstructions: 'Download StudioApp_2025_Linux_64bit.tgz from the vendor portal.'
-    additionalHostRequirements:
-      amounts:
-        - name: amount.worker.gpu
-          min: 1
-        - name: amount.worker.vcpu
-          min: 8
-      attributes:
-        - name: attr.custom.renderlicense
-          anyOf: [studioapp]
-    buildTool: rattler-build
-  - platform: win-64
-    defaultSubmit: true
-    sourceArchiveFilename: StudioApp_2025_Windows.zip
-    sourceDownloadInstructions: 'Follow the README to make the zip.'
-    buildTool: rattler-build
-  - platform: linux-64
-    variant: py311
-    defaultSubmit: false
-    variantConfig:
-      python: ["3.11"]
-    buildTool: rattler-build
-jobParameters:
-  - name: CondaChannels
-    value: conda-forge
-`
+const sampleDeadlineYAML = testkit.SampleDeadlineYAML
 
 // submit --dry-run on a catalogue folder writes one bundle per default platform, each
 // carrying its platform, host requirements, archive and the job parameters.
