@@ -7,11 +7,8 @@ package publish
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -259,19 +256,8 @@ func sameContent(ctx context.Context, store channel.Store, obj channel.Object, l
 	if obj.Size != lp.size {
 		return false, nil
 	}
-	if sha := obj.Metadata[index.MetaSHA256]; sha != "" {
-		return sha == lp.sha256, nil
-	}
-	rc, _, err := store.Get(ctx, obj.Key)
-	if err != nil {
-		return false, err
-	}
-	defer rc.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, rc); err != nil {
-		return false, err
-	}
-	return hex.EncodeToString(h.Sum(nil)) == lp.sha256, nil
+	sha, _, err := StoredHashes(ctx, store, obj)
+	return sha == lp.sha256, err
 }
 
 // IndexUnderLease takes the channel lease and reindexes subdirs, unless every upload is

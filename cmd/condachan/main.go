@@ -159,6 +159,7 @@ folder, and keeps the channel's repodata correct while many jobs publish at once
 		newIndexCommand(stdout, stderr),
 		newRemoveCommand(stdout, stderr),
 		newPatchCommand(stdout, stderr),
+		newMirrorCommand(stdout, stderr),
 		newLockCommand(stdout, stderr, stdin),
 		newDoctorCommand(stdout, stderr),
 		newPolicyCommand(stdout),

@@ -1,12 +1,14 @@
 package testkit
 
 import (
+	"archive/tar"
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,27 +48,8 @@ func (p PackageSpec) FileName() string {
 // MakeConda writes the package into dir (dir/<file name>) and returns its path.
 func MakeConda(t testing.TB, dir string, p PackageSpec) string {
 	t.Helper()
-	if p.Subdir == "" {
-		p.Subdir = "linux-64"
-	}
-	if p.Time.IsZero() {
-		p.Time = time.Unix(1700000000, 0)
-	}
-	idx := p.IndexJSON
-	if idx == nil {
-		m := map[string]any{"name": p.Name, "version": p.Version, "build": p.Build, "build_number": 0, "depends": []string{}, "subdir": p.Subdir, "timestamp": p.Time.UnixMilli(), "license": "MIT"}
-		for k, v := range p.Extra {
-			m[k] = v
-		}
-		var err error
-		if idx, err = json.MarshalIndent(m, "", "  "); err != nil {
-			t.Fatal(err)
-		}
-	}
-	files := p.Files
-	if files == nil {
-		files = Tree{"share/" + p.Name + "/README": {Data: []byte(p.Name + " " + p.Version + "\n"), Mode: 0o644}}
-	}
+	p.defaults()
+	idx, files := indexJSON(t, p), p.Files
 	path := filepath.Join(dir, p.FileName())
 	f, err := os.Create(path)
 	if err != nil {
@@ -130,6 +113,82 @@ func MakeConda(t testing.TB, dir string, p PackageSpec) string {
 		t.Fatal(err)
 	}
 	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// defaults fills in what a spec leaves out: linux-64, a fixed time, one README file.
+func (p *PackageSpec) defaults() {
+	if p.Subdir == "" {
+		p.Subdir = "linux-64"
+	}
+	if p.Time.IsZero() {
+		p.Time = time.Unix(1700000000, 0)
+	}
+	if p.Files == nil {
+		p.Files = Tree{"share/" + p.Name + "/README": {Data: []byte(p.Name + " " + p.Version + "\n"), Mode: 0o644}}
+	}
+}
+
+// indexJSON is the package's info/index.json: p.IndexJSON, or one made from its fields.
+func indexJSON(t testing.TB, p PackageSpec) []byte {
+	t.Helper()
+	idx := p.IndexJSON
+	if idx == nil {
+		m := map[string]any{"name": p.Name, "version": p.Version, "build": p.Build, "build_number": 0, "depends": []string{}, "subdir": p.Subdir, "timestamp": p.Time.UnixMilli(), "license": "MIT"}
+		for k, v := range p.Extra {
+			m[k] = v
+		}
+		var err error
+		if idx, err = json.MarshalIndent(m, "", "  "); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return idx
+}
+
+// TarBz2FileName is <name>-<version>-<build>.tar.bz2.
+func (p PackageSpec) TarBz2FileName() string {
+	return fmt.Sprintf("%s-%s-%s.tar.bz2", p.Name, p.Version, p.Build)
+}
+
+// MakeTarBz2 writes the package in the old .tar.bz2 format (compressed by Debian's
+// bzip2) into dir and returns its path. It holds info/index.json, info/paths.json,
+// info/files and the files.
+func MakeTarBz2(t testing.TB, dir string, p PackageSpec) string {
+	t.Helper()
+	p.defaults()
+	idx, files := indexJSON(t, p), p.Files
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	add := func(name string, mode int64, data []byte) {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(len(data)), ModTime: p.Time, Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var paths []map[string]any
+	var list []string
+	for _, name := range files.Paths() {
+		n := files[name]
+		paths = append(paths, map[string]any{"_path": name, "path_type": "hardlink", "sha256": fmt.Sprintf("%x", sha256.Sum256(n.Data)), "size_in_bytes": len(n.Data)})
+		list = append(list, name)
+	}
+	pj, _ := json.Marshal(map[string]any{"paths": paths, "paths_version": 1})
+	add("info/index.json", 0o644, idx)
+	add("info/paths.json", 0o644, pj)
+	add("info/files", 0o644, []byte(strings.Join(list, "\n")+"\n"))
+	for _, name := range list {
+		add(name, int64(files[name].Mode), files[name].Data)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, p.TarBz2FileName())
+	if err := os.WriteFile(path, Compress(t, buf.Bytes(), "bzip2"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path
