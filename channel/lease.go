@@ -305,6 +305,35 @@ func ReadLeaseStatus(ctx context.Context, store Store) (LeaseStatus, error) {
 	return LeaseStatus{Held: true, Record: rec, Object: obj, Unreadable: err}, nil
 }
 
+// MarshalJSON writes the status as `lock status --json` shows it: {"held": false}, or
+// the lease with its lock.json's ETag and time, and why it is unreadable ("" if it is
+// not). Keys are in sorted order and HTML characters are kept as they are.
+func (ls LeaseStatus) MarshalJSON() ([]byte, error) {
+	var v any = struct {
+		Held bool `json:"held"`
+	}{}
+	if ls.Held {
+		unreadable := ""
+		if ls.Unreadable != nil {
+			unreadable = ls.Unreadable.Error()
+		}
+		v = struct {
+			Error    string      `json:"error"`
+			ETag     string      `json:"etag"`
+			Held     bool        `json:"held"`
+			Lease    LeaseRecord `json:"lease"`
+			Modified time.Time   `json:"modified"`
+		}{unreadable, ls.Object.ETag, true, ls.Record, ls.Object.Modified}
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
 func writeLock(ctx context.Context, store Store, rec LeaseRecord, opts PutOptions) (Object, error) {
 	data, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {

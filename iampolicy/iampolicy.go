@@ -11,6 +11,8 @@
 package iampolicy
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -58,6 +60,27 @@ type Policy struct {
 	BucketPolicy *Document
 	// Notes explain the grants, in the order to show them.
 	Notes []Note
+}
+
+// MarshalJSON writes the policy as condachan prints it: the channel, the access, the
+// identity policy (identity_policy), the bucket policy when asked for (bucket_policy)
+// and the notes' texts (notes). HTML characters are kept as they are.
+func (p *Policy) MarshalJSON() ([]byte, error) {
+	notes := make([]string, len(p.Notes))
+	for i, n := range p.Notes {
+		notes[i] = n.Text
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // shell commands in notes keep their & and >
+	err := enc.Encode(struct {
+		Channel        string    `json:"channel"`
+		Access         Access    `json:"access"`
+		IdentityPolicy Document  `json:"identity_policy"`
+		BucketPolicy   *Document `json:"bucket_policy,omitempty"`
+		Notes          []string  `json:"notes"`
+	}{p.Channel, p.Access, p.IdentityPolicy, p.BucketPolicy, notes})
+	return bytes.TrimRight(b.Bytes(), "\n"), err
 }
 
 // Document is an IAM policy document; it marshals to JSON with the fields in the order AWS

@@ -1,6 +1,7 @@
 package iampolicy_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"regexp"
@@ -285,5 +286,44 @@ func TestInvalidRequest(t *testing.T) {
 	err = (&iampolicy.InvalidRequestError{Field: iampolicy.FieldAccess, Reason: "read or write"}).Error()
 	if want := `access is required: read or write`; err != want {
 		t.Errorf("message %q, want %q", err, want)
+	}
+}
+
+// A policy marshals as condachan prints it: channel, access, identity_policy, the
+// bucket_policy only when asked for, and the notes' texts in order.
+func TestPolicyJSON(t *testing.T) {
+	for _, withBucket := range []bool{false, true} {
+		p, err := iampolicy.Generate(iampolicy.Request{Bucket: "studio-bucket", Prefix: "Conda", Access: iampolicy.Write, BucketPolicy: withBucket})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.Token()
+		for dec.More() {
+			k, _ := dec.Token()
+			keys = append(keys, k.(string))
+			var skip json.RawMessage
+			dec.Decode(&skip)
+		}
+		want := []string{"channel", "access", "identity_policy", "notes"}
+		if withBucket {
+			want = []string{"channel", "access", "identity_policy", "bucket_policy", "notes"}
+		}
+		if !slices.Equal(keys, want) {
+			t.Errorf("bucket policy %v: keys %v, want %v", withBucket, keys, want)
+		}
+		var out struct {
+			Channel string   `json:"channel"`
+			Notes   []string `json:"notes"`
+		}
+		json.Unmarshal(b, &out)
+		if out.Channel != "s3://studio-bucket/Conda" || len(out.Notes) != len(p.Notes) || out.Notes[0] != p.Notes[0].Text {
+			t.Errorf("bucket policy %v: %s", withBucket, b)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"fmt"
 	"strings"
 )
 
@@ -103,6 +104,27 @@ func SubdirOutputs(w Writer) []Output {
 		}
 	}
 	return out
+}
+
+// DescribeOutputs lists the files an index run writes, one a line: where each is and
+// who reads it ("<subdir>/" for a file in every subdir, <sha256> for a family's members).
+func DescribeOutputs() string {
+	var b strings.Builder
+	for _, o := range Outputs {
+		if o.Writer != Indexer {
+			continue
+		}
+		where := "<subdir>/"
+		if o.Root {
+			where = ""
+		}
+		name := o.Name
+		if o.Family() {
+			name += "<sha256>.msgpack.zst"
+		}
+		fmt.Fprintf(&b, "  %-44s %s\n", where+name, o.Readers)
+	}
+	return b.String()
 }
 
 // writtenSubdirFiles are the single files (not shard families) an index run writes in

@@ -2,6 +2,7 @@ package index
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,5 +34,26 @@ func TestResultMessages(t *testing.T) {
 	}
 	if got := r.Messages(); !slices.Equal(got, want) {
 		t.Errorf("Messages() =\n%q\nwant\n%q", got, want)
+	}
+}
+
+// DescribeOutputs lists every file an index run writes, with its readers, and nothing
+// else: the index command's help is made of it.
+func TestDescribeOutputs(t *testing.T) {
+	got := DescribeOutputs()
+	for _, want := range []string{
+		"  <subdir>/" + RepodataJSON + " ",
+		"  <subdir>/" + ShardsFolder + "<sha256>.msgpack.zst ",
+		"  " + ChannelDataJSON + " ",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("DescribeOutputs lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "current_repodata.json") || strings.Contains(got, "rss.xml") {
+		t.Errorf("DescribeOutputs lists files an index run does not write:\n%s", got)
+	}
+	if lines := strings.Count(got, "\n"); lines != len(SubdirOutputs(Indexer))+2 {
+		t.Errorf("%d lines:\n%s", lines, got)
 	}
 }

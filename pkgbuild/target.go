@@ -37,6 +37,15 @@ func InferTarget(load func(target string) (*recipe.Recipe, error), archiveNames 
 	return ""
 }
 
+// ArchiveNames are the file names of source archives given as paths or URIs.
+func ArchiveNames(archives []string) []string {
+	var names []string
+	for _, a := range archives {
+		names = append(names, a[strings.LastIndexAny(a, `/\`)+1:])
+	}
+	return names
+}
+
 // ArchiveSource returns the recipe's url source whose archive is called name, or an error
 // naming the ones it has.
 func ArchiveSource(r *recipe.Recipe, name string) (recipe.Source, error) {

@@ -3,6 +3,10 @@
 // the channel lease. Publishers that queue up behind one lease are served by group
 // commit: the holder indexes every package present, so a waiter whose package is already
 // in the index when it gets the lease is done at once.
+//
+// Besides, the package does what else changes a channel under its lease (Remove,
+// StorePatches, Reindex), and builds a package for a channel (Build): its archives may
+// be staged there, its build number reserved there, and it is published there.
 package publish
 
 import (

@@ -130,3 +130,23 @@ func Export(name, dir string) (int, error) {
 	}
 	return n, nil
 }
+
+// NotFoundError is a recipe named neither by a folder on disk nor by a shipped recipe.
+type NotFoundError struct{ Name string }
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("recipe %q not found: not a folder with %s, and not a shipped recipe (%s)", e.Name, recipe.FileName, strings.Join(Names(), ", "))
+}
+
+// Load renders the recipe arg names for the target platform: a folder (or its
+// recipe.yaml) on disk, recipes/NAME in the current folder (a checkout of this
+// repository), or a shipped recipe. A name that is none of these is a *NotFoundError.
+func Load(arg, target string) (*recipe.Recipe, error) {
+	if dir, ok := FindDir(arg); ok {
+		return recipe.LoadDir(dir, target)
+	}
+	if Has(arg) {
+		return recipe.LoadFS(FS, arg, target)
+	}
+	return nil, &NotFoundError{Name: arg}
+}

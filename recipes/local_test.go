@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -46,5 +47,36 @@ func TestExport(t *testing.T) {
 	var notShipped *NotShippedError
 	if _, err := Export("nope", t.TempDir()); !errors.As(err, &notShipped) {
 		t.Errorf("not shipped: %v", err)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "recipe.yaml"), []byte("package: {name: local-one, version: '1'}\n"), 0o644)
+	if r, err := Load(dir, "linux-64"); err != nil || r.Package.Name != "local-one" {
+		t.Errorf("a folder: %v, %v", r, err)
+	}
+	if r, err := Load("blender-4.1", "win-64"); err != nil || r.TargetPlatform != "win-64" {
+		t.Errorf("a shipped recipe: %v, %v", r, err)
+	}
+	_, err := Load("houdini-20", "linux-64")
+	var nf *NotFoundError
+	if !errors.As(err, &nf) || !strings.Contains(err.Error(), `recipe "houdini-20" not found: not a folder with recipe.yaml, and not a shipped recipe (`) {
+		t.Errorf("an unknown name: %v", err)
+	}
+}
+
+func TestSummaries(t *testing.T) {
+	got := Summaries()
+	if len(got) != len(Names()) {
+		t.Fatalf("%d summaries of %d recipes", len(got), len(Names()))
+	}
+	for _, s := range got {
+		if s.Err != nil || s.Version == "" {
+			t.Errorf("%s: %+v", s.Name, s)
+		}
+		if s.Name == "maya-rpm-example" && s.Version != "2026.0" {
+			t.Errorf("maya-rpm-example version %s", s.Version)
+		}
 	}
 }

@@ -39,3 +39,26 @@ func Has(name string) bool {
 	_, err := fs.Stat(FS, name+"/"+recipe.FileName)
 	return err == nil && fs.ValidPath(name)
 }
+
+// Summary is what a listing of the shipped recipes shows of one.
+type Summary struct {
+	Name    string
+	Version string
+	Summary string
+	// Err is why the recipe does not render (for linux-64); Version and Summary are "".
+	Err error
+}
+
+// Summaries are the shipped recipes, by name, as rendered for linux-64.
+func Summaries() []Summary {
+	var out []Summary
+	for _, name := range Names() {
+		r, err := recipe.LoadFS(FS, name, "linux-64")
+		if err != nil {
+			out = append(out, Summary{Name: name, Err: err})
+			continue
+		}
+		out = append(out, Summary{Name: name, Version: r.Package.Version, Summary: r.About.Summary})
+	}
+	return out
+}

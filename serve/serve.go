@@ -1,7 +1,7 @@
 // Package serve is condachan's read-only HTTP server for a conda channel: an http.Handler
 // that puts any channel.Store (an S3 prefix or a local folder) behind plain HTTP, so that
 // conda, mamba and pixi read it without S3 support of their own, and the server's
-// lifecycle (listening, TLS, graceful shutdown).
+// lifecycle (the checks before listening, listening, TLS, graceful shutdown).
 //
 // What it serves: GET and HEAD of the channel's files, with the store's ETag and
 // Last-Modified, conditional requests answered 304, single byte ranges answered 206 (the
@@ -133,10 +133,10 @@ func New(store channel.Store, opts Options) (*Handler, error) {
 	}
 	h.packageCC = []string{visibility + ", max-age=31536000, immutable"}
 	if opts.Redirect {
-		presigner, ok := store.(channel.Presigner)
-		if !ok {
-			return nil, fmt.Errorf("redirects to presigned URLs need a channel that can presign them (an S3 channel); %s cannot", store)
+		if err := CheckRedirect(store); err != nil {
+			return nil, err
 		}
+		presigner := store.(channel.Presigner)
 		ttl := opts.PresignTTL
 		h.presign = func(ctx context.Context, key string) (string, error) {
 			return presigner.PresignGet(ctx, key, ttl)

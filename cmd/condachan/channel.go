@@ -90,16 +90,13 @@ func (f *channelFlags) s3Options() s3store.Options {
 	}
 }
 
-func (f *channelFlags) leaseOptions(command string) channel.LeaseOptions {
-	return channel.LeaseOptions{TTL: f.leaseTTL, Poll: f.leasePoll, Owner: channel.CurrentOwner(command)}
-}
-
 // publishOptions are the options of a command that changes the channel under its lease:
 // the lease flags, the progress reporter, and notable events logged to stderr.
 func (f *channelFlags) publishOptions(command string, rep progress.Reporter, stderr io.Writer) publish.Options {
 	return publish.Options{
-		Lease: f.leaseOptions(command), Progress: rep,
-		Log: func(s string) { fmt.Fprintln(stderr, s) },
+		Lease:    channel.LeaseOptions{TTL: f.leaseTTL, Poll: f.leasePoll, Owner: channel.CurrentOwner(command)},
+		Progress: rep,
+		Log:      func(s string) { fmt.Fprintln(stderr, s) },
 	}
 }
 
@@ -136,6 +133,48 @@ func (f *changeFlags) print(stdout, stderr io.Writer, ir *index.Result, v any, l
 	return nil
 }
 
+// change is what a command that changes the channel does, for changeFlags.run.
+type change struct {
+	name  string                                       // the command, as the lease's owner
+	check func() error                                 // checks the arguments first, if set
+	open  func(context.Context) (channel.Store, error) // opens the channel
+	do    func(context.Context, channel.Store, publish.Options) (changed, error)
+}
+
+// changed is what a change did: what its index run found, the result for --json, and
+// the lines that say it otherwise.
+type changed struct {
+	index *index.Result
+	json  any
+	lines func(w io.Writer)
+}
+
+// run parses --progress, checks the arguments, opens the channel, does the change with
+// a progress reporter, and prints what it did.
+func (f *changeFlags) run(cmd *cobra.Command, stdout, stderr io.Writer, c change) error {
+	mode, err := f.progressMode()
+	if err != nil {
+		return err
+	}
+	if c.check != nil {
+		if err := c.check(); err != nil {
+			return err
+		}
+	}
+	store, err := c.open(cmd.Context())
+	if err != nil {
+		return err
+	}
+	rep := progress.New(mode, stdout, stderr)
+	defer rep.Finish()
+	res, err := c.do(cmd.Context(), store, f.publishOptions(c.name, rep, stderr))
+	rep.Finish()
+	if err != nil {
+		return err
+	}
+	return f.print(stdout, stderr, res.index, res.json, func() { res.lines(stdout) })
+}
+
 // publishJSON and indexJSON are results with the requests the channel sent, for --json.
 type publishJSON struct {
 	*publish.Result
@@ -154,6 +193,22 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// printJSONList prints one value as an object, several as a list.
+func printJSONList[T any](w io.Writer, list []T) error {
+	if len(list) == 1 {
+		return printJSON(w, list[0])
+	}
+	return printJSON(w, list)
+}
+
+// usage makes err, if any, a usage error.
+func usage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return usageError{err}
+}
+
 func newPublishCommand(stdout, stderr io.Writer) *cobra.Command {
 	var cf changeFlags
 	var force bool
@@ -170,28 +225,17 @@ queue behind one lease share its index run.`,
   condachan publish output/*/*.conda --channel ./channel`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			mode, err := cf.progressMode()
-			if err != nil {
-				return err
-			}
-			// Before the channel is opened: opening a local one creates its folder.
-			if err := publish.CheckFiles(args); err != nil {
-				return usageError{err}
-			}
-			store, err := cf.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			rep := progress.New(mode, stdout, stderr)
-			defer rep.Finish()
-			opts := cf.publishOptions("publish", rep, stderr)
-			opts.Force = force
-			res, err := publish.Publish(cmd.Context(), store, args, opts)
-			rep.Finish()
-			if err != nil {
-				return err
-			}
-			return cf.print(stdout, stderr, res.Index, publishJSON{res, channel.Requests(store)}, func() { printUploads(stdout, res) })
+			return cf.run(cmd, stdout, stderr, change{name: "publish", open: cf.open,
+				// Before the channel is opened: opening a local one creates its folder.
+				check: func() error { return usage(publish.CheckFiles(args)) },
+				do: func(ctx context.Context, store channel.Store, opts publish.Options) (changed, error) {
+					opts.Force = force
+					res, err := publish.Publish(ctx, store, args, opts)
+					if err != nil {
+						return changed{}, err
+					}
+					return changed{res.Index, publishJSON{res, channel.Requests(store)}, func(w io.Writer) { printUploads(w, res) }}, nil
+				}})
 		},
 	}
 	cf.add(cmd.Flags())
@@ -214,15 +258,15 @@ func reportIndex(w io.Writer, r *index.Result) {
 
 func newIndexCommand(stdout, stderr io.Writer) *cobra.Command {
 	var cf changeFlags
-	var subdirs []string
-	var full, strict, noShards, shards bool
+	var opts index.Options
+	var strict, noShards, shards bool
 	cmd := &cobra.Command{
 		Use:   "index --channel URL [--subdir S]... [--full] [--strict] [--no-shards]",
 		Short: "Reindex a channel (after packages were copied in or removed by hand)",
 		Long: `Reindex a channel: find new, replaced and deleted packages and rewrite every file
 clients read (see "Channel files" in the README):
 
-` + outputsHelp() + `
+` + index.DescribeOutputs() + `
 A package's metadata is read once in its life (ranged reads of its info member only);
 unreadable files are reported in their own list and left out (--strict: exit 1). A
 repodata.json that is not valid is not replaced without --full, which also reads every
@@ -233,55 +277,41 @@ Patch instructions stored with ` + "`condachan patch`" + ` are applied; repodata
 keeps the records as the packages say.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			mode, err := cf.progressMode()
-			if err != nil {
-				return err
-			}
-			if noShards && shards {
-				return usageError{errors.New("--shards and --no-shards contradict each other")}
-			}
-			store, err := cf.openExisting(cmd.Context())
-			if err != nil {
-				return err
-			}
-			rep := progress.New(mode, stdout, stderr)
-			defer rep.Finish()
-			lease, err := channel.Acquire(cmd.Context(), store, withWaitLog(cf.leaseOptions("index"), stderr))
-			if err != nil {
-				return err
-			}
-			shardMode := index.ShardsAsBefore
-			switch {
-			case noShards:
-				shardMode = index.ShardsOff
-			case shards:
-				shardMode = index.ShardsOn
-			}
-			res, err := index.Run(cmd.Context(), store, index.Options{Subdirs: subdirs, Full: full, Lease: lease, Progress: rep, Shards: shardMode})
-			if rerr := lease.Release(context.WithoutCancel(cmd.Context())); err == nil && rerr != nil {
-				err = rerr
-			}
-			rep.Finish()
-			if err != nil {
-				return err
-			}
-			if err := cf.print(stdout, stderr, res, indexJSON{res, channel.Requests(store)}, func() {
-				for _, sd := range res.Subdirs {
-					fmt.Fprintf(stdout, "%s: %d packages (%d added, %d replaced, %d removed, %d unreadable)\n",
-						sd.Subdir, sd.Packages, len(sd.Added), len(sd.Replaced), len(sd.Removed), len(sd.Unreadable))
-				}
-			}); err != nil {
-				return err
-			}
-			if n := res.Unreadable(); strict && n > 0 {
+			var res *index.Result
+			err := cf.run(cmd, stdout, stderr, change{name: "index", open: cf.openExisting,
+				check: func() error {
+					if noShards && shards {
+						return usageError{errors.New("--shards and --no-shards contradict each other")}
+					}
+					return nil
+				},
+				do: func(ctx context.Context, store channel.Store, po publish.Options) (changed, error) {
+					switch {
+					case noShards:
+						opts.Shards = index.ShardsOff
+					case shards:
+						opts.Shards = index.ShardsOn
+					}
+					var err error
+					if res, err = publish.Reindex(ctx, store, opts, po); err != nil {
+						return changed{}, err
+					}
+					return changed{res, indexJSON{res, channel.Requests(store)}, func(w io.Writer) {
+						for _, sd := range res.Subdirs {
+							fmt.Fprintf(w, "%s: %d packages (%d added, %d replaced, %d removed, %d unreadable)\n",
+								sd.Subdir, sd.Packages, len(sd.Added), len(sd.Replaced), len(sd.Removed), len(sd.Unreadable))
+						}
+					}}, nil
+				}})
+			if n := res.Unreadable(); err == nil && strict && n > 0 {
 				return &strictError{n}
 			}
-			return nil
+			return err
 		},
 	}
 	cf.add(cmd.Flags())
-	cmd.Flags().StringArrayVar(&subdirs, "subdir", nil, "subdir to index (repeatable; default: all; one the channel does not have is refused)")
-	cmd.Flags().BoolVar(&full, "full", false, "read every package again and replace an invalid repodata.json")
+	cmd.Flags().StringArrayVar(&opts.Subdirs, "subdir", nil, "subdir to index (repeatable; default: all; one the channel does not have is refused)")
+	cmd.Flags().BoolVar(&opts.Full, "full", false, "read every package again and replace an invalid repodata.json")
 	cmd.Flags().BoolVar(&strict, "strict", false, "exit 1 when a package is unreadable (after writing the index of the others)")
 	cmd.Flags().BoolVar(&noShards, "no-shards", false, "stop writing sharded repodata (CEP 16) in the subdirs indexed, and remove their shard index; remembered")
 	cmd.Flags().BoolVar(&shards, "shards", false, "write sharded repodata again after --no-shards")
@@ -295,39 +325,6 @@ func (e *strictError) Error() string {
 	return fmt.Sprintf("--strict: %d package(s) are unreadable (listed above) and were left out of the index; fix or delete them and index again", e.n)
 }
 
-// outputsHelp lists the files an index run writes and who reads them, from index.Outputs.
-func outputsHelp() string {
-	var b strings.Builder
-	for _, o := range index.Outputs {
-		if o.Writer != index.Indexer {
-			continue
-		}
-		where := "<subdir>/"
-		if o.Root {
-			where = ""
-		}
-		name := o.Name
-		if o.Family() {
-			name += "<sha256>.msgpack.zst"
-		}
-		fmt.Fprintf(&b, "  %-44s %s\n", where+name, o.Readers)
-	}
-	return b.String()
-}
-
-func withWaitLog(o channel.LeaseOptions, w io.Writer) channel.LeaseOptions {
-	o.Waiting = func(rec channel.LeaseRecord, obj channel.Object) {
-		fmt.Fprintf(w, "waiting for the channel lease held by %s pid %d (generation %d)\n", rec.Owner.Host, rec.Owner.PID, rec.Generation)
-	}
-	o.TookOver = func(prev channel.LeaseRecord, waited time.Duration) {
-		fmt.Fprintf(w, "took over the channel lease from %s pid %d after it expired (%s without a heartbeat)\n", prev.Owner.Host, prev.Owner.PID, waited.Round(time.Second))
-	}
-	o.HolderGone = func(prev channel.LeaseRecord, _ time.Duration, why string) {
-		fmt.Fprintf(w, "took over the channel lease at once: its holder is gone (%s)\n", why)
-	}
-	return o
-}
-
 func newLockCommand(stdout, stderr io.Writer, stdin io.Reader) *cobra.Command {
 	lock := &cobra.Command{Use: "lock", Short: "Inspect or break the channel lease"}
 	var cf channelFlags
@@ -337,39 +334,14 @@ func newLockCommand(stdout, stderr io.Writer, stdin io.Reader) *cobra.Command {
 		Short: "Show who holds the channel lease, since when, and its generation",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			store, err := cf.openExisting(cmd.Context())
-			if err != nil {
-				return err
-			}
-			ls, err := channel.ReadLeaseStatus(cmd.Context(), store)
-			if err != nil {
-				return err
-			}
-			rec, obj := ls.Record, ls.Object
+			_, ls, err := cf.leaseStatus(cmd.Context())
 			switch {
-			case asJSON && !ls.Held:
-				return printJSON(stdout, map[string]any{"held": false})
+			case err != nil:
+				return err
 			case asJSON:
-				return printJSON(stdout, map[string]any{"held": true, "lease": rec, "etag": obj.ETag, "modified": obj.Modified, "error": errString(ls.Unreadable)})
-			case !ls.Held:
-				fmt.Fprintln(stdout, "free: nobody holds the channel lease")
-				return nil
-			case ls.Unreadable != nil:
-				fmt.Fprintf(stdout, "held, but lock.json is unreadable (%v); ETag %s, written %s\n", ls.Unreadable, obj.ETag, obj.Modified.Format(time.RFC3339))
-				return nil
+				return printJSON(stdout, ls)
 			}
-			fmt.Fprintf(stdout, "held by %s pid %d", rec.Owner.Host, rec.Owner.PID)
-			if rec.Owner.User != "" {
-				fmt.Fprintf(stdout, " (user %s)", rec.Owner.User)
-			}
-			fmt.Fprintln(stdout)
-			if rec.Owner.JobID != "" {
-				fmt.Fprintf(stdout, "  Deadline job %s, session %s\n", rec.Owner.JobID, rec.Owner.SessionID)
-			}
-			fmt.Fprintf(stdout, "  generation %d, TTL %s\n", rec.Generation, rec.TTL())
-			fmt.Fprintf(stdout, "  acquired %s, last heartbeat %s (by the holder's clock); stored %s ago\n",
-				rec.AcquiredAt.Format(time.RFC3339), rec.RenewedAt.Format(time.RFC3339), time.Since(obj.Modified).Round(time.Second))
-			fmt.Fprintf(stdout, "  ETag %s\n", obj.ETag)
+			printLeaseStatus(stdout, ls)
 			return nil
 		},
 	}
@@ -387,11 +359,7 @@ one removed: if it changes before you confirm (a heartbeat, a new holder), nothi
 A holder that is in fact alive cannot damage the index: its next repodata write fails.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			store, err := bf.openExisting(cmd.Context())
-			if err != nil {
-				return err
-			}
-			ls, err := channel.ReadLeaseStatus(cmd.Context(), store)
+			store, ls, err := bf.leaseStatus(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -421,9 +389,37 @@ A holder that is in fact alive cannot damage the index: its next repodata write 
 	return lock
 }
 
-func errString(err error) string {
-	if err == nil {
-		return ""
+// leaseStatus opens the channel and reads its lease.
+func (f *channelFlags) leaseStatus(ctx context.Context) (channel.Store, channel.LeaseStatus, error) {
+	store, err := f.openExisting(ctx)
+	if err != nil {
+		return nil, channel.LeaseStatus{}, err
 	}
-	return err.Error()
+	ls, err := channel.ReadLeaseStatus(ctx, store)
+	return store, ls, err
+}
+
+// printLeaseStatus says who holds the lease, since when, and its generation.
+func printLeaseStatus(w io.Writer, ls channel.LeaseStatus) {
+	rec, obj := ls.Record, ls.Object
+	switch {
+	case !ls.Held:
+		fmt.Fprintln(w, "free: nobody holds the channel lease")
+		return
+	case ls.Unreadable != nil:
+		fmt.Fprintf(w, "held, but lock.json is unreadable (%v); ETag %s, written %s\n", ls.Unreadable, obj.ETag, obj.Modified.Format(time.RFC3339))
+		return
+	}
+	fmt.Fprintf(w, "held by %s pid %d", rec.Owner.Host, rec.Owner.PID)
+	if rec.Owner.User != "" {
+		fmt.Fprintf(w, " (user %s)", rec.Owner.User)
+	}
+	fmt.Fprintln(w)
+	if rec.Owner.JobID != "" {
+		fmt.Fprintf(w, "  Deadline job %s, session %s\n", rec.Owner.JobID, rec.Owner.SessionID)
+	}
+	fmt.Fprintf(w, "  generation %d, TTL %s\n", rec.Generation, rec.TTL())
+	fmt.Fprintf(w, "  acquired %s, last heartbeat %s (by the holder's clock); stored %s ago\n",
+		rec.AcquiredAt.Format(time.RFC3339), rec.RenewedAt.Format(time.RFC3339), time.Since(obj.Modified).Round(time.Second))
+	fmt.Fprintf(w, "  ETag %s\n", obj.ETag)
 }

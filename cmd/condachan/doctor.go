@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -62,21 +60,12 @@ the checks that write, for a read-only role such as a render queue's.`,
 			opts := channel.DiagnoseOptions{Options: s3store.ChannelOptions(s3o), Timeout: timeout, ReadOnly: readOnly}
 			// The findings name settings as flags, in the table and in --json alike.
 			rep := channel.Diagnose(cmd.Context(), cf.url, opts).Words(cliNames{})
-			if asJSON {
-				if err := printJSON(stdout, rep); err != nil {
-					return err
-				}
-			} else {
-				printDoctorTable(stdout, rep)
+			if !asJSON {
+				rep.WriteTable(stdout)
+			} else if err := printJSON(stdout, rep); err != nil {
+				return err
 			}
-			if failed := rep.Failed(); len(failed) > 0 {
-				names := make([]string, len(failed))
-				for i, c := range failed {
-					names[i] = c.Name
-				}
-				return fmt.Errorf("doctor: %d of %d checks failed (%s)", len(failed), len(rep.Checks), strings.Join(names, ", "))
-			}
-			return nil
+			return rep.Err()
 		},
 	}
 	cf.add(cmd.Flags(), false)
@@ -85,45 +74,4 @@ the checks that write, for a read-only role such as a render queue's.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	_ = stderr
 	return cmd
-}
-
-// statusWord is what the table shows for a status: plain words, which every terminal
-// (Windows consoles included) shows the same.
-func statusWord(s channel.CheckStatus) string {
-	switch s {
-	case channel.CheckPass:
-		return "PASS"
-	case channel.CheckWarn:
-		return "WARN"
-	case channel.CheckFail:
-		return "FAIL"
-	}
-	return "SKIP"
-}
-
-// printDoctorTable prints the report as aligned columns: status, check, detail, with the
-// fix on the next line under the detail.
-func printDoctorTable(w io.Writer, rep *channel.Report) {
-	fmt.Fprintf(w, "condachan doctor: %s\n\n", rep.Channel)
-	width := len("CHECK")
-	for _, c := range rep.Checks {
-		width = max(width, utf8.RuneCountInString(c.Name))
-	}
-	indent := strings.Repeat(" ", 6+width+2)
-	fmt.Fprintf(w, "%-4s  %-*s  %s\n", "", width, "CHECK", "DETAIL")
-	counts := map[channel.CheckStatus]int{}
-	for _, c := range rep.Checks {
-		counts[c.Status]++
-		fmt.Fprintf(w, "%-4s  %-*s  %s\n", statusWord(c.Status), width, c.Name, c.Detail)
-		if c.Fix != "" {
-			fmt.Fprintf(w, "%sfix: %s\n", indent, c.Fix)
-		}
-	}
-	fmt.Fprintln(w)
-	summary := fmt.Sprintf("%d ok, %d warning(s), %d failure(s), %d skipped", counts[channel.CheckPass], counts[channel.CheckWarn], counts[channel.CheckFail], counts[channel.CheckSkip])
-	if rep.OK {
-		fmt.Fprintf(w, "Result: the channel is usable from here (%s)\n", summary)
-	} else {
-		fmt.Fprintf(w, "Result: problems found (%s)\n", summary)
-	}
 }

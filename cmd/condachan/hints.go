@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/condachan/condachan/pkgbuild"
 	"github.com/condachan/condachan/pkgbuild/pkgtest"
 	"github.com/condachan/condachan/publish"
+	"github.com/condachan/condachan/serve"
 )
 
 // Libraries return typed errors that state what is wrong and, where there is one, the
@@ -90,8 +92,70 @@ func flagHints(e error) []rewrite {
 	case channel.MessageError:
 		// The store's errors (channel/s3: the region, the endpoint URL) name settings.
 		return []rewrite{{e.Error(), e.Message(cliNames{})}}
+	case *publish.BuildNumberError:
+		if errors.Is(e.Err, publish.ErrAutoNeedsChannel) {
+			return []rewrite{{e.Error(), "--build-number auto needs --channel (it reserves the next free number there)"}}
+		}
+		return []rewrite{{e.Error(), fmt.Sprintf("--build-number %s: %v", e.Value, e.Err)}}
+	case *publish.BuildNumberSyntaxError:
+		return []rewrite{{e.Error(), fmt.Sprintf("--build-number: expected a number of 0 or more, got %q", e.Value)}}
+	case *serve.KeyPairError:
+		return []rewrite{{e.Error(), e.Message("--tls-cert", "--tls-key")}}
+	case *serve.PresignTTLError:
+		return []rewrite{{e.Error(), e.Message("--presign-ttl")}}
+	case *serve.NoPresignerError:
+		return []rewrite{{e.Error(), fmt.Sprintf("--redirect needs a channel that can presign URLs (an S3 channel); %s cannot; without --redirect the server sends packages itself", e.Channel)}}
 	}
 	return nil
+}
+
+// fieldFlags are the flags that set the inputs job plan errors name.
+var fieldFlags = map[plan.Field]string{
+	plan.FieldBuildNumber:    "build-number",
+	plan.FieldSourceArchive:  "source-archive",
+	plan.FieldVCPUs:          "vcpus",
+	plan.FieldMemory:         "memory-mib",
+	plan.FieldWorkerOS:       "worker-os",
+	plan.FieldWorkerArch:     "worker-arch",
+	plan.FieldBinary:         "binary",
+	plan.FieldPlatform:       "conda-platform",
+	plan.FieldAllPlatforms:   "all-platforms",
+	plan.FieldStageSources:   "stage-source",
+	plan.FieldRecipe:         "recipe",
+	plan.FieldSourceDir:      "source-dir",
+	plan.FieldTargetPlatform: "target-platform",
+	plan.FieldCompression:    "compression",
+	plan.FieldIndex:          "index",
+	plan.FieldFull:           "full",
+	plan.FieldChannel:        "channel",
+	plan.FieldWorkerEndpoint: "worker-endpoint-url",
+}
+
+// jobFlagError makes a job planning error the CLI's: a usage error when what was given
+// is at fault, with the inputs it names called by their flags.
+func jobFlagError(err error) error {
+	var fe plan.FieldError
+	if errors.As(err, &fe) {
+		name := func(field plan.Field) string { return "--" + fieldFlags[field] }
+		if _, ok := fe.(*plan.NeedsStagingError); ok {
+			// `bundle write` has no --stage-source: say which command has.
+			name = func(field plan.Field) string { return "`condachan submit --" + fieldFlags[field] + "`" }
+		}
+		msg := err.Error()
+		if own := fe.Error(); strings.Contains(msg, own) {
+			msg = strings.Replace(msg, own, fe.Message(name), 1)
+		} else {
+			msg = fe.Message(name)
+		}
+		return usageError{&hintedError{msg: msg, err: err}}
+	}
+	if errors.Is(err, plan.ErrInput) {
+		var usage usageError
+		if !errors.As(err, &usage) {
+			return usageError{err}
+		}
+	}
+	return err
 }
 
 // hostFields are the job plan's fields for the values the job templates turn into host

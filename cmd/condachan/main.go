@@ -9,14 +9,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime/debug"
 	"strings"
-	"sync"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/condachan/condachan/internal/interrupt"
 	"github.com/condachan/condachan/pkgbuild"
 )
 
@@ -32,10 +30,9 @@ const (
 	// that is not on this machine).
 	exitUsage = 2
 	// A command stopped by a signal exits 128 + the signal's number, as a shell reports
-	// a process the signal killed: 130 for SIGINT (Ctrl-C), 143 for SIGTERM. A command
-	// that finishes cleanly on the signal (serve's graceful shutdown) exits exitOK.
-	exitInterrupted = 128 + 2
-	exitTerminated  = 128 + 15
+	// a process the signal killed: 130 for SIGINT (Ctrl-C), 143 for SIGTERM
+	// (interrupt.Error). A command that finishes cleanly on the signal (serve's graceful
+	// shutdown) exits exitOK.
 )
 
 // usageError marks errors that exit with exitUsage.
@@ -48,7 +45,7 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	ctx, stop := interruptContext()
+	ctx, stop := interrupt.Context()
 	defer stop()
 	root := newRootCommand(stdin, stdout, stderr)
 	root.SetArgs(args)
@@ -57,7 +54,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	err = withFlagHints(err)
-	var sig interruptedError
+	var sig interrupt.Error
 	if errors.As(context.Cause(ctx), &sig) {
 		// Whatever the command returned (a cancelled wait, a killed build script), the
 		// signal is why it stopped; its clean-up has run by now.
@@ -66,7 +63,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		} else {
 			fmt.Fprintf(stderr, "condachan: %v: %v\n", sig, err)
 		}
-		return sig.exitCode()
+		return sig.ExitCode()
 	}
 	var usage usageError
 	if isUnknownCommand(err) && !errors.As(err, &usage) {
@@ -79,60 +76,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	case isFlagError(err):
 		return exitUsage
-	}
-	return exitFailure
-}
-
-// interruptContext is cancelled by the first Ctrl-C or SIGTERM, which lets the command
-// clean up (a partial package removed, the channel lease released); the context's cause
-// is then an interruptedError naming the signal, from which run takes the exit code. The
-// handler is released as soon as that happens, so a second Ctrl-C kills the process the
-// default way instead of being swallowed while the clean-up hangs.
-func interruptContext() (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancelCause(context.Background())
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-	var once sync.Once
-	release := func() { once.Do(func() { signal.Stop(ch) }) }
-	go func() {
-		select {
-		case s := <-ch:
-			release()
-			cancel(interruptedError{s})
-		case <-ctx.Done():
-		}
-	}()
-	stop := func() {
-		release()
-		cancel(nil)
-	}
-	return ctx, stop
-}
-
-// interruptedError is the cause of the context interruptContext cancels. Like the cause
-// signal.NotifyContext sets, it is a context.Canceled.
-type interruptedError struct{ sig os.Signal }
-
-func (e interruptedError) Error() string { return "interrupted by " + e.name() }
-
-func (e interruptedError) Is(target error) bool { return target == context.Canceled }
-
-func (e interruptedError) name() string {
-	switch e.sig {
-	case os.Interrupt:
-		return "SIGINT"
-	case syscall.SIGTERM:
-		return "SIGTERM"
-	}
-	return e.sig.String()
-}
-
-func (e interruptedError) exitCode() int {
-	switch e.sig {
-	case os.Interrupt:
-		return exitInterrupted
-	case syscall.SIGTERM:
-		return exitTerminated
 	}
 	return exitFailure
 }

@@ -12,17 +12,6 @@ import (
 	"github.com/condachan/condachan/iampolicy"
 )
 
-// policyOutput is what `condachan policy` prints.
-type policyOutput struct {
-	Channel string `json:"channel"`
-	Access  string `json:"access"`
-	// IdentityPolicy goes on the queue role (aws iam put-role-policy).
-	IdentityPolicy iampolicy.Document `json:"identity_policy"`
-	// BucketPolicy, with --bucket-policy, is merged into the bucket's policy.
-	BucketPolicy *iampolicy.Document `json:"bucket_policy,omitempty"`
-	Notes        []string            `json:"notes"`
-}
-
 func newPolicyCommand(stdout io.Writer) *cobra.Command {
 	var channelURL, access, account string
 	var bucketPolicy bool
@@ -67,7 +56,8 @@ the lease. The identity policy is under "identity_policy" (jq .identity_policy).
 			if err != nil {
 				return policyFlagError(err, channelURL)
 			}
-			return printJSON(stdout, newPolicyOutput(pol))
+			addPolicyHints(pol)
+			return printJSON(stdout, pol)
 		},
 	}
 	cmd.Flags().StringVar(&channelURL, "channel", "", "the channel: s3://bucket/prefix")
@@ -101,27 +91,20 @@ func policyFlagError(err error, channelURL string) error {
 	return usageError{fmt.Errorf("%s %q: %s", flag, inv.Value, inv.Reason)}
 }
 
-// newPolicyOutput is the printed form of a policy: the notes get the hints about this
-// CLI's commands and flags.
-func newPolicyOutput(pol *iampolicy.Policy) policyOutput {
-	out := policyOutput{
-		Channel:        pol.Channel,
-		Access:         string(pol.Access),
-		IdentityPolicy: pol.IdentityPolicy,
-		BucketPolicy:   pol.BucketPolicy,
-		Notes:          []string{"identity_policy goes on the queue role: aws iam put-role-policy --role-name ROLE --policy-name condachan --policy-document \"$(condachan policy ... | jq .identity_policy)\""},
-	}
-	for _, n := range pol.Notes {
-		text := n.Text
+// addPolicyHints adds to the policy's notes how to use it with this CLI's commands and
+// flags.
+func addPolicyHints(pol *iampolicy.Policy) {
+	for i, n := range pol.Notes {
 		switch n.Topic {
 		case iampolicy.TopicListBucketLimit:
-			text += " `condachan doctor --channel " + pol.Channel + "` on a worker with this role checks it."
+			n.Text += " `condachan doctor --channel " + pol.Channel + "` on a worker with this role checks it."
 		case iampolicy.TopicRegion:
-			text = strings.TrimSuffix(text, ".") + " (pass --region or set AWS_REGION to skip the lookup)."
+			n.Text = strings.TrimSuffix(n.Text, ".") + " (pass --region or set AWS_REGION to skip the lookup)."
 		case iampolicy.TopicResourceAccount:
-			text = strings.TrimSuffix(text, ".") + "; pass --expected-bucket-owner " + pol.Account + " to condachan for the same check on each request."
+			n.Text = strings.TrimSuffix(n.Text, ".") + "; pass --expected-bucket-owner " + pol.Account + " to condachan for the same check on each request."
 		}
-		out.Notes = append(out.Notes, text)
+		pol.Notes[i] = n
 	}
-	return out
+	howTo := iampolicy.Note{Text: "identity_policy goes on the queue role: aws iam put-role-policy --role-name ROLE --policy-name condachan --policy-document \"$(condachan policy ... | jq .identity_policy)\""}
+	pol.Notes = append([]iampolicy.Note{howTo}, pol.Notes...)
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/condachan/condachan/pkgbuild/recipe"
 	"github.com/condachan/condachan/recipes"
 )
 
@@ -22,13 +21,12 @@ func newRecipeCommand(stdout, stderr io.Writer) *cobra.Command {
 		Short: "List the shipped recipes with their version and summary",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			for _, name := range recipes.Names() {
-				r, err := recipe.LoadFS(recipes.FS, name, "linux-64")
-				if err != nil {
-					fmt.Fprintf(stdout, "%s\t(%v)\n", name, err)
+			for _, r := range recipes.Summaries() {
+				if r.Err != nil {
+					fmt.Fprintf(stdout, "%s\t(%v)\n", r.Name, r.Err)
 					continue
 				}
-				fmt.Fprintf(stdout, "%s\t%s\t%s\n", name, r.Package.Version, r.About.Summary)
+				fmt.Fprintf(stdout, "%s\t%s\t%s\n", r.Name, r.Version, r.Summary)
 			}
 			return nil
 		},
@@ -47,7 +45,12 @@ with ` + "`condachan build --recipe DIR`" + `, or send it with a job: ` + "`cond
 			return nil
 		},
 		RunE: func(_ *cobra.Command, args []string) error {
-			n, err := exportRecipe(args[0], args[1])
+			n, err := recipes.Export(args[0], args[1])
+			var notShipped *recipes.NotShippedError
+			var target *recipes.TargetError
+			if errors.As(err, &notShipped) || errors.As(err, &target) {
+				return usageError{err}
+			}
 			if err != nil {
 				return err
 			}
@@ -59,16 +62,4 @@ with ` + "`condachan build --recipe DIR`" + `, or send it with a job: ` + "`cond
 	}
 	cmd.AddCommand(list, export)
 	return cmd
-}
-
-// exportRecipe copies a shipped recipe folder into dir (recipes.Export), with the CLI's
-// errors.
-func exportRecipe(name, dir string) (int, error) {
-	n, err := recipes.Export(name, dir)
-	var notShipped *recipes.NotShippedError
-	var target *recipes.TargetError
-	if errors.As(err, &notShipped) || errors.As(err, &target) {
-		return 0, usageError{err}
-	}
-	return n, err
 }

@@ -46,7 +46,7 @@ func TestRecipeExport(t *testing.T) {
 				t.Errorf("export left %d entries beside the folder", len(entries))
 			}
 			// The copy loads as a recipe folder.
-			if _, err := loadRecipe(dir, "linux-64"); err != nil {
+			if _, err := recipes.Load(dir, "linux-64"); err != nil {
 				t.Errorf("the exported recipe does not load: %v", err)
 			}
 		})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/condachan/condachan/channel"
 	"github.com/condachan/condachan/index"
-	"github.com/condachan/condachan/internal/progress"
 	"github.com/condachan/condachan/publish"
 )
 
@@ -28,34 +29,26 @@ pin it), use patch instructions instead: "remove" or "revoke" in ` + "`condachan
 		Example: `  condachan remove linux-64/blender-4.1.1-0.conda --channel s3://studio-bucket/Conda/Default`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			mode, err := cf.progressMode()
-			if err != nil {
-				return err
-			}
-			store, err := cf.openExisting(cmd.Context())
-			if err != nil {
-				return err
-			}
-			rep := progress.New(mode, stdout, stderr)
-			defer rep.Finish()
-			res, err := publish.Remove(cmd.Context(), store, args, cf.publishOptions("remove", rep, stderr))
-			rep.Finish()
-			var nf *publish.PackageNotFoundError
-			var amb *publish.AmbiguousPackageError
-			if errors.As(err, &nf) || errors.As(err, &amb) {
-				return usageError{err}
-			}
-			if err != nil {
-				return err
-			}
-			return cf.print(stdout, stderr, res.Index, res, func() {
-				for _, k := range res.Removed {
-					fmt.Fprintf(stdout, "removed %s/%s\n", res.Channel, k)
-				}
-				for _, k := range res.AlreadyGone {
-					fmt.Fprintf(stdout, "already gone %s/%s\n", res.Channel, k)
-				}
-			})
+			return cf.run(cmd, stdout, stderr, change{name: "remove", open: cf.openExisting,
+				do: func(ctx context.Context, store channel.Store, opts publish.Options) (changed, error) {
+					res, err := publish.Remove(ctx, store, args, opts)
+					var nf *publish.PackageNotFoundError
+					var amb *publish.AmbiguousPackageError
+					if errors.As(err, &nf) || errors.As(err, &amb) {
+						return changed{}, usageError{err}
+					}
+					if err != nil {
+						return changed{}, err
+					}
+					return changed{res.Index, res, func(w io.Writer) {
+						for _, k := range res.Removed {
+							fmt.Fprintf(w, "removed %s/%s\n", res.Channel, k)
+						}
+						for _, k := range res.AlreadyGone {
+							fmt.Fprintf(w, "already gone %s/%s\n", res.Channel, k)
+						}
+					}}, nil
+				}})
 		},
 	}
 	cf.add(cmd.Flags())
@@ -89,47 +82,44 @@ written: unknown keys, another version, or a fix of what names or describes the 
 		Example: `  condachan patch --channel s3://studio-bucket/Conda/Default --subdir linux-64 patch_instructions.json`,
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			mode, err := cf.progressMode()
-			if err != nil {
-				return err
-			}
-			if subdir == "" {
-				return usageError{errors.New("--subdir is required: patch instructions apply to one subdir")}
-			}
-			if clear == (len(args) == 1) {
-				return usageError{errors.New("give the instructions FILE, or --clear to delete the subdir's instructions")}
-			}
 			var data []byte
 			file := ""
-			if !clear {
-				file = args[0]
-				if data, err = os.ReadFile(file); err != nil {
-					return usageError{fmt.Errorf("patch instructions: %w", err)}
-				}
-			}
-			store, err := cf.openExisting(cmd.Context())
-			if err != nil {
-				return err
-			}
-			rep := progress.New(mode, stdout, stderr)
-			defer rep.Finish()
-			res, err := publish.StorePatches(cmd.Context(), store, subdir, data, file, cf.publishOptions("patch", rep, stderr))
-			rep.Finish()
-			var pe *index.PatchError
-			var ns *index.NoSuchSubdirError
-			if errors.As(err, &pe) || errors.As(err, &ns) {
-				return usageError{err}
-			}
-			if err != nil {
-				return err
-			}
-			return cf.print(stdout, stderr, res.Index, res, func() {
-				verb := "stored"
-				if res.Deleted {
-					verb = "deleted"
-				}
-				fmt.Fprintf(stdout, "%s %s/%s and reindexed %s\n", verb, res.Channel, res.Key, subdir)
-			})
+			return cf.run(cmd, stdout, stderr, change{name: "patch", open: cf.openExisting,
+				check: func() error {
+					if subdir == "" {
+						return usageError{errors.New("--subdir is required: patch instructions apply to one subdir")}
+					}
+					if clear == (len(args) == 1) {
+						return usageError{errors.New("give the instructions FILE, or --clear to delete the subdir's instructions")}
+					}
+					if clear {
+						return nil
+					}
+					var err error
+					file = args[0]
+					if data, err = os.ReadFile(file); err != nil {
+						return usageError{fmt.Errorf("patch instructions: %w", err)}
+					}
+					return nil
+				},
+				do: func(ctx context.Context, store channel.Store, opts publish.Options) (changed, error) {
+					res, err := publish.StorePatches(ctx, store, subdir, data, file, opts)
+					var pe *index.PatchError
+					var ns *index.NoSuchSubdirError
+					if errors.As(err, &pe) || errors.As(err, &ns) {
+						return changed{}, usageError{err}
+					}
+					if err != nil {
+						return changed{}, err
+					}
+					return changed{res.Index, res, func(w io.Writer) {
+						verb := "stored"
+						if res.Deleted {
+							verb = "deleted"
+						}
+						fmt.Fprintf(w, "%s %s/%s and reindexed %s\n", verb, res.Channel, res.Key, subdir)
+					}}, nil
+				}})
 		},
 	}
 	cf.add(cmd.Flags())

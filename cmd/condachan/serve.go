@@ -1,12 +1,9 @@
 package main
 
 import (
-	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,13 +14,11 @@ import (
 
 func newServeCommand(stdout, stderr io.Writer) *cobra.Command {
 	var cf channelFlags
-	var (
-		addr, tlsCert, tlsKey, authFile  string
-		redirect, accessLog, openMetrics bool
-		presignTTL, maxAge, revalidate   time.Duration
-		shutdownTimeout                  time.Duration
-		cacheMiB                         int64
-	)
+	var opts serve.Options
+	var cfg serve.ServerConfig
+	var authFile string
+	var accessLog bool
+	var cacheMiB int64
 	cmd := &cobra.Command{
 		Use:   "serve --channel URL [--addr HOST:PORT]",
 		Short: "Serve a channel read-only over HTTP, for conda, mamba and pixi",
@@ -46,62 +41,44 @@ SIGTERM or SIGINT shuts the server down gracefully.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			if (tlsCert == "") != (tlsKey == "") {
+			if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 				return usageError{errors.New("--tls-cert and --tls-key go together")}
 			}
-			if tlsCert != "" {
+			if cfg.TLSCert != "" {
 				// Before listening and announcing https://: a bad file is found now.
-				if err := checkKeyPair(tlsCert, tlsKey); err != nil {
-					return err
+				if err := serve.CheckKeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
+					return usageError{err}
 				}
 			}
-			if presignTTL <= 0 || presignTTL > maxPresignTTL {
-				return usageError{fmt.Errorf("--presign-ttl %s: must be more than 0 and at most 168h (7 days, the longest an S3 presigned URL is valid)", presignTTL)}
+			if err := serve.CheckPresignTTL(opts.PresignTTL); err != nil {
+				return usageError{err}
 			}
 			store, err := cf.openExisting(ctx)
 			if err != nil {
 				return err
 			}
-			if redirect {
-				if _, ok := store.(channel.Presigner); !ok {
-					return usageError{fmt.Errorf("--redirect needs a channel that can presign URLs (an S3 channel); %s cannot; without --redirect the server sends packages itself", store)}
-				}
-			}
-			opts := serve.Options{
-				IndexMaxAge:   maxAge,
-				Revalidate:    revalidate,
-				CacheBytes:    cacheMiB << 20,
-				Redirect:      redirect,
-				PresignTTL:    presignTTL,
-				PublicMetrics: openMetrics,
-				ErrorLog:      stderr,
-			}
-			if maxAge == 0 {
-				opts.IndexMaxAge = -1 // "no-cache": revalidate every time
-			}
-			if revalidate == 0 {
-				opts.Revalidate = -1
-			}
-			if accessLog {
-				opts.AccessLog = stderr
-			}
-			if authFile != "" {
-				if opts.Auth, err = serve.LoadAuthFile(authFile); err != nil {
+			if opts.Redirect {
+				if err := serve.CheckRedirect(store); err != nil {
 					return usageError{err}
 				}
 			}
-			h, err := serve.New(store, opts)
+			h, err := newServeHandler(store, opts, authFile, accessLog, cacheMiB, stderr)
 			if err != nil {
 				return usageError{err}
 			}
-			cfg := serve.ServerConfig{Addr: addr, TLSCert: tlsCert, TLSKey: tlsKey, ShutdownTimeout: shutdownTimeout, ErrorLog: stderr}
+			cfg.ErrorLog = stderr
 			ln, err := serve.Listen(cfg)
 			if err != nil {
 				return err
 			}
-			checkChannel(ctx, store, stderr)
+			switch err := serve.CheckChannel(ctx, store); {
+			case errors.Is(err, serve.ErrNoRepodata):
+				fmt.Fprintf(stderr, "warning: %s has no noarch/repodata.json, which conda clients need: run `condachan index --channel %s`\n", store, store)
+			case err != nil:
+				fmt.Fprintf(stderr, "warning: cannot read the channel yet: %v\n", withFlagHints(err))
+			}
 			scheme := "http"
-			if tlsCert != "" {
+			if cfg.TLSCert != "" {
 				scheme = "https"
 			}
 			fmt.Fprintf(stderr, "condachan serve: %s on %s://%s/\n", store, scheme, ln.Addr())
@@ -114,51 +91,39 @@ SIGTERM or SIGINT shuts the server down gracefully.`,
 	}
 	cf.add(cmd.Flags(), false)
 	fl := cmd.Flags()
-	fl.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (0.0.0.0:8080 for every interface)")
-	fl.StringVar(&tlsCert, "tls-cert", "", "TLS certificate (PEM; with --tls-key the server speaks HTTPS)")
-	fl.StringVar(&tlsKey, "tls-key", "", "TLS private key (PEM)")
+	fl.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on (0.0.0.0:8080 for every interface)")
+	fl.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate (PEM; with --tls-key the server speaks HTTPS)")
+	fl.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key (PEM)")
 	fl.StringVar(&authFile, "auth-file", "", "require credentials listed in `FILE`: lines \"bearer TOKEN\" and \"basic USER:PASSWORD\"")
-	fl.BoolVar(&redirect, "redirect", false, "answer package downloads with a 302 to a presigned S3 URL (S3 channels)")
-	fl.DurationVar(&presignTTL, "presign-ttl", 5*time.Minute, "how long a presigned URL of --redirect stays valid (at most 168h, S3's limit)")
-	fl.DurationVar(&maxAge, "repodata-max-age", 30*time.Second, "Cache-Control max-age of repodata, channeldata and index pages (0: clients revalidate every time)")
-	fl.DurationVar(&revalidate, "revalidate", 2*time.Second, "how often cached repodata is checked against the store (0: on every request)")
+	fl.BoolVar(&opts.Redirect, "redirect", false, "answer package downloads with a 302 to a presigned S3 URL (S3 channels)")
+	fl.DurationVar(&opts.PresignTTL, "presign-ttl", 5*time.Minute, "how long a presigned URL of --redirect stays valid (at most 168h, S3's limit)")
+	fl.DurationVar(&opts.IndexMaxAge, "repodata-max-age", 30*time.Second, "Cache-Control max-age of repodata, channeldata and index pages (0: clients revalidate every time)")
+	fl.DurationVar(&opts.Revalidate, "revalidate", 2*time.Second, "how often cached repodata is checked against the store (0: on every request)")
 	fl.Int64Var(&cacheMiB, "cache-size", 256, "memory for cached repodata, in MiB")
 	fl.BoolVar(&accessLog, "access-log", true, "log one line per request to stderr")
-	fl.BoolVar(&openMetrics, "public-metrics", false, "serve /metrics without auth when --auth-file is set")
-	fl.DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long requests in flight may take to finish")
+	fl.BoolVar(&opts.PublicMetrics, "public-metrics", false, "serve /metrics without auth when --auth-file is set")
+	fl.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long requests in flight may take to finish")
 	return cmd
 }
 
-// maxPresignTTL is the longest validity of an S3 (SigV4) presigned URL.
-const maxPresignTTL = 7 * 24 * time.Hour
-
-// checkKeyPair loads the TLS certificate and key as tls.LoadX509KeyPair does (and the
-// server will), naming the flag and file at fault.
-func checkKeyPair(certFile, keyFile string) error {
-	certPEM, err := os.ReadFile(certFile)
-	if err != nil {
-		return usageError{fmt.Errorf("--tls-cert: %w", err)}
+// newServeHandler is the handler of the flags: 0 for --repodata-max-age or --revalidate
+// is every time, the cache is sized in MiB, and the access log goes to stderr.
+func newServeHandler(store channel.Store, opts serve.Options, authFile string, accessLog bool, cacheMiB int64, stderr io.Writer) (*serve.Handler, error) {
+	if opts.IndexMaxAge == 0 {
+		opts.IndexMaxAge = -1 // "no-cache": revalidate every time
 	}
-	keyPEM, err := os.ReadFile(keyFile)
-	if err != nil {
-		return usageError{fmt.Errorf("--tls-key: %w", err)}
+	if opts.Revalidate == 0 {
+		opts.Revalidate = -1
 	}
-	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
-		return usageError{fmt.Errorf("--tls-cert %s and --tls-key %s are not a usable certificate and key: %w (both must be PEM, the key the certificate's)", certFile, keyFile, err)}
+	opts.CacheBytes, opts.ErrorLog = cacheMiB<<20, stderr
+	if accessLog {
+		opts.AccessLog = stderr
 	}
-	return nil
-}
-
-// checkChannel warns when the channel does not look indexed; the server starts anyway
-// (the channel may be indexed later, or the store be back soon).
-func checkChannel(ctx context.Context, store channel.Store, w io.Writer) {
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	_, err := store.Stat(cctx, "noarch/repodata.json")
-	switch {
-	case errors.Is(err, channel.ErrNotFound):
-		fmt.Fprintf(w, "warning: %s has no noarch/repodata.json, which conda clients need: run `condachan index --channel %s`\n", store, store)
-	case err != nil:
-		fmt.Fprintf(w, "warning: cannot read the channel yet: %v\n", withFlagHints(err))
+	if authFile != "" {
+		var err error
+		if opts.Auth, err = serve.LoadAuthFile(authFile); err != nil {
+			return nil, err
+		}
 	}
+	return serve.New(store, opts)
 }

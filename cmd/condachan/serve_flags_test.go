@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/condachan/condachan/serve"
 )
 
 // selfSigned writes a certificate and its key as PEM files.
@@ -103,7 +105,7 @@ func TestServeRefusesBadTLSAndPresignTTL(t *testing.T) {
 			}
 		})
 	}
-	if err := checkKeyPair(cert, key); err != nil {
+	if err := serve.CheckKeyPair(cert, key); err != nil {
 		t.Errorf("a good certificate and key: %v", err)
 	}
 	// 7 days is allowed: this run gets past the flags and stops at the missing channel.

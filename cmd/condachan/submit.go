@@ -4,12 +4,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/condachan/condachan/jobbundle"
 	"github.com/condachan/condachan/jobbundle/submit"
 )
 
@@ -79,122 +76,51 @@ s3://<the Deadline default queue's job attachments bucket>/Conda/Default.`,
 	return cmd
 }
 
-type submitResult struct {
-	BundleDir     string                 `json:"bundle_dir"`
-	Kind          jobbundle.Kind         `json:"kind"`
-	Platform      string                 `json:"platform,omitempty"`
-	Parameters    map[string]string      `json:"parameters"`
-	StagedSources []*submit.StagedSource `json:"staged_sources,omitempty"`
-	Command       []string               `json:"command"`
-	CommandLine   string                 `json:"command_line"`
-	Submitted     bool                   `json:"submitted"`
-}
-
 func runSubmit(cmd *cobra.Command, f *submitFlags, stdout, stderr io.Writer) error {
-	ctx := cmd.Context()
-	stager := &submit.Stager{Options: f.job.channel.options(), Log: stderr}
+	var stager *submit.Stager
 	if f.stageSource {
-		f.job.stage = true
-		f.job.stagedCheck = stager.IsStaged
+		stager = &submit.Stager{Options: f.job.channel.options(), Log: stderr}
+		f.job.Stage, f.job.Staged = true, stager.IsStaged
 	}
-	plans, err := f.job.plans(cmd, stderr)
+	jobs, err := f.job.plan(cmd, stderr)
 	if err != nil {
 		return err
 	}
-	results := make([]*submitResult, len(plans))
-	for i, p := range plans {
-		results[i] = &submitResult{Kind: p.Kind, Platform: p.Platform, Parameters: p.Values}
-	}
-	if f.stageSource {
-		staged, err := stager.StageJobs(ctx, plans)
-		if err != nil {
-			return jobFlagError(err)
-		}
-		for i, r := range results {
-			r.StagedSources = staged[i]
-		}
-	}
-
-	dir := f.bundleDir
-	temporary := dir == ""
-	if temporary {
-		if dir, err = os.MkdirTemp("", "condachan-job-"); err != nil {
-			return err
-		}
-	}
-	dirs, err := writeBundles(dir, plans)
+	batch, err := submit.Prepare(cmd.Context(), submit.Request{Jobs: jobs, Stager: stager, BundleDir: f.bundleDir,
+		FarmID: f.job.farmID, QueueID: f.job.queueID, Name: f.name, Yes: f.yes, Quote: shellJoin})
 	if err != nil {
-		if temporary {
-			os.RemoveAll(dir)
-		}
-		return err
+		return jobFlagError(err)
 	}
-	for i, r := range results {
-		r.BundleDir = dirs[i]
-		args := deadlineSubmitArgs(dirs[i], &f.job, submit.JobName(f.name, plans[i].Platform, len(plans) > 1), f.yes)
-		r.Command, r.CommandLine = args, shellJoin(args)
-	}
-
-	deadline, lookErr := exec.LookPath("deadline")
+	deadline, lookErr := submit.LookDeadline()
 	switch {
 	case f.dryRun:
-		fmt.Fprintf(stderr, "dry run: wrote %s; submit it with%s:\n", bundlesWritten(plans, results), shellName())
-		return printSubmitResults(stdout, results, f.json)
+		fmt.Fprintf(stderr, "dry run: wrote %s; submit it with%s:\n", batch.Written(), shellName())
+		return printSubmitResults(stdout, batch.Results, f.json)
 	case lookErr != nil:
-		fmt.Fprintf(stderr, "the Deadline CLI (deadline) is not on PATH: wrote %s; submit it with%s:\n", bundlesWritten(plans, results), shellName())
-		if err := printSubmitResults(stdout, results, f.json); err != nil {
+		fmt.Fprintf(stderr, "the Deadline CLI (deadline) is not on PATH: wrote %s; submit it with%s:\n", batch.Written(), shellName())
+		if err := printSubmitResults(stdout, batch.Results, f.json); err != nil {
 			return err
 		}
 		return fmt.Errorf("not submitted: the Deadline CLI (deadline) is not on PATH; install it (pip install deadline) and run the command above, or pass --dry-run to only write the bundle")
 	}
-	for i, r := range results {
-		fmt.Fprintf(stderr, "submitting: %s\n", r.CommandLine)
-		// With --json, stdout carries only the JSON result.
-		out := stdout
-		if f.json {
-			out = stderr
-		}
-		if err := submit.Run(ctx, deadline, r.Command, os.Stdin, out, stderr); err != nil {
-			var done []string
-			for _, p := range results[:i] {
-				done = append(done, p.Platform)
-			}
-			return &submit.Error{Err: err, BundleDir: r.BundleDir, CommandLine: r.CommandLine, Done: done}
-		}
-		r.Submitted = true
+	out := stdout
+	if f.json { // stdout carries only the JSON result
+		out = stderr
 	}
-	if temporary {
-		os.RemoveAll(dir)
-		for _, r := range results {
-			r.BundleDir = ""
-		}
+	if err := batch.Submit(cmd.Context(), deadline, os.Stdin, out, stderr); err != nil {
+		return err
 	}
 	if f.json {
-		return printSubmitResults(stdout, results, true)
+		return printJSONList(stdout, batch.Results)
 	}
 	return nil
 }
 
-// bundlesWritten describes the bundles written, for messages.
-func bundlesWritten(plans []*jobPlan, results []*submitResult) string {
-	if len(plans) == 1 {
-		return fmt.Sprintf("the %s job bundle%s to %s", plans[0].Kind, platformSuffix(plans[0]), results[0].BundleDir)
-	}
-	var parts []string
-	for i, p := range plans {
-		parts = append(parts, p.Platform+" to "+results[i].BundleDir)
-	}
-	return fmt.Sprintf("%d %s job bundles (%s)", len(plans), plans[0].Kind, strings.Join(parts, ", "))
-}
-
 // printSubmitResults prints the commands, or the results as JSON: one object for one job,
 // a list for several.
-func printSubmitResults(stdout io.Writer, results []*submitResult, asJSON bool) error {
+func printSubmitResults(stdout io.Writer, results []*submit.Result, asJSON bool) error {
 	if asJSON {
-		if len(results) == 1 {
-			return printJSON(stdout, results[0])
-		}
-		return printJSON(stdout, results)
+		return printJSONList(stdout, results)
 	}
 	for _, r := range results {
 		fmt.Fprintln(stdout, r.CommandLine)

@@ -13,7 +13,11 @@ import (
 	"github.com/condachan/condachan/channel"
 	"github.com/condachan/condachan/internal/s3test"
 	"github.com/condachan/condachan/internal/testkit"
+	"github.com/condachan/condachan/jobbundle/submit"
 )
+
+// submitResult is what submit --json prints for a job.
+type submitResult = submit.Result
 
 // fakeDeadline puts a `deadline` on PATH that answers `queue get` with a queue whose job
 // attachments bucket is bucket (none when empty), and for `bundle submit` records its

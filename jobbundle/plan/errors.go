@@ -45,6 +45,16 @@ const (
 	FieldAllPlatforms Field = "all platforms"
 	// FieldStageSources asks for the local archives to be staged in the channel.
 	FieldStageSources Field = "source staging"
+	FieldRecipe       Field = "recipe"
+	FieldSourceDir    Field = "source folder"
+	// FieldTargetPlatform is the conda subdir a build job builds for.
+	FieldTargetPlatform Field = "target platform"
+	FieldCompression    Field = "compression"
+	// FieldIndex asks for the index job; FieldFull for its full reindex.
+	FieldIndex          Field = "the index job"
+	FieldFull           Field = "full reindex"
+	FieldChannel        Field = "channel"
+	FieldWorkerEndpoint Field = "the workers' S3 endpoint"
 )
 
 func (f Field) String() string { return string(f) }
@@ -223,4 +233,85 @@ type ChecksumError struct {
 
 func (e *ChecksumError) Error() string {
 	return fmt.Sprintf("%s has sha256 %s, but recipe %s expects %s (%s:%d): not the archive the recipe names; nothing written", e.Path, e.Got, e.Recipe, e.Want, e.File, e.Line)
+}
+
+// NegativeHostError is a negative vCPU or memory minimum.
+type NegativeHostError struct{}
+
+func (e *NegativeHostError) Error() string { return e.Message(nil) }
+
+func (e *NegativeHostError) Message(name func(Field) string) string {
+	n := names(name)
+	return fmt.Sprintf("%s and %s must not be negative", n(FieldVCPUs), n(FieldMemory))
+}
+
+// IndexJobError is an input of build jobs (Field) given for an index job.
+type IndexJobError struct{ Field Field }
+
+func (e *IndexJobError) Error() string { return e.Message(nil) }
+
+func (e *IndexJobError) Message(name func(Field) string) string {
+	n := names(name)
+	return fmt.Sprintf("%s belongs to build jobs, not to %s", n(e.Field), n(FieldIndex))
+}
+
+// FullReindexError is a full reindex asked of a build job.
+type FullReindexError struct{}
+
+func (e *FullReindexError) Error() string { return e.Message(nil) }
+
+func (e *FullReindexError) Message(name func(Field) string) string {
+	n := names(name)
+	return fmt.Sprintf("%s goes with %s", n(FieldFull), n(FieldIndex))
+}
+
+// RequiredError is an input a build job cannot do without; Want says what it takes.
+type RequiredError struct {
+	Field Field
+	Want  string
+}
+
+func (e *RequiredError) Error() string { return e.Message(nil) }
+
+func (e *RequiredError) Message(name func(Field) string) string {
+	return fmt.Sprintf("%s is required (%s)", names(name)(e.Field), e.Want)
+}
+
+// ConflictError is two inputs given together that exclude each other. Against the
+// target platform, the deadline-cloud.yaml entries (FieldPlatform) are what decide it.
+type ConflictError struct{ A, B Field }
+
+func (e *ConflictError) Error() string { return e.Message(nil) }
+
+func (e *ConflictError) Message(name func(Field) string) string {
+	n := names(name)
+	msg := fmt.Sprintf("%s and %s do not go together", n(e.A), n(e.B))
+	if e.B == FieldTargetPlatform {
+		msg += fmt.Sprintf(": %s names %s entries", n(e.A), submitmeta.FileName)
+	}
+	return msg
+}
+
+// NoMetaError is deadline-cloud.yaml entries asked for (by name, or all) for a recipe
+// that has no deadline-cloud.yaml.
+type NoMetaError struct{ Recipe string }
+
+func (e *NoMetaError) Error() string { return e.Message(nil) }
+
+func (e *NoMetaError) Message(name func(Field) string) string {
+	n := names(name)
+	return fmt.Sprintf("%s and %s select entries of a %s beside the recipe, and %s has none: use %s", n(FieldPlatform), n(FieldAllPlatforms), submitmeta.FileName, e.Recipe, n(FieldTargetPlatform))
+}
+
+// ParameterError is a value the job bundle's parameter (set by Field) does not take.
+type ParameterError struct {
+	Field Field
+	Err   error
+}
+
+func (e *ParameterError) Error() string { return e.Message(nil) }
+func (e *ParameterError) Unwrap() error { return e.Err }
+
+func (e *ParameterError) Message(name func(Field) string) string {
+	return fmt.Sprintf("%s: %v", names(name)(e.Field), e.Err)
 }

@@ -4,11 +4,12 @@
 // each for, and the source archives each build job is handed, found, hashed and checked
 // against the recipe's sha256.
 //
-// A front end (the condachan CLI) resolves its flags, the recipe and the channel, and
-// calls this package for the rest. Errors name no command-line flags: an error about
-// an input is a FieldError, whose Message names the input as the front end wants (its
-// flag), and every error caused by what was given rather than by the system matches
-// ErrInput.
+// A front end (the condachan CLI) puts what its user gave into Options and calls Plan,
+// which finds and renders the recipe, checks every input and returns the jobs; it asks
+// the front end for the channel (Options.Channel). Errors name no command-line flags: an
+// error about an input is a FieldError, whose Message names the input as the front end
+// wants (its flag), and every error caused by what was given rather than by the system
+// matches ErrInput.
 package plan
 
 import (

@@ -68,13 +68,7 @@ func (g Given) Names() []string {
 }
 
 // ArchiveNames are the file names of source archive values (paths or s3:// URIs).
-func ArchiveNames(archives []string) []string {
-	var names []string
-	for _, a := range archives {
-		names = append(names, a[strings.LastIndexAny(a, `/\`)+1:])
-	}
-	return names
-}
+func ArchiveNames(archives []string) []string { return pkgbuild.ArchiveNames(archives) }
 
 // Search is where the archives a job needs are looked for on this machine.
 type Search struct {

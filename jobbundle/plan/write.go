@@ -62,3 +62,19 @@ func WriteJobs(dir string, jobs []*Job) ([]string, error) {
 	}
 	return dirs, nil
 }
+
+// WrittenJob is a job and the folder its bundle was written to, as a front end reports
+// them: the folder, the kind, the parameters and the platform.
+type WrittenJob struct {
+	BundleDir string `json:"bundle_dir"`
+	*Job
+}
+
+// Written pairs the jobs with the folders WriteJobs wrote them to.
+func Written(dirs []string, jobs []*Job) []WrittenJob {
+	out := make([]WrittenJob, len(jobs))
+	for i, j := range jobs {
+		out[i] = WrittenJob{BundleDir: dirs[i], Job: j}
+	}
+	return out
+}

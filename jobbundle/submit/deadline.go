@@ -1,6 +1,8 @@
-// Package submit carries out planned jobs (package plan) on AWS Deadline Cloud: it
-// stages the jobs' local source archives in their channel, where a job finds them by
-// sha256, and runs the Deadline CLI (deadline) to read a queue and submit bundles.
+// Package submit carries out planned jobs (package plan) on AWS Deadline Cloud: it works
+// out the channel jobs publish to (the default queue's job attachments bucket when none
+// is given), stages the jobs' local source archives in their channel, where a job finds
+// them by sha256, writes the bundles with the commands that submit them (Prepare), and
+// runs the Deadline CLI (deadline) to read a queue and submit bundles.
 //
 // Errors name no command-line flags: an error about an input is a plan.FieldError, and
 // every error caused by what was given rather than by the system matches plan.ErrInput.
