@@ -200,7 +200,7 @@ func TestPackResumes(t *testing.T) {
 	up := mirrortest.New(t)
 	work := t.TempDir()
 	lockPath := up.WriteLock(t, work, mirrortest.Pixi)
-	plan, err := mirror.Prepare([]string{lockPath}, "", filepath.Join(work, "cache"), lockfile.Options{})
+	plan, err := mirror.Prepare(context.Background(), mirror.Request{Locks: []string{lockPath}, Cache: filepath.Join(work, "cache")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestPackResumes(t *testing.T) {
 		t.Errorf("resume sent %d requests, added %d, kept %d; want 1, 1, %d", n, res.Added, res.Kept, len(plan.Packages)-1)
 	}
 	up.Stop()
-	fromBundle, err := mirror.Prepare(nil, out, filepath.Join(work, "cache"), lockfile.Options{})
+	fromBundle, err := mirror.Prepare(context.Background(), mirror.Request{From: out, Cache: filepath.Join(work, "cache")})
 	if err != nil {
 		t.Fatal(err)
 	}

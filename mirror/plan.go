@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/condachan/condachan/channel"
 	"github.com/condachan/condachan/mirror/bundle"
 	"github.com/condachan/condachan/mirror/lockfile"
 )
@@ -43,22 +45,33 @@ func DefaultCache() string {
 	return filepath.Join(dir, "condachan", "mirror")
 }
 
-// Prepare reads the locks and opens the source. from is "" (upstream URLs), a folder
-// of packages, or a bundle file; a bundle brings its own locks when lockPaths is empty.
-func Prepare(lockPaths []string, from, cache string, sel lockfile.Options) (*Plan, error) {
-	if cache == "" {
-		cache = DefaultCache()
+// Request says what a run is to mirror and where the bytes come from.
+type Request struct {
+	Locks []string // lock files; none: the bundle's own
+	// From is "" (the locks' URLs), a folder of packages, a bundle file, or the
+	// s3://bucket/key of a bundle.
+	From   string
+	Cache  string // where downloads and spool files wait (default DefaultCache)
+	Select lockfile.Options
+	// Channel opens the bucket of an s3:// bundle.
+	Channel channel.Options
+}
+
+// Prepare reads the locks and opens the source.
+func Prepare(ctx context.Context, req Request) (*Plan, error) {
+	if req.Cache == "" {
+		req.Cache = DefaultCache()
 	}
 	p := &Plan{}
-	if err := p.openSource(from, cache); err != nil {
+	if err := p.openSource(ctx, req); err != nil {
 		return nil, err
 	}
-	err := p.readLocks(lockPaths, sel)
+	err := p.readLocks(req.Locks, req.Select)
 	if err == nil {
 		p.Packages, err = Packages(p.Locks)
 	}
 	if err == nil && len(p.Packages) == 0 {
-		err = &EmptySelectionError{Locks: lockNames(p.Locks), Selection: sel}
+		err = &EmptySelectionError{Locks: lockNames(p.Locks), Selection: req.Select}
 	}
 	if err != nil {
 		p.Close()
@@ -67,10 +80,14 @@ func Prepare(lockPaths []string, from, cache string, sel lockfile.Options) (*Pla
 	return p, nil
 }
 
-func (p *Plan) openSource(from, cache string) error {
-	if from == "" {
-		p.Source = FromUpstream(cache)
+func (p *Plan) openSource(ctx context.Context, req Request) error {
+	from := req.From
+	switch {
+	case from == "":
+		p.Source = FromUpstream(req.Cache)
 		return nil
+	case strings.HasPrefix(strings.ToLower(from), "s3://"):
+		return p.openRemoteBundle(ctx, req)
 	}
 	st, err := os.Stat(from)
 	if err != nil {
@@ -84,9 +101,39 @@ func (p *Plan) openSource(from, cache string) error {
 	if err != nil {
 		return fmt.Errorf("bundle %s: %w", from, err)
 	}
-	p.bundle = r
-	p.Source = &Bundle{Reader: r, Path: from, Spool: filepath.Join(cache, fmt.Sprintf("spool-%d", os.Getpid()))}
+	p.useBundle(r, from, req.Cache)
 	return nil
+}
+
+// openRemoteBundle streams a bundle from an object store: its bucket is opened as a
+// channel at its root, so that the key is the object's name.
+func (p *Plan) openRemoteBundle(ctx context.Context, req Request) error {
+	loc, err := channel.ParseLocation(req.From)
+	if err != nil || loc.Prefix == "" {
+		return &InputError{What: "the bundle to take packages from", Err: fmt.Errorf("%s is not s3://bucket/key", req.From)}
+	}
+	bucket, err := channel.OpenExisting(ctx, "s3://"+loc.Bucket, req.Channel)
+	if err != nil {
+		return fmt.Errorf("bundle %s: %w", req.From, err)
+	}
+	rc, _, err := bucket.Get(ctx, loc.Prefix)
+	if errors.Is(err, channel.ErrNotFound) {
+		return &InputError{What: "the bundle to take packages from", Err: fmt.Errorf("%s does not exist", req.From)}
+	}
+	if err != nil {
+		return fmt.Errorf("bundle %s: %w", req.From, err)
+	}
+	r, err := bundle.NewReader(req.From, rc)
+	if err != nil {
+		return fmt.Errorf("bundle %s: %w", req.From, err)
+	}
+	p.useBundle(r, req.From, req.Cache)
+	return nil
+}
+
+func (p *Plan) useBundle(r *bundle.Reader, name, cache string) {
+	p.bundle = r
+	p.Source = &Bundle{Reader: r, Path: name, Spool: filepath.Join(cache, fmt.Sprintf("spool-%d", os.Getpid()))}
 }
 
 // readLocks reads the lock files given, or the bundle's when none are.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -30,8 +31,9 @@ func (f *lockFlags) add(fl *pflag.FlagSet) {
 	fl.IntVar(&f.jobs, "jobs", 8, "packages fetched and uploaded at once")
 }
 
-func (f *lockFlags) prepare(from string) (*mirror.Plan, error) {
-	plan, err := mirror.Prepare(f.locks, from, f.cache, lockfile.Options{Environments: f.environments, Platforms: f.platforms})
+func (f *lockFlags) prepare(ctx context.Context, from string, ch *channelFlags) (*mirror.Plan, error) {
+	plan, err := mirror.Prepare(ctx, mirror.Request{Locks: f.locks, From: from, Cache: f.cache,
+		Select: lockfile.Options{Environments: f.environments, Platforms: f.platforms}, Channel: ch.options()})
 	var input *mirror.InputError
 	switch {
 	case errors.Is(err, mirror.ErrNoLocks):
@@ -73,7 +75,7 @@ connection) it removes what it uploaded before anyone could index it. Downloads 
 			if err != nil {
 				return err
 			}
-			plan, err := lf.prepare(from)
+			plan, err := lf.prepare(cmd.Context(), from, &cf.channelFlags)
 			if err != nil {
 				return err
 			}
@@ -97,7 +99,7 @@ connection) it removes what it uploaded before anyone could index it. Downloads 
 	}
 	cf.add(cmd.Flags())
 	lf.add(cmd.Flags())
-	cmd.Flags().StringVar(&from, "from", "", "take the packages from this folder or bundle instead of their URLs")
+	cmd.Flags().StringVar(&from, "from", "", "take the packages from this folder, bundle file or s3://bucket/key of a bundle instead of their URLs")
 	cmd.AddCommand(newMirrorPackCommand(stdout, stderr))
 	return cmd
 }
@@ -125,7 +127,7 @@ what it holds and fetches only what is missing. BUNDLE itself appears only when 
 			if out == "" {
 				return usageError{fmt.Errorf("-o/--output is required: the bundle file to write")}
 			}
-			plan, err := lf.prepare(from)
+			plan, err := lf.prepare(cmd.Context(), from, &channelFlags{})
 			if err != nil {
 				return err
 			}

@@ -76,26 +76,84 @@ func TestMirrorLocksThenRattlerSolves(t *testing.T) {
 	}
 }
 
-// TestMirrorThroughBundle packs the lock on the "connected" side, stops the upstream
-// server, and mirrors from the bundle alone into a folder and an S3 channel.
+// TestMirrorThroughBundle packs the lock, in every format, on the "connected" side,
+// stops the upstream server, and mirrors from each bundle alone: from the file into a
+// folder channel, and from a copy of it in the bucket (s3://bucket/key, as a Deadline
+// job reads it) into an S3 channel.
 func TestMirrorThroughBundle(t *testing.T) {
 	up := mirrortest.New(t)
 	work := t.TempDir()
-	lock := up.WriteLock(t, work, mirrortest.Pixi)
-	bundle := filepath.Join(work, "render-env.bundle")
-	runMirror(t, nil, "mirror", "pack", "--lock", lock, "--environment", "default", "-o", bundle, "--cache", t.TempDir(), "--progress", "none")
+	bundles := map[string]string{}
+	for _, format := range mirrortest.Formats {
+		lock := up.WriteLock(t, t.TempDir(), format)
+		bundles[format] = filepath.Join(work, format+".bundle")
+		runMirror(t, nil, "mirror", "pack", "--lock", lock, "-o", bundles[format], "--cache", t.TempDir(), "--progress", "none")
+	}
 	up.Stop()
 	before := up.Requests()
-	for kind, open := range mirrorChannels(t) {
-		t.Run(kind, func(t *testing.T) {
-			ch := open(t)
-			runMirror(t, ch.env, append([]string{"mirror", "--from", bundle, "--environment", "default", "--channel", ch.url, "--cache", t.TempDir()}, leaseFlags...)...)
+	for _, format := range mirrortest.Formats {
+		bundle := bundles[format]
+		t.Run(format+"/file to folder", func(t *testing.T) {
+			ch := mirrorChannels(t)["folder"](t)
+			runMirror(t, ch.env, append([]string{"mirror", "--from", bundle, "--channel", ch.url, "--cache", t.TempDir()}, leaseFlags...)...)
+			checkMirrored(t, ch, up)
+		})
+		t.Run(format+"/s3 object to s3", func(t *testing.T) {
+			f := newFixture(t)
+			root := f.srv.Store(t, f.bucket, "")
+			if _, err := root.PutFile(context.Background(), "incoming/render-env.bundle", bundle, channel.PutOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			ch := mirrorChannel{url: f.url, env: f.env, store: f.store}
+			runMirror(t, ch.env, append([]string{"mirror", "--from", "s3://" + f.bucket + "/incoming/render-env.bundle", "--channel", ch.url, "--cache", t.TempDir()}, leaseFlags...)...)
 			checkMirrored(t, ch, up)
 		})
 	}
 	if up.Requests() != before {
 		t.Errorf("mirror --from BUNDLE sent %d requests upstream", up.Requests()-before)
 	}
+}
+
+// TestMirrorBesidePublishers runs a mirror whose downloads are slow while four
+// publishers publish to the same S3 channel: the publishers wait for the lease the
+// mirror holds and are served by its index run or their own; nothing is lost.
+func TestMirrorBesidePublishers(t *testing.T) {
+	up := mirrortest.New(t)
+	for _, p := range up.Locked() {
+		up.SetFault(p.File, mirrortest.Slow)
+	}
+	f := newFixture(t)
+	lock := up.WriteLock(t, t.TempDir(), mirrortest.CondaLock)
+	m := start(t, f.env, append([]string{"mirror", "--lock", lock, "--channel", f.url, "--cache", t.TempDir(), "--jobs", "2"}, leaseFlags...)...)
+	var pubs []*proc
+	var names []string
+	for i := range 4 {
+		name := fmt.Sprintf("studio-tool%d", i)
+		names = append(names, name+"-1.0-0.conda")
+		pubs = append(pubs, start(t, f.env, f.publishArgs(f.pkg(t, name))...))
+	}
+	if err := m.wait(t, 3*time.Minute); err != nil {
+		t.Fatalf("mirror: %v\n%s", err, m.stderr.String())
+	}
+	for i, p := range pubs {
+		if err := p.wait(t, 3*time.Minute); err != nil {
+			t.Fatalf("publisher %d: %v\n%s", i, err, p.stderr.String())
+		}
+	}
+	recs := f.assertChannel(t)
+	for _, n := range names {
+		if _, ok := recs[n]; !ok {
+			t.Errorf("%s was published but is not in linux-64/repodata.json", n)
+		}
+	}
+	ch := mirrorChannel{url: f.url, env: f.env, store: f.store}
+	for _, p := range up.Locked() {
+		data, _, err := channel.ReadAll(context.Background(), ch.store, p.Subdir+"/repodata.json")
+		if err != nil || !strings.Contains(string(data), p.SHA256) {
+			t.Errorf("%s is not in %s/repodata.json (%v)", p.File, p.Subdir, err)
+		}
+	}
+	f.assertLeaseFree(t)
 }
 
 // checkMirrored checks the channel holds the locked packages and nothing else, that its

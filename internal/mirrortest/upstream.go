@@ -18,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/condachan/condachan/internal/testkit"
 )
@@ -43,6 +44,7 @@ const (
 	Corrupt       // the right length, one byte flipped
 	Missing       // 404
 	Cut           // half the bytes, then the connection closes
+	Slow          // the file, after half a second
 )
 
 // Upstream is the served channel.
@@ -175,6 +177,8 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Length", fmt.Sprint(len(data)))
 	switch fault {
+	case Slow:
+		time.Sleep(500 * time.Millisecond)
 	case Corrupt:
 		data = append([]byte(nil), data...)
 		data[len(data)/2] ^= 0xff

@@ -49,6 +49,18 @@ func Open(path string) (*Reader, error) {
 	return r, nil
 }
 
+// NewReader reads a bundle from a stream (an object in S3), named name in messages. It
+// reads the stream once from start to end and closes it on Close.
+func NewReader(name string, rc io.ReadCloser) (*Reader, error) {
+	r, err := newReader(name, rc)
+	if err != nil {
+		rc.Close()
+		return nil, err
+	}
+	r.closer = rc
+	return r, nil
+}
+
 func newReader(name string, src io.Reader) (*Reader, error) {
 	r := startReader(name, src)
 	if err := r.readVersion(); err != nil {
