@@ -1,44 +1,15 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/condachan/condachan/internal/testkit"
 	"github.com/condachan/condachan/serve"
 )
-
-// selfSigned writes a certificate and its key as PEM files.
-func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"localhost"}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
-	return certFile, keyFile
-}
 
 // runRefused runs a command that must fail: one that serves instead is reported after
 // 10s rather than hanging the test (its goroutine is left behind).
@@ -69,10 +40,10 @@ func runRefused(t *testing.T, args ...string) (code int, stdout, stderr string) 
 func TestServeRefusesBadTLSAndPresignTTL(t *testing.T) {
 	ch := t.TempDir()
 	dir := t.TempDir()
-	cert, key := selfSigned(t, dir)
+	cert, key := testkit.SelfSignedKeyPair(t, dir)
 	garbage := filepath.Join(dir, "garbage.pem")
 	os.WriteFile(garbage, []byte("not PEM\n"), 0o644)
-	otherCert, _ := selfSigned(t, t.TempDir()) // another key's certificate
+	otherCert, _ := testkit.SelfSignedKeyPair(t, t.TempDir()) // another key's certificate
 	missing := filepath.Join(dir, "missing.pem")
 	cases := []struct {
 		name  string
