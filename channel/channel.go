@@ -121,6 +121,16 @@ func StagedSourceKey(sha256, fileName string) string {
 	return StagedSourcesPrefix + strings.ToLower(sha256) + "/" + fileName
 }
 
+// StagedMirrorPrefix is where `condachan submit --mirror` puts a bundle made by
+// `condachan mirror pack` for the mirror job, which streams it from there:
+// <StagedMirrorPrefix><sha256>/<file name>, uploaded once however often it is submitted.
+const StagedMirrorPrefix = InternalPrefix + "mirror/"
+
+// StagedMirrorKey is the key of a staged mirror bundle.
+func StagedMirrorKey(sha256, fileName string) string {
+	return StagedMirrorPrefix + strings.ToLower(sha256) + "/" + fileName
+}
+
 // IsInternal reports whether a key belongs to condachan's internal area.
 func IsInternal(key string) bool {
 	return strings.HasPrefix(key, InternalPrefix) || key == strings.TrimSuffix(InternalPrefix, "/")

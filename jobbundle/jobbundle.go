@@ -2,18 +2,19 @@
 // Cloud, embedded in the binary, and writes ready-to-submit copies of them with the
 // parameter values filled in.
 //
-// Two bundles exist. Build (build/) builds one recipe and publishes the package to an S3
-// channel under the channel lease, in one step: no separate reindex session, no mutex
-// script. Index (index/) reindexes a channel. Each is a template.yaml
-// (specificationVersion jobtemplate-2023-09) and a parameter_values.yaml, the layout
-// `deadline bundle submit DIR` reads.
+// Three bundles exist. Build (build/) builds one recipe and publishes the package to an
+// S3 channel under the channel lease, in one step: no separate reindex session, no mutex
+// script. Index (index/) reindexes a channel. Mirror (mirror/) publishes a bundle made by
+// `condachan mirror pack` to a channel, all of its packages or none (mirror --from).
+// Each is a template.yaml (specificationVersion jobtemplate-2023-09) and a
+// parameter_values.yaml, the layout `deadline bundle submit DIR` reads.
 //
 // A worker needs nothing but the condachan binary (on its PATH, or attached with the
 // CondachanBinary parameter) and the channel's bucket: no conda, no Python, no internet.
 // Job attachments are used only for the PATH parameters that are set (the binary, a
-// recipe folder, a source archive); a source archive staged in S3 is passed as an s3://
-// URI (SourceArchiveURI) that condachan streams, so large archives never go through job
-// attachments.
+// recipe folder, a source archive, a mirror bundle); a source archive or mirror bundle
+// staged in S3 is passed as an s3:// URI (SourceArchiveURI, MirrorBundleURI) that
+// condachan streams, so large files never go through job attachments.
 //
 // One step serves Linux, macOS and Windows workers. OpenJD 2023-09 has no conditionals
 // and a step that exists twice runs twice, so the OS is chosen twice over: the WorkerOS
@@ -45,6 +46,7 @@ import (
 )
 
 //go:embed build/template.yaml build/parameter_values.yaml index/template.yaml index/parameter_values.yaml
+//go:embed mirror/template.yaml mirror/parameter_values.yaml
 var embedded embed.FS
 
 // Kind names a bundle.
@@ -55,10 +57,12 @@ const (
 	Build Kind = "build"
 	// Index reindexes a channel.
 	Index Kind = "index"
+	// Mirror publishes a bundle made by `condachan mirror pack` to a channel.
+	Mirror Kind = "mirror"
 )
 
 // Kinds lists the bundles.
-var Kinds = []Kind{Build, Index}
+var Kinds = []Kind{Build, Index, Mirror}
 
 // The files of a bundle.
 const (
@@ -84,6 +88,9 @@ const (
 	ParamFullReindex      = "FullReindex"
 	ParamCondaPackages    = "CondaPackages"
 	ParamCondaChannels    = "CondaChannels"
+	ParamMirrorBundleURI  = "MirrorBundleURI"
+	ParamMirrorBundle     = "MirrorBundle"
+	ParamJobs             = "Jobs"
 )
 
 // FS returns the files of a bundle as shipped (template.yaml, parameter_values.yaml).
@@ -117,7 +124,11 @@ func (k Kind) check() error {
 			return nil
 		}
 	}
-	return fmt.Errorf("unknown job bundle %q (known: build, index)", string(k))
+	known := make([]string, len(Kinds))
+	for i, kind := range Kinds {
+		known[i] = string(kind)
+	}
+	return fmt.Errorf("unknown job bundle %q (known: %s)", string(k), strings.Join(known, ", "))
 }
 
 // Host sets the step's amount requirements; zero keeps the template's.
@@ -234,8 +245,15 @@ func (p *Parameter) Accepts(v string) error {
 	}
 	switch p.Type {
 	case "INT":
-		if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
 			return fmt.Errorf("parameter %s: %q is not an integer", p.Name, v)
+		}
+		if p.MinValue != nil && n < *p.MinValue {
+			return fmt.Errorf("parameter %s: %d is less than %d", p.Name, n, *p.MinValue)
+		}
+		if p.MaxValue != nil && n > *p.MaxValue {
+			return fmt.Errorf("parameter %s: %d is more than %d", p.Name, n, *p.MaxValue)
 		}
 	case "FLOAT":
 		if _, err := strconv.ParseFloat(v, 64); err != nil {

@@ -47,7 +47,11 @@ func TestParameterNamesMatchTemplates(t *testing.T) {
 		Build: {ParamRecipeName, ParamRecipeDir, ParamSourceArchive, ParamSourceArchiveURI, ParamCondaChannel,
 			ParamTargetPlatform, ParamBuildNumber, ParamCompression, ParamS3EndpointURL, ParamWorkerOS, ParamWorkerArch, ParamCondachanBinary,
 			ParamCondaPackages, ParamCondaChannels},
-		Index: {ParamCondaChannel, ParamFullReindex, ParamS3EndpointURL, ParamWorkerOS, ParamWorkerArch, ParamCondachanBinary},
+		Index:  {ParamCondaChannel, ParamFullReindex, ParamS3EndpointURL, ParamWorkerOS, ParamWorkerArch, ParamCondachanBinary},
+		Mirror: {ParamCondaChannel, ParamMirrorBundleURI, ParamMirrorBundle, ParamJobs, ParamS3EndpointURL, ParamWorkerOS, ParamWorkerArch, ParamCondachanBinary},
+	}
+	if len(want) != len(Kinds) {
+		t.Errorf("the test knows %d bundles, Kinds lists %d", len(want), len(Kinds))
 	}
 	for kind, names := range want {
 		tmpl, err := Load(kind)
@@ -71,6 +75,20 @@ func TestParameterNamesMatchTemplates(t *testing.T) {
 	if p := tmpl.Parameter(ParamBuildNumber); p.Default == nil || *p.Default != "auto" {
 		t.Errorf("BuildNumber must default to auto")
 	}
+	// The mirror bundle: a bundle in S3 is the normal case, an attached one the optional.
+	mirror, _ := Load(Mirror)
+	for _, name := range []string{ParamMirrorBundle, ParamCondachanBinary} {
+		p := mirror.Parameter(name)
+		if p.Type != "PATH" || p.ObjectType != "FILE" || p.DataFlow != "IN" || p.Default == nil || *p.Default != "" {
+			t.Errorf("mirror %s must be an optional PATH FILE parameter with dataFlow IN: %+v", name, p)
+		}
+	}
+	if p := mirror.Parameter(ParamMirrorBundleURI); p.Type != "STRING" || p.Default == nil || *p.Default != "" {
+		t.Errorf("MirrorBundleURI must be an optional STRING: a PATH with dataFlow IN would make the Deadline CLI attach it")
+	}
+	if p := mirror.Parameter(ParamJobs); p.Type != "INT" || p.Default == nil || *p.Default != "8" || p.MinValue == nil || *p.MinValue != 1 {
+		t.Errorf("Jobs must be an INT, default 8, at least 1: %+v", p)
+	}
 }
 
 // blocks returns the text between the "-- find condachan" markers of each script.
@@ -91,13 +109,18 @@ func findBlocks(t *testing.T, kind Kind) map[string]string {
 }
 
 func TestFindCondachanIsTheSameEverywhere(t *testing.T) {
-	build, index := findBlocks(t, Build), findBlocks(t, Index)
+	build := findBlocks(t, Build)
 	for _, ext := range []string{".sh", ".ps1"} {
 		if build[ext] == "" {
 			t.Errorf("the build bundle's %s script has no find-condachan block", ext)
 		}
-		if build[ext] != index[ext] {
-			t.Errorf("the find-condachan blocks of the %s scripts differ between the build and index bundles", ext)
+	}
+	for _, kind := range Kinds[1:] {
+		other := findBlocks(t, kind)
+		for _, ext := range []string{".sh", ".ps1"} {
+			if build[ext] != other[ext] {
+				t.Errorf("the find-condachan blocks of the %s scripts differ between the build and %s bundles", ext, kind)
+			}
 		}
 	}
 }
@@ -131,33 +154,48 @@ func TestLauncherIsBatchAndShell(t *testing.T) {
 }
 
 func TestValidateCatches(t *testing.T) {
-	base := string(mustTemplate(t, Build))
 	cases := []struct {
 		name, old, new, want string
+		kind                 Kind // "": Build
 	}{
-		{"unknown key", "  maxLength: 64\n", "  maxLenght: 64\n", "maxLenght"},
-		{"job name without bound", "  maxLength: 64\n", "", "could pass 128 characters"},
-		{"job name too long", "  maxLength: 64\n", "  maxLength: 100\n", "more than the 128 allowed"},
-		{"unknown parameter", `"{{Param.CondaChannel}}"`, `"{{Param.CondaChanel}}"`, "no parameter CondaChanel"},
-		{"session value in an environment", `CONDACHAN_JOB_COMPRESSION: "{{Param.Compression}}"`, `CONDACHAN_JOB_COMPRESSION: "{{Session.WorkingDirectory}}"`, "not available here"},
-		{"unset setting", `CONDACHAN_JOB_COMPRESSION: "{{Param.Compression}}"`, `CONDACHAN_JOB_COMPRESSIO: "{{Param.Compression}}"`, "reads CONDACHAN_JOB_COMPRESSION"},
-		{"setting the PowerShell script ignores", `$env:CONDACHAN_JOB_ENDPOINT_URL`, `$env:X`, "the .ps1 script does not read CONDACHAN_JOB_ENDPOINT_URL"},
-		{"non-ASCII PowerShell", "# ASCII only: Windows PowerShell", "# ASCII only — Windows PowerShell", "not printable ASCII"},
-		{"unused parameter", `CONDACHAN_JOB_ENDPOINT_URL: "{{Param.S3EndpointURL}}"`, `CONDACHAN_JOB_ENDPOINT_URL: ""`, "S3EndpointURL is never used"},
-		{"attribute value", `anyOf: ["{{Param.WorkerArch}}"]`, `anyOf: ["amd64"]`, `"amd64" is not one of`},
-		{"parameter values outside the attribute's", "allowedValues: [x86_64, arm64]", "allowedValues: [x86_64, arm64, riscv]", `allows "riscv"`},
-		{"default outside allowedValues", "default: default\n  allowedValues: [fast, default, max]", "default: medium\n  allowedValues: [fast, default, max]", `"medium" is not one of`},
-		{"missing embedded file", "exec /bin/sh '{{Task.File.Posix}}'", "exec /bin/sh '{{Task.File.Unix}}'", "no embedded file Unix"},
-		{"command not a launcher", `command: "{{Task.File.Launcher}}"`, `command: bash`, "must be an embedded file"},
-		{"launcher not runnable", "      runnable: true\n", "", "not runnable"},
-		{"no OS requirement", "    - name: attr.worker.os.family\n      anyOf: [\"{{Param.WorkerOS}}\"]\n", "", "no attr.worker.os.family"},
-		{"vcpu below 1", "name: amount.worker.vcpu\n      min: 2", "name: amount.worker.vcpu\n      min: 0", "below 1"},
-		{"PATH Param in the job name", `name: "condachan build {{Param.RecipeName}}`, `name: "condachan build {{Param.RecipeDir}}`, "RawParam"},
-		{"bad control", "control: DROPDOWN_LIST\n    label: Compression", "control: SPIN_BOX\n    label: Compression", "SPIN_BOX"},
-		{"unterminated", `"{{Param.CondaChannel}}"`, `"{{Param.CondaChannel"`, "unterminated"},
+		{"unknown key", "  maxLength: 64\n", "  maxLenght: 64\n", "maxLenght", ""},
+		{"job name without bound", "  maxLength: 64\n", "", "could pass 128 characters", ""},
+		{"job name too long", "  maxLength: 64\n", "  maxLength: 100\n", "more than the 128 allowed", ""},
+		{"unknown parameter", `"{{Param.CondaChannel}}"`, `"{{Param.CondaChanel}}"`, "no parameter CondaChanel", ""},
+		{"session value in an environment", `CONDACHAN_JOB_COMPRESSION: "{{Param.Compression}}"`, `CONDACHAN_JOB_COMPRESSION: "{{Session.WorkingDirectory}}"`, "not available here", ""},
+		{"unset setting", `CONDACHAN_JOB_COMPRESSION: "{{Param.Compression}}"`, `CONDACHAN_JOB_COMPRESSIO: "{{Param.Compression}}"`, "reads CONDACHAN_JOB_COMPRESSION", ""},
+		{"setting the PowerShell script ignores", `$env:CONDACHAN_JOB_ENDPOINT_URL`, `$env:X`, "the .ps1 script does not read CONDACHAN_JOB_ENDPOINT_URL", ""},
+		{"non-ASCII PowerShell", "# ASCII only: Windows PowerShell", "# ASCII only — Windows PowerShell", "not printable ASCII", ""},
+		{"unused parameter", `CONDACHAN_JOB_ENDPOINT_URL: "{{Param.S3EndpointURL}}"`, `CONDACHAN_JOB_ENDPOINT_URL: ""`, "S3EndpointURL is never used", ""},
+		{"attribute value", `anyOf: ["{{Param.WorkerArch}}"]`, `anyOf: ["amd64"]`, `"amd64" is not one of`, ""},
+		{"parameter values outside the attribute's", "allowedValues: [x86_64, arm64]", "allowedValues: [x86_64, arm64, riscv]", `allows "riscv"`, ""},
+		{"default outside allowedValues", "default: default\n  allowedValues: [fast, default, max]", "default: medium\n  allowedValues: [fast, default, max]", `"medium" is not one of`, ""},
+		{"missing embedded file", "exec /bin/sh '{{Task.File.Posix}}'", "exec /bin/sh '{{Task.File.Unix}}'", "no embedded file Unix", ""},
+		{"command not a launcher", `command: "{{Task.File.Launcher}}"`, `command: bash`, "must be an embedded file", ""},
+		{"launcher not runnable", "      runnable: true\n", "", "not runnable", ""},
+		{"no OS requirement", "    - name: attr.worker.os.family\n      anyOf: [\"{{Param.WorkerOS}}\"]\n", "", "no attr.worker.os.family", ""},
+		{"vcpu below 1", "name: amount.worker.vcpu\n      min: 2", "name: amount.worker.vcpu\n      min: 0", "below 1", ""},
+		{"PATH Param in the job name", `name: "condachan build {{Param.RecipeName}}`, `name: "condachan build {{Param.RecipeDir}}`, "RawParam", ""},
+		{"bad control", "control: DROPDOWN_LIST\n    label: Compression", "control: SPIN_BOX\n    label: Compression", "SPIN_BOX", ""},
+		{"unterminated", `"{{Param.CondaChannel}}"`, `"{{Param.CondaChannel"`, "unterminated", ""},
+		// The mirror bundle's scripts and its INT parameter.
+		{"mirror: setting the PowerShell script ignores", `"$env:CONDACHAN_JOB_JOBS"`, `"$env:X"`, "the .ps1 script does not read CONDACHAN_JOB_JOBS", Mirror},
+		{"mirror: setting the POSIX script ignores", `${CONDACHAN_JOB_MIRROR_BUNDLE_URI:-}`, `${X:-}`, "the .sh script does not read CONDACHAN_JOB_MIRROR_BUNDLE_URI", Mirror},
+		{"mirror: unset setting", `      CONDACHAN_JOB_MIRROR_BUNDLE: "{{Param.MirrorBundle}}"` + "\n", "", "reads CONDACHAN_JOB_MIRROR_BUNDLE, which no environment of the step sets", Mirror},
+		{"mirror: unused parameter", `      CONDACHAN_JOB_MIRROR_BUNDLE: "{{Param.MirrorBundle}}"` + "\n", "", "parameter MirrorBundle is never used", Mirror},
+		{"default below minValue", "default: 8\n  minValue: 1", "default: 0\n  minValue: 1", "0 is less than 1", Mirror},
+		{"minValue above maxValue", "  minValue: 1\n", "  minValue: 9\n  maxValue: 2\n", "minValue is more than maxValue", Mirror},
+		{"minValue of a STRING", "  minLength: 1\n", "  minLength: 1\n  minValue: 1\n", "minValue and maxValue belong to INT parameters", Mirror},
+		{"INT control", "control: SPIN_BOX", "control: LINE_EDIT", "control LINE_EDIT is not one for INT parameters", Mirror},
+		{"mirror: TERMINATE with a notify period", "mode: NOTIFY_THEN_TERMINATE", "mode: TERMINATE", "notifyPeriodInSeconds belongs to NOTIFY_THEN_TERMINATE", Mirror},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			kind := c.kind
+			if kind == "" {
+				kind = Build
+			}
+			base := string(mustTemplate(t, kind))
 			if !strings.Contains(base, c.old) {
 				t.Fatalf("the template no longer contains %q", c.old)
 			}
@@ -279,6 +317,10 @@ func TestWriteRefusesBadValues(t *testing.T) {
 		{"worker OS", Build, with(ParamWorkerOS, "solaris"), "linux, windows, macos"},
 		{"index has no recipe", Index, ok, "no parameter RecipeName"},
 		{"too long", Build, with(ParamSourceArchiveURI, "s3://b/"+strings.Repeat("x", 1100)), "1024"},
+		{"mirror has no recipe", Mirror, ok, "no parameter RecipeName"},
+		{"mirror jobs not a number", Mirror, map[string]string{ParamCondaChannel: "s3://b/c", ParamJobs: "eight"}, `parameter Jobs: "eight" is not an integer`},
+		{"mirror jobs below 1", Mirror, map[string]string{ParamCondaChannel: "s3://b/c", ParamJobs: "0"}, "parameter Jobs: 0 is less than 1"},
+		{"mirror without channel", Mirror, map[string]string{ParamMirrorBundleURI: "s3://b/x.bundle"}, "CondaChannel needs a value"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -393,5 +435,53 @@ func TestTemplateRequirementError(t *testing.T) {
 		if got := tc.err.Message(flag); got != tc.named {
 			t.Errorf("Message() = %q, want %q", got, tc.named)
 		}
+	}
+}
+
+// Every bundle takes the host settings the same way: amounts rewritten in place, extra
+// requirements after the template's own, nothing else changed.
+func TestWriteEveryKind(t *testing.T) {
+	one := 1.0
+	values := map[Kind]map[string]string{
+		Build:  {ParamRecipeName: "blender-4.1", ParamCondaChannel: "s3://b/c"},
+		Index:  {ParamCondaChannel: "s3://b/c"},
+		Mirror: {ParamCondaChannel: "s3://b/c", ParamMirrorBundleURI: "s3://b/c/.condachan/mirror/ab/render.bundle", ParamJobs: "16"},
+	}
+	host := Host{VCPUs: 6, MemoryMiB: 12345, Amounts: []Amount{{Name: "amount.worker.gpu", Min: &one}},
+		Attributes: []Attribute{{Name: "attr.custom.site", AnyOf: []string{"studio_a"}}}}
+	for _, kind := range Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			dir := t.TempDir()
+			if err := Write(dir, kind, values[kind], host); err != nil {
+				t.Fatal(err)
+			}
+			data, err := os.ReadFile(filepath.Join(dir, TemplateFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := Validate(data); err != nil {
+				t.Fatalf("the written template does not validate: %v", err)
+			}
+			tmpl, _ := ParseTemplate(data)
+			var got []string
+			for _, a := range tmpl.Steps[0].HostRequirements.Amounts {
+				got = append(got, fmt.Sprintf("%s %v", a.Name, *a.Min))
+			}
+			if want := "amount.worker.vcpu 6,amount.worker.memory 12345,amount.worker.gpu 1"; strings.Join(got, ",") != want {
+				t.Errorf("amounts %s, want %s", strings.Join(got, ","), want)
+			}
+			if attrs := tmpl.Steps[0].HostRequirements.Attributes; len(attrs) != 3 || attrs[2].Name != "attr.custom.site" {
+				t.Errorf("attributes %+v", attrs)
+			}
+			pv, err := ReadParameterValues(dir)
+			if err != nil || len(pv) != len(values[kind]) {
+				t.Errorf("parameter values %v, %v; want %v", pv, err, values[kind])
+			}
+			for k, v := range values[kind] {
+				if pv[k] != v {
+					t.Errorf("%s = %q, want %q", k, pv[k], v)
+				}
+			}
+		})
 	}
 }

@@ -185,3 +185,121 @@ func TestStepExitCodeAndFailures(t *testing.T) {
 		}
 	})
 }
+
+// The mirror step passes the one bundle it is given, from S3 or attached, with the
+// packages in flight and the endpoint; values reach condachan as arguments, never as code.
+func TestMirrorStepArguments(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("POSIX step")
+	}
+	fake := fakeCondachan(t)
+	attached := filepath.Join(t.TempDir(), `it's a $(touch pwned) dir`, "render env.bundle")
+	if err := os.MkdirAll(filepath.Dir(attached), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(attached, []byte("bundle"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tricky := `s3://studio/.condachan/mirror/$(touch pwned)/a b;"x".bundle`
+	cases := []struct {
+		name   string
+		values map[string]string
+		want   []string
+	}{
+		{
+			name:   "bundle in S3, defaults",
+			values: map[string]string{"CondaChannel": "s3://studio/Conda/Default", "MirrorBundleURI": tricky},
+			want: []string{"mirror", "--from", tricky, "--channel", "s3://studio/Conda/Default",
+				"--cache", "<session>/mirror-cache", "--progress", "openjd", "--jobs", "8"},
+		},
+		{
+			name: "attached bundle, jobs, endpoint",
+			values: map[string]string{"CondaChannel": "s3://studio/Conda/Default", "MirrorBundle": attached, "Jobs": "3",
+				"S3EndpointURL": "https://bucket.vpce-1.s3.us-west-2.vpce.amazonaws.com"},
+			want: []string{"mirror", "--from", attached, "--channel", "s3://studio/Conda/Default",
+				"--cache", "<session>/mirror-cache", "--progress", "openjd", "--jobs", "3",
+				"--endpoint-url", "https://bucket.vpce-1.s3.us-west-2.vpce.amazonaws.com"},
+		},
+	}
+	for _, sh := range shells(t) {
+		for _, c := range cases {
+			t.Run(filepath.Base(sh)+"/"+c.name, func(t *testing.T) {
+				dir := t.TempDir()
+				if err := jobbundle.Write(dir, jobbundle.Mirror, c.values, jobbundle.Host{}); err != nil {
+					t.Fatal(err)
+				}
+				res := openjdtest.RunStep(t, dir, "Mirror", openjdtest.Options{
+					Shell: sh, Env: []string{"PATH=" + fake + ":/usr/bin:/bin"},
+				})
+				if res.ExitCode != 0 {
+					t.Fatalf("step failed:\n%s", res)
+				}
+				want := strings.ReplaceAll(strings.Join(c.want, "\n"), "<session>", res.SessionDir)
+				if got := strings.Join(argsOf(res.Output), "\n"); got != want {
+					t.Errorf("condachan got\n%s\nwant\n%s\n%s", got, want, res)
+				}
+				if _, err := os.Stat(filepath.Join(res.SessionDir, "pwned")); err == nil {
+					t.Error("a parameter value was run as shell code")
+				}
+				if len(res.Status) == 0 || !strings.HasPrefix(res.Status[0], "condachan mirror ") || len(res.Progress) == 0 {
+					t.Errorf("no openjd_status / openjd_progress lines:\n%s", res)
+				}
+			})
+		}
+	}
+}
+
+// The mirror step takes exactly one bundle, and fails before condachan runs otherwise.
+func TestMirrorStepFailures(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("POSIX step")
+	}
+	fake := fakeCondachan(t)
+	attached := filepath.Join(t.TempDir(), "render.bundle")
+	if err := os.WriteFile(attached, []byte("bundle"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	uri := "s3://studio/incoming/render.bundle"
+	for _, c := range []struct {
+		name   string
+		values map[string]string
+		env    []string
+		code   int
+		fail   []string // in the openjd_fail message
+	}{
+		{"neither bundle", map[string]string{}, nil, 1, []string{"no bundle", "MirrorBundleURI", "MirrorBundle "}},
+		{"both bundles", map[string]string{"MirrorBundleURI": uri, "MirrorBundle": attached}, nil, 1,
+			[]string{"MirrorBundleURI and MirrorBundle are both set"}},
+		{"attached bundle missing", map[string]string{"MirrorBundle": attached + ".gone"}, nil, 1,
+			[]string{"MirrorBundle: there is no file " + attached + ".gone"}},
+		{"exit code propagates", map[string]string{"MirrorBundleURI": uri}, []string{"FAKE_EXIT=3"}, 3, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			values := map[string]string{"CondaChannel": "s3://b/c"}
+			for k, v := range c.values {
+				values[k] = v
+			}
+			dir := t.TempDir()
+			if err := jobbundle.Write(dir, jobbundle.Mirror, values, jobbundle.Host{}); err != nil {
+				t.Fatal(err)
+			}
+			res := openjdtest.RunStep(t, dir, "Mirror", openjdtest.Options{
+				Env: append([]string{"PATH=" + fake + ":/usr/bin:/bin"}, c.env...),
+			})
+			if res.ExitCode != c.code {
+				t.Fatalf("exit code %d, want %d\n%s", res.ExitCode, c.code, res)
+			}
+			if c.fail == nil {
+				return
+			}
+			if len(res.Fail) != 1 || len(argsOf(res.Output)) != 0 {
+				t.Fatalf("want one openjd_fail and no condachan run:\n%s", res)
+			}
+			for _, w := range c.fail {
+				if !strings.Contains(res.Fail[0]+" ", w) {
+					t.Errorf("openjd_fail %q lacks %q", res.Fail[0], w)
+				}
+			}
+		})
+	}
+}

@@ -25,13 +25,16 @@ type Template struct {
 
 // Parameter is a job parameter definition.
 type Parameter struct {
-	Name          string         `yaml:"name"`
-	Type          string         `yaml:"type"`
-	Description   string         `yaml:"description,omitempty"`
-	Default       *string        `yaml:"default,omitempty"`
-	AllowedValues []string       `yaml:"allowedValues,omitempty"`
-	MinLength     *int           `yaml:"minLength,omitempty"`
-	MaxLength     *int           `yaml:"maxLength,omitempty"`
+	Name          string   `yaml:"name"`
+	Type          string   `yaml:"type"`
+	Description   string   `yaml:"description,omitempty"`
+	Default       *string  `yaml:"default,omitempty"`
+	AllowedValues []string `yaml:"allowedValues,omitempty"`
+	MinLength     *int     `yaml:"minLength,omitempty"`
+	MaxLength     *int     `yaml:"maxLength,omitempty"`
+	// MinValue and MaxValue bound an INT parameter.
+	MinValue      *int64         `yaml:"minValue,omitempty"`
+	MaxValue      *int64         `yaml:"maxValue,omitempty"`
 	ObjectType    string         `yaml:"objectType,omitempty"`
 	DataFlow      string         `yaml:"dataFlow,omitempty"`
 	UserInterface *UserInterface `yaml:"userInterface,omitempty"`

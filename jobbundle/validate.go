@@ -175,6 +175,12 @@ func (v *validator) parameters() {
 		} else if p.ObjectType != "" || p.DataFlow != "" {
 			v.errorf("parameter %s: objectType and dataFlow belong to PATH parameters", p.Name)
 		}
+		if p.Type != "INT" && (p.MinValue != nil || p.MaxValue != nil) {
+			v.errorf("parameter %s: minValue and maxValue belong to INT parameters here", p.Name)
+		}
+		if p.MinValue != nil && p.MaxValue != nil && *p.MinValue > *p.MaxValue {
+			v.errorf("parameter %s: minValue is more than maxValue", p.Name)
+		}
 		if p.Description == "" {
 			v.errorf("parameter %s has no description", p.Name)
 		}

@@ -29,6 +29,8 @@ type jobFlags struct {
 
 func (f *jobFlags) add(fl *pflag.FlagSet) {
 	fl.BoolVar(&f.index, "index", false, "the reindex-only bundle (reindexes --channel) instead of the build bundle")
+	fl.StringVar(&f.Mirror, "mirror", "", "the mirror bundle instead: publishes the `BUNDLE` made by condachan mirror pack (a file, or s3://bucket/key) to --channel")
+	fl.IntVar(&f.Jobs, "jobs", 0, "with --mirror: packages the job reads and uploads at once (default: the template's, 8)")
 	fl.StringVarP(&f.Recipe, "recipe", "r", "", "shipped recipe name (built from the worker's condachan), or a recipe folder (sent as a job attachment)")
 	fl.StringArrayVar(&f.SourceArchives, "source-archive", nil, "upstream archive: a local file (a job attachment, or staged with --stage-source) and/or an s3://bucket/key the job streams")
 	fl.StringVar(&f.TargetPlatform, "target-platform", "", "conda subdir to build for (default: the recipe platform the --source-archive name belongs to, else linux-64)")
@@ -53,7 +55,10 @@ func (f *jobFlags) add(fl *pflag.FlagSet) {
 // plan plans the jobs of the flags (plan.Plan), with the CLI's errors.
 func (f *jobFlags) plan(cmd *cobra.Command, stderr io.Writer) ([]*plan.Job, error) {
 	f.Kind = jobbundle.Build
-	if f.index {
+	switch {
+	case cmd.Flags().Changed("mirror"): // the plan refuses --index and build flags with it
+		f.Kind = jobbundle.Mirror
+	case f.index:
 		f.Kind = jobbundle.Index
 	}
 	f.Set = func(field plan.Field) bool { return cmd.Flags().Changed(fieldFlags[field]) }
@@ -92,17 +97,22 @@ func newBundleCommand(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "write DIR [flags]",
 		Short: "Write a ready-to-submit job bundle (template.yaml, parameter_values.yaml) into DIR",
 		Long: `Write a job bundle that builds one recipe and publishes it to an S3 channel under the
-channel lease (or, with --index, reindexes the channel), with the parameter values filled
-in: submit it with ` + "`deadline bundle submit DIR`" + `, or check it with ` + "`openjd check DIR/template.yaml`" + `.
+channel lease (or, with --index, reindexes the channel; with --mirror, publishes a bundle
+made by ` + "`condachan mirror pack`" + `), with the parameter values filled in: submit it with
+` + "`deadline bundle submit DIR`" + `, or check it with ` + "`openjd check DIR/template.yaml`" + `.
 
 The job needs the condachan binary on the workers (on PATH, or sent with --binary) and
 the bucket, nothing else. Local files given (--binary, a recipe folder, a local
 --source-archive) become job attachments; an s3:// --source-archive is streamed by the
-job and needs none. ` + "`condachan submit`" + ` writes the same bundle and submits it.`,
+job and needs none. A local --mirror bundle is a job attachment too (` + "`condachan submit`" + `
+stages it in the channel's bucket instead); an s3:// one is streamed.
+` + "`condachan submit`" + ` writes the same bundle and submits it.`,
 		Example: `  condachan bundle write ./blender-job --recipe blender-4.1 \
       --source-archive s3://studio-bucket/sources/blender-4.1.1-linux-x64.tar.xz \
       --channel s3://studio-bucket/Conda/Default
-  condachan bundle write ./reindex-job --index --channel s3://studio-bucket/Conda/Default`,
+  condachan bundle write ./reindex-job --index --channel s3://studio-bucket/Conda/Default
+  condachan bundle write ./mirror-job --mirror s3://studio-bucket/incoming/render-env.bundle \
+      --channel s3://studio-bucket/Conda/Default`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return fmt.Errorf("expected one argument, DIR, the folder to write the bundle into; got %d", len(args))
@@ -124,6 +134,9 @@ job and needs none. ` + "`condachan submit`" + ` writes the same bundle and subm
 			for i, j := range jobs {
 				fmt.Fprintf(stdout, "wrote %s to %s\n", j.BundleName(), dirs[i])
 				printValues(stdout, j.Values)
+				if j.Values[jobbundle.ParamMirrorBundle] != "" {
+					fmt.Fprintln(stderr, "note: the mirror bundle goes with the job as a job attachment (MirrorBundle); `condachan submit --mirror` stages it in the channel's bucket instead")
+				}
 				fmt.Fprintf(stdout, "submit it with%s: %s\n", shellName(), shellJoin(submit.Args(dirs[i], f.farmID, f.queueID, "", false)))
 			}
 			return nil

@@ -129,6 +129,8 @@ var fieldFlags = map[plan.Field]string{
 	plan.FieldFull:           "full",
 	plan.FieldChannel:        "channel",
 	plan.FieldWorkerEndpoint: "worker-endpoint-url",
+	plan.FieldMirror:         "mirror",
+	plan.FieldJobs:           "jobs",
 }
 
 // jobFlagError makes a job planning error the CLI's: a usage error when what was given

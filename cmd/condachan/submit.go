@@ -24,7 +24,7 @@ func newSubmitCommand(stdout, stderr io.Writer) *cobra.Command {
 	var f submitFlags
 	cmd := &cobra.Command{
 		Use:   "submit --recipe NAME|DIR [--source-archive FILE|s3://...] [--channel s3://...] [flags]",
-		Short: "Submit a build (or --index) job to AWS Deadline Cloud",
+		Short: "Submit a build (or --index, --mirror) job to AWS Deadline Cloud",
 		Long: `Write the job bundle (see ` + "`condachan bundle write`" + `) and submit it with
 ` + "`deadline bundle submit`" + `. Without the Deadline CLI the bundle is written, the command
 printed, and submit exits 1 (nothing was submitted); --dry-run writes and prints only,
@@ -48,12 +48,18 @@ and no STS call, which job attachments need for the account id. The job finds st
 archives by the sha256 the recipe gives; a job can attach only one local archive, so a
 recipe with several needs --stage-source. It uploads with --dry-run too, so that the
 printed command works as it is. Without --channel the channel is
-s3://<the Deadline default queue's job attachments bucket>/Conda/Default.`,
+s3://<the Deadline default queue's job attachments bucket>/Conda/Default.
+
+--mirror BUNDLE submits the job that publishes a bundle of ` + "`condachan mirror pack`" + ` to the
+channel (mirror --from). A local bundle is always staged, --dry-run too: uploaded to
+<channel>/.condachan/mirror/<sha256>/<file> (skipped when already there), and the job
+streams it from S3; an s3://bucket/key bundle is streamed as it is.`,
 		Example: `  condachan submit --recipe blender-4.1 --source-archive blender-4.1.1-linux-x64.tar.xz \
       --channel s3://studio-bucket/Conda/Default --stage-source
   condachan submit --recipe blender-4.1 --source-archive blender-4.1.1-windows-x64.zip --dry-run
   condachan submit --recipe conda_recipes/maya-2026 --source-dir conda_recipes/archive_files --stage-source
-  condachan submit --index --channel s3://studio-bucket/Conda/Default`,
+  condachan submit --index --channel s3://studio-bucket/Conda/Default
+  condachan submit --mirror render-env.bundle --channel s3://studio-bucket/Conda/Default`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSubmit(cmd, &f, stdout, stderr)
@@ -78,7 +84,7 @@ s3://<the Deadline default queue's job attachments bucket>/Conda/Default.`,
 
 func runSubmit(cmd *cobra.Command, f *submitFlags, stdout, stderr io.Writer) error {
 	var stager *submit.Stager
-	if f.stageSource {
+	if f.stageSource || cmd.Flags().Changed("mirror") { // a local mirror bundle is always staged
 		stager = &submit.Stager{Options: f.job.channel.options(), Log: stderr}
 		f.job.Stage, f.job.Staged = true, stager.IsStaged
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/condachan/condachan/channel"
 	"github.com/condachan/condachan/index"
 	"github.com/condachan/condachan/internal/exampleinstaller"
+	"github.com/condachan/condachan/internal/mirrortest"
 	"github.com/condachan/condachan/internal/testkit"
 	"github.com/condachan/condachan/jobbundle"
 	"github.com/condachan/condachan/jobbundle/openjdtest"
@@ -228,4 +229,51 @@ func TestJobBundleIndex(t *testing.T) {
 		t.Fatal("the index job did not index the hand-copied package")
 	}
 	f.assertLeaseFree(t)
+}
+
+// The mirror bundle publishes a bundle of `mirror pack`, with upstream stopped: attached
+// to the job (MirrorBundle), and staged by `condachan submit --mirror` in the channel's
+// .condachan/mirror/<sha256>/ and streamed from there by the job (MirrorBundleURI).
+func TestJobBundleMirror(t *testing.T) {
+	up := mirrortest.New(t)
+	lock := up.WriteLock(t, t.TempDir(), mirrortest.Pixi)
+	packed := filepath.Join(t.TempDir(), "render-env.bundle")
+	runMirror(t, nil, "mirror", "pack", "--lock", lock, "-o", packed, "--cache", t.TempDir(), "--progress", "none")
+	up.Stop()
+	t.Run("attached", func(t *testing.T) {
+		f := newFixture(t)
+		env := append(append([]string{}, f.env...), workerPath())
+		res := runBundle(t, jobbundle.Mirror, "Mirror", map[string]string{jobbundle.ParamCondaChannel: f.url, jobbundle.ParamMirrorBundle: packed, jobbundle.ParamJobs: "2"}, env)
+		if len(res.Progress) == 0 || len(res.Fail) > 0 {
+			t.Errorf("progress %v, failures %v", res.Progress, res.Fail)
+		}
+		checkMirrored(t, mirrorChannel{url: f.url, env: f.env, store: f.store}, up)
+		f.assertLeaseFree(t)
+	})
+	t.Run("staged by submit", func(t *testing.T) {
+		f := newFixture(t)
+		bundleDir := filepath.Join(t.TempDir(), "bundle")
+		p := start(t, append(append([]string{}, f.env...), "PATH=/usr/bin:/bin"), "submit", "--mirror", packed, "--channel", f.url, "--dry-run", "--bundle-dir", bundleDir)
+		if err := p.wait(t, 2*time.Minute); err != nil {
+			t.Fatalf("submit --mirror: %v\n%s", err, p.stderr.String())
+		}
+		data, err := os.ReadFile(packed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := channel.StagedMirrorKey(testkit.SHA256(data), "render-env.bundle")
+		if _, err := f.store.Stat(context.Background(), key); err != nil {
+			t.Fatalf("the bundle is not staged at %s: %v\n%s", key, err, p.stderr.String())
+		}
+		env := append(append([]string{}, f.env...), workerPath())
+		res := openjdtest.RunStep(t, bundleDir, "Mirror", openjdtest.Options{Env: env})
+		if res.ExitCode != 0 {
+			t.Fatalf("the job failed:\n%s", res)
+		}
+		if !strings.Contains(res.Output, "--from "+f.url+"/"+key) {
+			t.Errorf("the job did not stream the staged bundle:\n%s", res.Output)
+		}
+		checkMirrored(t, mirrorChannel{url: f.url, env: f.env, store: f.store}, up)
+		f.assertLeaseFree(t)
+	})
 }

@@ -55,6 +55,10 @@ const (
 	FieldFull           Field = "full reindex"
 	FieldChannel        Field = "channel"
 	FieldWorkerEndpoint Field = "the workers' S3 endpoint"
+	// FieldMirror is the bundle a mirror job publishes, which asks for that job;
+	// FieldJobs its packages in flight.
+	FieldMirror Field = "mirror bundle"
+	FieldJobs   Field = "packages in flight"
 )
 
 func (f Field) String() string { return string(f) }

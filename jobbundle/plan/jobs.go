@@ -15,8 +15,14 @@ import (
 
 // Options are the jobs a front end asks for, as its user gave them.
 type Options struct {
-	// Kind is the bundle: jobbundle.Build, or jobbundle.Index (reindex the channel).
+	// Kind is the bundle: jobbundle.Build, jobbundle.Index (reindex the channel), or
+	// jobbundle.Mirror (publish the bundle Mirror).
 	Kind jobbundle.Kind
+	// Mirror is a mirror job's bundle (made by mirror pack): a file on this machine or
+	// s3://bucket/key (ParseMirrorBundle). Jobs is its packages in flight (0: the
+	// template's).
+	Mirror string
+	Jobs   int
 	// Recipe is a recipe folder (sent with the job) or a shipped recipe's name (built
 	// from the workers' own condachan).
 	Recipe string
@@ -49,8 +55,9 @@ type Options struct {
 	// Channel returns the channel a job publishes to (its CondaChannel value). It is
 	// asked for each job, once the inputs are checked.
 	Channel func(context.Context) (string, error)
-	// Stage plans the local archives to be staged in the channel rather than attached;
-	// Staged, when set, finds sources not on this machine staged there already.
+	// Stage plans the local archives, or a mirror job's local bundle, to be staged in the
+	// channel rather than attached; Staged, when set, finds sources not on this machine
+	// staged there already.
 	Stage  bool
 	Staged StagedCheck
 	// Log is told which archives are hashed.
@@ -77,6 +84,12 @@ func (o *Options) set(f Field) bool { return o.Set != nil && o.Set(f) }
 func Plan(ctx context.Context, o Options) ([]*Job, error) {
 	if o.VCPUs < 0 || o.MemoryMiB < 0 {
 		return nil, input(&NegativeHostError{})
+	}
+	if o.Kind == jobbundle.Mirror {
+		return o.planMirror(ctx)
+	}
+	if o.Jobs != 0 || o.set(FieldJobs) {
+		return nil, input(&MirrorOnlyError{Field: FieldJobs})
 	}
 	if o.Kind == jobbundle.Index {
 		for _, f := range buildOnly {

@@ -1,8 +1,8 @@
 // Package plan works out the jobs that condachan's job bundles (package jobbundle) run,
-// before any bundle is written: the parameter values and host requirements of a build
-// or index job, the deadline-cloud.yaml entries (package submitmeta) to build one job
-// each for, and the source archives each build job is handed, found, hashed and checked
-// against the recipe's sha256.
+// before any bundle is written: the parameter values and host requirements of a build,
+// index or mirror job, the deadline-cloud.yaml entries (package submitmeta) to build one
+// job each for, and the source archives each build job is handed, found, hashed and
+// checked against the recipe's sha256.
 //
 // A front end (the condachan CLI) puts what its user gave into Options and calls Plan,
 // which finds and renders the recipe, checks every input and returns the jobs; it asks
@@ -42,6 +42,8 @@ type Job struct {
 	RecipeDir string         `json:"-"`
 	Given     Given          `json:"-"`
 	Sources   Sources        `json:"-"`
+	// Bundle is a mirror job's bundle on this machine, hashed, when it is to be staged.
+	Bundle *LocalArchive `json:"-"`
 }
 
 // Meta is a recipe's deadline-cloud.yaml; Dir is the folder holding it on disk ("" for

@@ -294,17 +294,28 @@ func missingSourcesError(r *recipe.Recipe, missing []recipe.Source, search Searc
 // Hash computes the archive's sha256 and size, and refuses (*ChecksumError) an archive
 // that is not the one recipe r names. Progress is written to log.
 func (a *LocalArchive) Hash(ctx context.Context, r *recipe.Recipe, log io.Writer) error {
-	st, err := os.Stat(a.Path)
-	if err != nil {
-		return input(fmt.Errorf("source archive: %w", err))
-	}
-	a.Size = st.Size()
-	fmt.Fprintf(log, "hashing %s (%s)\n", a.Name, progress.HumanBytes(a.Size))
-	if a.SHA256, err = fileSHA256(ctx, a.Path); err != nil {
-		return fmt.Errorf("hashing %s: %w", a.Path, err)
+	if err := a.hash(ctx, "source archive", log); err != nil {
+		return err
 	}
 	if want := strings.ToLower(a.Source.SHA256); want != "" && want != a.SHA256 {
 		return input(&ChecksumError{Path: a.Path, Got: a.SHA256, Want: want, Recipe: r.Package.Name, File: r.File, Line: a.Source.Line})
+	}
+	return nil
+}
+
+// hash computes the sha256 and size of the file (what it is, for messages). Progress is
+// written to log (nil: none).
+func (a *LocalArchive) hash(ctx context.Context, what string, log io.Writer) error {
+	st, err := os.Stat(a.Path)
+	if err != nil {
+		return input(fmt.Errorf("%s: %w", what, err))
+	}
+	a.Size = st.Size()
+	if log != nil {
+		fmt.Fprintf(log, "hashing %s (%s)\n", a.Name, progress.HumanBytes(a.Size))
+	}
+	if a.SHA256, err = fileSHA256(ctx, a.Path); err != nil {
+		return fmt.Errorf("hashing %s: %w", a.Path, err)
 	}
 	return nil
 }

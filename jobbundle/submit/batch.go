@@ -14,8 +14,9 @@ import (
 // Request is planned jobs to write as bundles and submit.
 type Request struct {
 	Jobs []*plan.Job
-	// Stager, when set, stages the jobs' local archives in their channels first
-	// (Stager.StageJobs); the jobs were planned to be staged (plan.Options.Stage).
+	// Stager, when set, stages the jobs' local archives and mirror bundles in their
+	// channels first (Stager.StageJobs); the jobs were planned to be staged
+	// (plan.Options.Stage).
 	Stager *Stager
 	// BundleDir is the folder the bundles are written to; "" writes them to a new
 	// temporary folder, removed once every job is submitted.
@@ -35,6 +36,7 @@ type Result struct {
 	Platform      string            `json:"platform,omitempty"`
 	Parameters    map[string]string `json:"parameters"`
 	StagedSources []*StagedSource   `json:"staged_sources,omitempty"`
+	StagedBundle  *StagedSource     `json:"staged_bundle,omitempty"` // a mirror job's, from this machine
 	Command       []string          `json:"command"`
 	CommandLine   string            `json:"command_line"`
 	Submitted     bool              `json:"submitted"`
@@ -61,7 +63,11 @@ func Prepare(ctx context.Context, req Request) (*Batch, error) {
 			return nil, err
 		}
 		for i, r := range b.Results {
-			r.StagedSources = staged[i]
+			if r.Kind == jobbundle.Mirror && len(staged[i]) == 1 {
+				r.StagedBundle = staged[i][0]
+			} else {
+				r.StagedSources = staged[i]
+			}
 		}
 	}
 	if b.temporary {

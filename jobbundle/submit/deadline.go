@@ -1,7 +1,7 @@
 // Package submit carries out planned jobs (package plan) on AWS Deadline Cloud: it works
 // out the channel jobs publish to (the default queue's job attachments bucket when none
 // is given), stages the jobs' local source archives in their channel, where a job finds
-// them by sha256, writes the bundles with the commands that submit them (Prepare), and
+// them by sha256, and mirror jobs' local bundles, which a job streams from there, writes the bundles with the commands that submit them (Prepare), and
 // runs the Deadline CLI (deadline) to read a queue and submit bundles.
 //
 // Errors name no command-line flags: an error about an input is a plan.FieldError, and

@@ -19,7 +19,8 @@ type Store interface {
 }
 
 // Stager stages archives in channels' staging areas
-// (<channel>/.condachan/sources/<sha256>/<file>), opening each channel once.
+// (<channel>/.condachan/sources/<sha256>/<file>), and mirror bundles beside them
+// (<channel>/.condachan/mirror/<sha256>/<file>), opening each channel once.
 type Stager struct {
 	// Options open the channels.
 	Options channel.Options
@@ -83,11 +84,22 @@ func (s *Stager) IsStaged(ctx context.Context, channelURL, sha256, name string) 
 	return true, nil
 }
 
-// StageJobs uploads every build job's local archives to its channel's staging area and
-// points the job at them. It returns the archives staged for each job.
+// StageJobs uploads every build job's local archives, and every mirror job's local
+// bundle, to its channel's staging area and points the job at them. It returns what was
+// staged for each job.
 func (s *Stager) StageJobs(ctx context.Context, jobs []*plan.Job) ([][]*StagedSource, error) {
 	staged := make([][]*StagedSource, len(jobs))
 	for i, j := range jobs {
+		if j.Kind == jobbundle.Mirror {
+			src, err := s.StageMirror(ctx, j)
+			if err != nil {
+				return nil, err
+			}
+			if src != nil {
+				staged[i] = []*StagedSource{src}
+			}
+			continue
+		}
 		if j.Kind != jobbundle.Build {
 			return nil, plan.AsInput(&NotBuildError{Kind: j.Kind})
 		}
@@ -112,10 +124,35 @@ func (s *Stager) StageJobs(ctx context.Context, jobs []*plan.Job) ([][]*StagedSo
 	return staged, nil
 }
 
+// StageMirror uploads a mirror job's local bundle (planned with plan.Options.Stage) to
+// its channel's staging area and hands the job its URI instead of the file. A bundle in
+// S3 already is left as it is (nil).
+func (s *Stager) StageMirror(ctx context.Context, j *plan.Job) (*StagedSource, error) {
+	if j.Bundle == nil {
+		return nil, nil
+	}
+	store, err := s.Open(ctx, j.Values[jobbundle.ParamCondaChannel])
+	if err != nil {
+		return nil, err
+	}
+	src, err := s.stageAt(ctx, store, channel.StagedMirrorKey(j.Bundle.SHA256, j.Bundle.Name), *j.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	delete(j.Values, jobbundle.ParamMirrorBundle)
+	j.Values[jobbundle.ParamMirrorBundleURI] = src.URI
+	return src, nil
+}
+
 // Stage uploads a hashed local archive to the staging area, create-if-absent, unless an
 // object of the same size is already there.
 func (s *Stager) Stage(ctx context.Context, store Store, a plan.LocalArchive) (*StagedSource, error) {
-	key := channel.StagedSourceKey(a.SHA256, a.Name)
+	return s.stageAt(ctx, store, channel.StagedSourceKey(a.SHA256, a.Name), a)
+}
+
+// stageAt uploads a hashed local file to key, create-if-absent, unless an object of the
+// same size is already there: the key names the sha256, so that object holds the file.
+func (s *Stager) stageAt(ctx context.Context, store Store, key string, a plan.LocalArchive) (*StagedSource, error) {
 	res := &StagedSource{URI: store.ObjectURI(key), SHA256: a.SHA256, Size: a.Size}
 	existing := func() (bool, error) {
 		obj, err := store.Stat(ctx, key)
