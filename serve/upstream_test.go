@@ -128,9 +128,14 @@ func TestUpstreamStaleConnection(t *testing.T) {
 	if got := do(t, c, "GET", srv.URL+"/"+tc.small, nil); got.status != 200 {
 		t.Fatal(got.status)
 	}
-	srv.h.upstream.mu.Lock()
-	idle := len(srv.h.upstream.idle)
-	srv.h.upstream.mu.Unlock()
+	// The handler puts the connection back after the client has read the last byte:
+	// give it a moment.
+	idle := 0
+	for deadline := time.Now().Add(5 * time.Second); idle != 1 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		srv.h.upstream.mu.Lock()
+		idle = len(srv.h.upstream.idle)
+		srv.h.upstream.mu.Unlock()
+	}
 	if idle != 1 {
 		t.Fatalf("%d idle connections after one request, expected 1", idle)
 	}
