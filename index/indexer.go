@@ -154,6 +154,20 @@ type Options struct {
 	// Clock gives the time of the run (default time.Now): the indexed_timestamp of new
 	// packages and the age of retired shards. Tests set it.
 	Clock func() time.Time
+	// Known are packages the caller has just uploaded and read itself (ReadLocalPackage
+	// of the same bytes), by key ("linux-64/x-1-0.conda"): a run takes a package's info
+	// from here instead of reading it from the store when the stored object still has the
+	// ETag and size the caller got, which saves a publish or a mirror two requests a
+	// package.
+	Known map[string]Known
+}
+
+// Known is a package's info as its uploader read it, for the object with this ETag and
+// size.
+type Known struct {
+	ETag string
+	Size int64
+	Info PackageInfo
 }
 
 // ShardMode says whether an index run writes sharded repodata.

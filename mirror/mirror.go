@@ -131,6 +131,7 @@ type run struct {
 	flight  flight
 	mu      sync.Mutex
 	created []publish.Upload  // uploads this run made, to remove if it fails
+	uploads []publish.Upload  // every package this run put (uploaded or found unchanged)
 	etags   map[string]string // key -> ETag of every package of the run in the channel
 }
 
@@ -319,17 +320,19 @@ func (r *run) discard(v verified) {
 // upload puts one verified package into the channel after checking its own metadata.
 func (r *run) upload(ctx context.Context, v verified) error {
 	defer r.discard(v)
-	if err := checkInside(v); err != nil {
+	info, err := checkInside(v)
+	if err != nil {
 		r.flight.fail(err) // the lock's problem, like a hash mismatch: report it with the others
 		return nil
 	}
-	up, err := publish.UploadFile(ctx, r.store, publish.File{Path: v.path, Name: v.pkg.Filename, Subdir: v.pkg.Subdir, Size: v.size, SHA256: v.sha256, MD5: v.md5}, false)
+	up, err := publish.UploadFile(ctx, r.store, publish.File{Path: v.path, Name: v.pkg.Filename, Subdir: v.pkg.Subdir, Size: v.size, SHA256: v.sha256, MD5: v.md5, Info: info}, false)
 	if err != nil {
 		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.etags[up.Key] = up.ETag
+	r.uploads = append(r.uploads, up)
 	if up.Status == "uploaded" {
 		r.created = append(r.created, up)
 		r.res.Uploaded++
@@ -383,7 +386,7 @@ func (r *run) index(ctx context.Context, lease *channel.Lease) error {
 	}
 	sort.Strings(subdirs)
 	r.opts.Progress.Status("indexing " + strings.Join(subdirs, ", "))
-	ir, err := index.Run(ctx, r.store, index.Options{Subdirs: subdirs, Lease: lease, Progress: r.opts.Progress, Quick: true})
+	ir, err := index.Run(ctx, r.store, index.Options{Subdirs: subdirs, Lease: lease, Progress: r.opts.Progress, Quick: true, Known: publish.Known(r.uploads)})
 	r.res.Index = ir
 	if err != nil {
 		return fmt.Errorf("index: %w", err)

@@ -73,15 +73,16 @@ func hashFile(path string) (hashes, error) {
 
 // checkInside reads the package's own info/index.json and makes sure it is the package
 // the lock names: its name, version, build and subdir are what the index will record.
-func checkInside(v verified) error {
+// The info it read goes to the index run, which then need not read the package again.
+func checkInside(v verified) (*index.PackageInfo, error) {
 	f, err := os.Open(v.path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
 	info, err := index.ReadLocalPackage(f, v.size, v.pkg.Filename)
 	if err != nil {
-		return fmt.Errorf("%s/%s (%s): %w", v.pkg.Subdir, v.pkg.Filename, v.pkg.Origin, err)
+		return nil, fmt.Errorf("%s/%s (%s): %w", v.pkg.Subdir, v.pkg.Filename, v.pkg.Origin, err)
 	}
 	r := info.Record
 	subdir, _ := r["subdir"].(string)
@@ -95,10 +96,10 @@ func checkInside(v verified) error {
 		{"subdir", v.pkg.Subdir, subdir},
 	} {
 		if f.lock != f.inside {
-			return &MetadataError{Package: v.pkg, Field: f.field, Lock: f.lock, Inside: f.inside}
+			return nil, &MetadataError{Package: v.pkg, Field: f.field, Lock: f.lock, Inside: f.inside}
 		}
 	}
-	return nil
+	return &info, nil
 }
 
 // writeVerified streams src into a new file at path, checking its hashes against the

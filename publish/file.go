@@ -20,13 +20,16 @@ type File struct {
 	Size   int64
 	SHA256 string
 	MD5    string
+	// Info is the package's info as ReadLocalPackage read it, if the caller did: the
+	// index run then takes it from Known instead of reading the package again.
+	Info *index.PackageInfo
 }
 
 // UploadFile puts one package create-if-absent, as Publish does for each of its
 // packages: the same bytes already there is "unchanged", different bytes a
 // *ConflictError unless force is set. It does not index.
 func UploadFile(ctx context.Context, store channel.Store, f File, force bool) (Upload, error) {
-	return upload(ctx, store, localPackage{path: f.Path, name: f.Name, subdir: f.Subdir, size: f.Size, sha256: f.SHA256, md5: f.MD5}, force)
+	return upload(ctx, store, localPackage{path: f.Path, name: f.Name, subdir: f.Subdir, size: f.Size, sha256: f.SHA256, md5: f.MD5, info: f.Info}, force)
 }
 
 // UnderLease runs fn holding the channel lease (logging waits and take-overs as Publish

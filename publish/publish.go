@@ -51,6 +51,8 @@ type Upload struct {
 	ETag    string `json:"etag"`
 	Status  string `json:"status"` // uploaded, unchanged, replaced
 	Indexed bool   `json:"indexed"`
+
+	info *index.PackageInfo // as read before the upload, for the index run (index.Known)
 }
 
 // Result reports a publish.
@@ -71,6 +73,7 @@ type localPackage struct {
 	size   int64
 	sha256 string
 	md5    string
+	info   *index.PackageInfo // nil when not read
 }
 
 // inspect checks a package file and reads its subdir and hashes.
@@ -110,6 +113,7 @@ func inspect(path string) (localPackage, error) {
 		return lp, fmt.Errorf("%s: the file name does not match its info/index.json (%s); conda would not find it: rename it to %s%s", path, want, want, strings.TrimPrefix(lp.name, index.PackageStem(lp.name)))
 	}
 	lp.sha256, lp.md5 = info.Record["sha256"].(string), info.Record["md5"].(string)
+	lp.info = &info
 	return lp, nil
 }
 
@@ -210,7 +214,7 @@ func subdirsOf(ups []Upload) []string {
 // different bytes are refused unless force is set.
 func upload(ctx context.Context, store channel.Store, lp localPackage, force bool) (Upload, error) {
 	key := lp.subdir + "/" + lp.name
-	up := Upload{File: lp.path, Key: key, Subdir: lp.subdir, Size: lp.size, SHA256: lp.sha256, MD5: lp.md5}
+	up := Upload{File: lp.path, Key: key, Subdir: lp.subdir, Size: lp.size, SHA256: lp.sha256, MD5: lp.md5, info: lp.info}
 	meta := map[string]string{index.MetaSHA256: lp.sha256, index.MetaMD5: lp.md5}
 	opts := channel.PutOptions{IfAbsent: true, ContentType: "application/octet-stream", CacheControl: "public, max-age=31536000, immutable", Metadata: meta}
 	for attempt := 0; attempt < 3; attempt++ {
@@ -292,8 +296,19 @@ func IndexUnderLease(ctx context.Context, store channel.Store, subdirs []string,
 		}
 	}
 	opts.Progress.Status("indexing " + strings.Join(subdirs, ", "))
-	res, err = index.Run(ctx, store, index.Options{Subdirs: subdirs, Lease: lease, Progress: opts.Progress, Quick: true})
+	res, err = index.Run(ctx, store, index.Options{Subdirs: subdirs, Lease: lease, Progress: opts.Progress, Quick: true, Known: Known(uploads)})
 	return res, false, err
+}
+
+// Known are the packages of uploads whose info the uploader read, for index.Options.Known.
+func Known(uploads []Upload) map[string]index.Known {
+	known := map[string]index.Known{}
+	for _, u := range uploads {
+		if u.info != nil && u.ETag != "" {
+			known[u.Key] = index.Known{ETag: u.ETag, Size: u.Size, Info: *u.info}
+		}
+	}
+	return known
 }
 
 // acquire takes the channel lease, logging waits and take-overs.
