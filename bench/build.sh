@@ -10,6 +10,7 @@
 #   SKIP_ANCHORS=1 bench/build.sh   (any non-empty value, even 0: skips the two
 #                                    anchor_repack.py runs; results.tsv is rewritten each
 #                                    run, so only the reader-only ratios are printed)
+#   CONDACHAN=/path/to/condachan bench/build.sh   (use that binary instead of building one)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 shared=${CONDACHAN_SHARED_BENCH:-$repo/../shared/bench}
@@ -29,7 +30,12 @@ sed -e 's/"4.1.1"/"3.4.1"/' \
     -e 's|      to: opt/blender|      to: opt/blender\n      exclude: ["3.4/python/lib/python3.11/sitecustomize.py"]|' \
     "$repo/recipes/blender-4.1/recipe.yaml" > "$recipe/recipe.yaml"
 
-(cd "$repo" && go build -o "$work/condachan" ./cmd/condachan && go build -o "$work/readarchive" ./bench/readarchive)
+if [ -n "${CONDACHAN:-}" ]; then
+  cp "$CONDACHAN" "$work/condachan" # a binary built elsewhere
+else
+  (cd "$repo" && go build -o "$work/condachan" ./cmd/condachan)
+fi
+(cd "$repo" && go build -o "$work/readarchive" ./bench/readarchive)
 
 . "$repo/bench/lib.sh"
 results="$work/results.tsv"

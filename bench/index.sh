@@ -11,6 +11,7 @@
 #      one more package: wall time, S3 request count and shards rendered and written.
 #   bench/index.sh [WORKDIR] [N]        (defaults /tmp/condachan-index-bench, 10000)
 #   ROUNDS=3 (cold runs per side)
+#   CONDACHAN=/path/to/condachan bench/index.sh   (use that binary instead of building one)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 shared=${CONDACHAN_SHARED_BENCH:-$repo/../shared/bench}
@@ -18,7 +19,12 @@ work=${1:-/tmp/condachan-index-bench}
 n=${2:-10000}
 rounds=${ROUNDS:-3}
 mkdir -p "$work"
-cd "$repo" && go build -o "$work/condachan" ./cmd/condachan
+cd "$repo"
+if [ -n "${CONDACHAN:-}" ]; then
+  cp "$CONDACHAN" "$work/condachan" # a binary built elsewhere
+else
+  go build -o "$work/condachan" ./cmd/condachan
+fi
 cc="$work/condachan"
 
 if [ ! -d "$work/source/linux-64" ] || [ "$(ls "$work/source/linux-64" | wc -l)" != "$n" ]; then
