@@ -12,17 +12,14 @@ import (
 // the channel URL. A backend lives in a package of its own, which registers it from an
 // init function (channel/s3 registers "s3"); a program imports that package to handle
 // those URLs, and this package never names the backend's types. Local folders are built
-// in.
+// in. A backend's doctor checks, if it has any, register with channel/doctor
+// (doctor.RegisterBackend), which this package does not import.
 type Backend struct {
 	// Scheme is the URL scheme, lower case, without "://" ("s3").
 	Scheme string
 	// Open returns the Store of the channel at loc, configured by the backend's own
 	// options in o (see Options.Backend), or its defaults without them.
 	Open func(ctx context.Context, loc Location, o Options) (Store, error)
-	// Diagnose runs the backend's doctor checks for the channel at loc and adds them to r
-	// (Report.Add, Report.Skip); nil when the backend has none. It never fails as a
-	// whole: what goes wrong is a failed Check.
-	Diagnose func(ctx context.Context, r *Report, loc Location, o DiagnoseOptions)
 }
 
 // BackendOptions are the options of one backend (channel/s3's Options), which that
@@ -43,8 +40,8 @@ var backendPackages = map[string]string{
 	"s3": "github.com/condachan/condachan/channel/s3",
 }
 
-// RegisterBackend makes Open, OpenExisting and Diagnose handle channel URLs of the
-// backend's scheme. It panics when the scheme is registered already or the backend has no
+// RegisterBackend makes Open and OpenExisting handle channel URLs of the backend's
+// scheme. It panics when the scheme is registered already or the backend has no
 // Open, as a program that links two backends for one scheme is wrong.
 func RegisterBackend(b Backend) {
 	scheme := strings.ToLower(b.Scheme)
@@ -69,6 +66,17 @@ func Backends() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// CheckBackend returns nil when this program can open the channel at loc (a local
+// folder, or a URL of a registered scheme), else the error Open would return, which
+// names the package to import.
+func CheckBackend(loc Location) error {
+	if !loc.IsS3() {
+		return nil
+	}
+	_, err := backendFor(loc)
+	return err
 }
 
 // backendFor returns the registered backend of a location's scheme. A missing one is a

@@ -23,7 +23,8 @@ func withoutBackend(t *testing.T, scheme string, fn func()) {
 }
 
 // A program that opens an s3:// channel without linking the S3 backend hears which
-// package to import; Diagnose reports the same as a failed check.
+// package to import (channel/doctor's Diagnose reports the same as a failed check, and
+// CheckBackend returns it).
 func TestOpenWithoutBackendNamesThePackage(t *testing.T) {
 	withoutBackend(t, "s3", func() {
 		for _, open := range []func(context.Context, string, Options) (Store, error){Open, OpenExisting} {
@@ -32,9 +33,15 @@ func TestOpenWithoutBackendNamesThePackage(t *testing.T) {
 				t.Errorf("open without the S3 backend: %v", err)
 			}
 		}
-		rep := Diagnose(context.Background(), "s3://studio-bucket/Conda", DiagnoseOptions{})
-		if c, ok := rep.Check(checkChannel); rep.OK || !ok || c.Status != CheckFail || !strings.Contains(c.Detail, "channel/s3") {
-			t.Errorf("Diagnose without the S3 backend: %+v", rep)
+		loc, err := ParseLocation("s3://studio-bucket/Conda")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := CheckBackend(loc); err == nil || !strings.Contains(err.Error(), "import github.com/condachan/condachan/channel/s3") {
+			t.Errorf("CheckBackend without the S3 backend: %v", err)
+		}
+		if err := CheckBackend(Location{Dir: t.TempDir()}); err != nil {
+			t.Errorf("CheckBackend of a folder: %v", err)
 		}
 	})
 }

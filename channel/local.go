@@ -366,11 +366,7 @@ func (l *Local) locked(ctx context.Context, fn func() error) error {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 	}
-	p := filepath.Join(l.root, filepath.FromSlash(storeLockKey))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := l.openStoreLock()
 	if err != nil {
 		return err
 	}
@@ -378,7 +374,7 @@ func (l *Local) locked(ctx context.Context, fn func() error) error {
 	for {
 		ok, err := tryLockFile(f)
 		if err != nil {
-			return fmt.Errorf("lock %s: %w", p, err)
+			return fmt.Errorf("lock %s: %w", f.Name(), err)
 		}
 		if ok {
 			break
@@ -392,6 +388,44 @@ func (l *Local) locked(ctx context.Context, fn func() error) error {
 	defer unlockFile(f)
 	return fn()
 }
+
+// openStoreLock opens a new handle on the store lock file, creating it (and .condachan/)
+// when need be, without taking the lock.
+func (l *Local) openStoreLock() (*os.File, error) {
+	p := filepath.Join(l.root, filepath.FromSlash(storeLockKey))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+}
+
+// StoreLock is one handle on the folder's store lock, the file lock that makes Local's
+// conditional writes atomic. It is for checking that the folder's file system locks files
+// as Local needs (channel/doctor does): handles take the lock one at a time, and Local's
+// writes wait while a handle holds it.
+type StoreLock struct{ f *os.File }
+
+// OpenStoreLock opens a new handle on the store lock (.condachan/store.lock, created when
+// need be) without taking it. Close it when done.
+func (l *Local) OpenStoreLock() (*StoreLock, error) {
+	f, err := l.openStoreLock()
+	if err != nil {
+		return nil, err
+	}
+	return &StoreLock{f: f}, nil
+}
+
+// Path is the lock file.
+func (s *StoreLock) Path() string { return s.f.Name() }
+
+// TryLock takes the lock without waiting; false when another handle holds it.
+func (s *StoreLock) TryLock() (bool, error) { return tryLockFile(s.f) }
+
+// Unlock releases the lock.
+func (s *StoreLock) Unlock() error { return unlockFile(s.f) }
+
+// Close closes the handle (releasing the lock if it holds it).
+func (s *StoreLock) Close() error { return s.f.Close() }
 
 type ctxReader struct {
 	ctx context.Context

@@ -94,12 +94,18 @@ func SweepStale(ctx context.Context, s Store) ([]Leftover, error) {
 	now := time.Now()
 	for _, lo := range found {
 		age = max(age, sweepAge(lo.Kind))
-		due = due || olderThan(now, lo.Since, sweepAge(lo.Kind))
+		due = due || lo.Due(now)
 	}
 	if !due {
 		return nil, nil
 	}
 	return sw.Sweep(ctx, age)
+}
+
+// Due reports whether SweepStale removes lo at now: whether it is at least its kind's
+// sweep age old (TempFileSweepAge, UploadSweepAge).
+func (lo Leftover) Due(now time.Time) bool {
+	return olderThan(now, lo.Since, sweepAge(lo.Kind))
 }
 
 // olderThan reports whether since lies at least age before now. A time in the future

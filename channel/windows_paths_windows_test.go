@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // How channel locations and keys map to Windows paths, with Windows' own filepath.
@@ -68,28 +67,6 @@ func TestLocalKeysOnWindows(t *testing.T) {
 	for _, key := range []string{`win-64\x.conda`, `C:\x`, `\\server\share\x`} {
 		if _, err := st.Path(key); err == nil {
 			t.Errorf("Path(%q) accepted", key)
-		}
-	}
-}
-
-func TestLeaseAndDoctorOnWindows(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := NewLocal(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := Acquire(ctx, st, LeaseOptions{TTL: time.Minute, Owner: Owner{Host: "win-worker", PID: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Release(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rep := Diagnose(ctx, "file:///"+filepath.ToSlash(dir), DiagnoseOptions{})
-	for _, c := range rep.Checks {
-		if c.Status == CheckFail || c.Status == CheckWarn {
-			t.Errorf("check %s: %s %s", c.Name, c.Status, c.Detail)
 		}
 	}
 }

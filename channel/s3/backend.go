@@ -4,10 +4,12 @@ import (
 	"context"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/channel/doctor"
 )
 
 func init() {
-	channel.RegisterBackend(channel.Backend{Scheme: Scheme, Open: open, Diagnose: diagnose})
+	channel.RegisterBackend(channel.Backend{Scheme: Scheme, Open: open})
+	doctor.RegisterBackend(Scheme, diagnose)
 }
 
 // Scheme is the URL scheme of S3 channels.

@@ -16,12 +16,13 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/channel/doctor"
 )
 
-// The doctor of S3 channels (channel.Diagnose with an s3:// URL): the credentials in
+// The doctor of S3 channels (doctor.Diagnose with an s3:// URL): the credentials in
 // use (and whether getting them calls STS), region and endpoint, that the bucket answers
 // within the timeout, the permissions condachan uses (on a probe key under
-// channel.DoctorPrefix, removed afterwards), whether the endpoint really enforces
+// doctor.ProbePrefix, removed afterwards), whether the endpoint really enforces
 // If-None-Match, If-Match and conditional DELETE, the lease and the multipart uploads
 // interrupted publishers left.
 
@@ -50,7 +51,7 @@ func nonce() string {
 	return hex.EncodeToString(b[:])
 }
 
-// diagnoseOptions are channel.DiagnoseOptions with the S3 options picked out.
+// diagnoseOptions are doctor.Options with the S3 options picked out.
 type diagnoseOptions struct {
 	S3       Options
 	Timeout  time.Duration
@@ -58,14 +59,14 @@ type diagnoseOptions struct {
 }
 
 type s3Doctor struct {
-	r       *channel.Report
+	r       *doctor.Report
 	st      *Store
 	timeout time.Duration // connect and credentials
 	opTime  time.Duration // one request of the later checks
 }
 
-// diagnose is the Backend.Diagnose of S3 channels.
-func diagnose(ctx context.Context, r *channel.Report, loc channel.Location, dopts channel.DiagnoseOptions) {
+// diagnose is the doctor.BackendFunc of S3 channels (registered in backend.go).
+func diagnose(ctx context.Context, r *doctor.Report, loc channel.Location, dopts doctor.Options) {
 	o := optionsIn(dopts.Options)
 	opts := diagnoseOptions{S3: o, Timeout: dopts.Timeout, ReadOnly: dopts.ReadOnly}
 	if opts.Timeout <= 0 {
@@ -77,7 +78,7 @@ func diagnose(ctx context.Context, r *channel.Report, loc channel.Location, dopt
 	if opts.S3.ConnectTimeout <= 0 {
 		opts.S3.ConnectTimeout = opts.Timeout
 	}
-	r.Add(channel.Check{Name: checkChannel, Status: channel.CheckPass, Detail: fmt.Sprintf("S3 bucket %s, prefix %q", loc.Bucket, loc.Prefix)})
+	r.Add(doctor.Check{Name: checkChannel, Status: doctor.CheckPass, Detail: fmt.Sprintf("S3 bucket %s, prefix %q", loc.Bucket, loc.Prefix)})
 	later := []string{checkReachable, checkList, checkNotFound, checkPut, checkGet, checkIfNoneMatch, checkIfMatch, checkCondDelete, checkDelete, checkLease, checkLeftovers}
 
 	profile := profileName(opts.S3.Profile)
@@ -89,15 +90,15 @@ func diagnose(ctx context.Context, r *channel.Report, loc channel.Location, dopt
 	cancel()
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "AWS configuration:") {
-			r.Add(channel.Check{Name: checkCredentials, Status: channel.CheckFail, Detail: err.Error()}.WithFix(func(n channel.Namer) string {
+			r.Add(doctor.Check{Name: checkCredentials, Status: doctor.CheckFail, Detail: err.Error()}.WithFix(func(n channel.Namer) string {
 				return "check " + n.Setting(channel.SettingProfile) + " / AWS_PROFILE and the files ~/.aws/config and ~/.aws/credentials (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE)"
 			}))
 			r.Skip("skipped: the AWS configuration could not be loaded", append([]string{checkRegion, checkEndpoint}, later...)...)
 			return
 		}
 		// Only the bucket's region is looked up over the network while opening.
-		r.Add(channel.Check{Name: checkCredentials, Status: channel.CheckSkip, Detail: "skipped: the region must be known first"})
-		r.Add(channel.Check{Name: checkRegion, Status: channel.CheckFail}.WithDetail(func(n channel.Namer) string {
+		r.Add(doctor.Check{Name: checkCredentials, Status: doctor.CheckSkip, Detail: "skipped: the region must be known first"})
+		r.Add(doctor.Check{Name: checkRegion, Status: doctor.CheckFail}.WithDetail(func(n channel.Namer) string {
 			return fmt.Sprintf("no region configured, and asking S3 for the bucket's region failed within %s: %s", opts.Timeout, channel.ErrorIn(err, n))
 		}).WithFix(func(n channel.Namer) string {
 			return "pass " + n.Setting(channel.SettingRegion) + " (or set AWS_REGION); in a VPC without internet access, add an S3 gateway endpoint (com.amazonaws.<region>.s3) to the route table of the workers' subnet, " +
@@ -110,7 +111,7 @@ func diagnose(ctx context.Context, r *channel.Report, loc channel.Location, dopt
 		region = st.Client().Options().Region
 	}
 	d := &s3Doctor{r: r, st: st, timeout: opts.Timeout, opTime: 3 * opts.Timeout}
-	regionCheck := channel.Check{Name: checkRegion, Status: channel.CheckPass}.WithDetail(func(n channel.Namer) string {
+	regionCheck := doctor.Check{Name: checkRegion, Status: doctor.CheckPass}.WithDetail(func(n channel.Namer) string {
 		return fmt.Sprintf("%s (%s)", region, regionFrom(n))
 	})
 
@@ -131,33 +132,33 @@ func diagnose(ctx context.Context, r *channel.Report, loc channel.Location, dopt
 		return
 	}
 	if opts.ReadOnly {
-		d.notFound(ctx, channel.DoctorPrefix+"missing-"+nonce())
+		d.notFound(ctx, doctor.ProbePrefix+"missing-"+nonce())
 		r.SkipAsked(channel.SettingReadOnly, checkPut)
 		d.getIndex(ctx)
 		r.SkipAsked(channel.SettingReadOnly, checkIfNoneMatch, checkIfMatch, checkCondDelete, checkDelete)
 	} else {
 		d.probe(ctx)
 	}
-	r.Add(channel.LeaseCheck(ctx, st, d.opTime))
+	r.Add(doctor.LeaseCheck(ctx, st, d.opTime))
 	r.Add(d.leftovers(ctx, opts.ReadOnly))
 }
 
 // leftovers reports the multipart uploads interrupted publishers left. Listing them needs
 // s3:ListBucketMultipartUploads, which a read-only role does not have.
-func (d *s3Doctor) leftovers(ctx context.Context, readOnly bool) channel.Check {
-	c, err := channel.LeftoversCheck(ctx, d.st, d.opTime, "multipart uploads under "+d.st.uri(""))
+func (d *s3Doctor) leftovers(ctx context.Context, readOnly bool) doctor.Check {
+	c, err := doctor.LeftoversCheck(ctx, d.st, d.opTime, "multipart uploads under "+d.st.uri(""))
 	switch {
 	case err == nil:
 		return c
 	case isDenied(err) && readOnly:
-		return channel.Check{Name: checkLeftovers, Status: channel.CheckSkip, Detail: "skipped: listing multipart uploads was denied, as expected of a read-only role (it needs s3:ListBucketMultipartUploads)"}
+		return doctor.Check{Name: checkLeftovers, Status: doctor.CheckSkip, Detail: "skipped: listing multipart uploads was denied, as expected of a read-only role (it needs s3:ListBucketMultipartUploads)"}
 	case isDenied(err):
 		fix := d.permissionFix("s3:ListBucketMultipartUploads")
-		return channel.Check{Name: checkLeftovers, Status: channel.CheckWarn, Detail: fmt.Sprintf("cannot look for multipart uploads left by interrupted publishers: %v", err)}.WithFix(func(n channel.Namer) string {
+		return doctor.Check{Name: checkLeftovers, Status: doctor.CheckWarn, Detail: fmt.Sprintf("cannot look for multipart uploads left by interrupted publishers: %v", err)}.WithFix(func(n channel.Namer) string {
 			return fix(n) + "; without it `condachan index` cannot abort them either (an S3 lifecycle rule with AbortIncompleteMultipartUpload can)"
 		})
 	}
-	return channel.Check{Name: checkLeftovers, Status: channel.CheckWarn}.WithDetail(func(n channel.Namer) string {
+	return doctor.Check{Name: checkLeftovers, Status: doctor.CheckWarn}.WithDetail(func(n channel.Namer) string {
 		return "cannot look for multipart uploads left by interrupted publishers: " + channel.ErrorIn(err, n)
 	})
 }
@@ -221,8 +222,8 @@ func credentialsRefused(err error) bool {
 
 // deniedCheck explains a refused request: refused credentials, a bucket owned by another
 // account than the expected bucket owner, or a missing permission.
-func (d *s3Doctor) deniedCheck(name, action string, err error, detail string) channel.Check {
-	c := channel.Check{Name: name, Status: channel.CheckFail, Detail: detail}
+func (d *s3Doctor) deniedCheck(name, action string, err error, detail string) doctor.Check {
+	c := doctor.Check{Name: name, Status: doctor.CheckFail, Detail: detail}
 	switch {
 	case credentialsRefused(err):
 		c.Fix = "the endpoint refused the credentials (" + apiCode(err) + "): check AWS_PROFILE / the access keys, refresh them, and for an S3-compatible server use keys it knows"
@@ -266,12 +267,12 @@ func (d *s3Doctor) list(ctx context.Context) bool {
 		d.r.Add(d.deniedCheck(checkList, "s3:ListBucket", err, fmt.Sprintf("listing s3://%s/%s was refused: %v", d.st.Bucket(), d.st.FullKey(channel.InternalPrefix), err)))
 		return false
 	case err == nil:
-		d.r.Add(channel.Check{Name: checkList, Status: channel.CheckPass, Detail: fmt.Sprintf("listed s3://%s/%s", d.st.Bucket(), d.st.FullKey(channel.InternalPrefix))})
+		d.r.Add(doctor.Check{Name: checkList, Status: doctor.CheckPass, Detail: fmt.Sprintf("listed s3://%s/%s", d.st.Bucket(), d.st.FullKey(channel.InternalPrefix))})
 	case isDenied(err):
 		d.r.Add(d.deniedCheck(checkList, "s3:ListBucket", err, fmt.Sprintf("listing s3://%s/%s was refused: %v", d.st.Bucket(), d.st.FullKey(channel.InternalPrefix), err)))
 	default:
 		werr := d.st.wrap("list", channel.InternalPrefix+"*", err)
-		d.r.Add(channel.Check{Name: checkList, Status: channel.CheckFail}.WithDetail(func(n channel.Namer) string { return channel.ErrorIn(werr, n) }))
+		d.r.Add(doctor.Check{Name: checkList, Status: doctor.CheckFail}.WithDetail(func(n channel.Namer) string { return channel.ErrorIn(werr, n) }))
 	}
 	return true
 }
@@ -288,15 +289,15 @@ func (d *s3Doctor) notFound(ctx context.Context, key string) {
 	_, err := d.st.Stat(nctx, key)
 	switch {
 	case errors.Is(err, channel.ErrNotFound) && !isDenied(d.st.wrap("stat", key, rawErr)):
-		d.r.Add(channel.Check{Name: checkNotFound, Status: channel.CheckPass, Detail: "a missing key answers 404 Not Found"})
+		d.r.Add(doctor.Check{Name: checkNotFound, Status: doctor.CheckPass, Detail: "a missing key answers 404 Not Found"})
 	case errors.Is(err, channel.ErrNotFound):
-		d.r.Add(channel.Check{Name: checkNotFound, Status: channel.CheckWarn,
+		d.r.Add(doctor.Check{Name: checkNotFound, Status: doctor.CheckWarn,
 			Detail: "a missing key answers 403 Access Denied (this role may list only the channel's prefix); condachan tells it from a refusal by listing the key, but clients that read the bucket directly (conda's s3:// support) take it for an error",
 			Fix:    fmt.Sprintf("give such clients `condachan serve`, or allow them s3:ListBucket on arn:aws:s3:::%s without the s3:prefix condition", d.st.Bucket())})
 	case err == nil:
-		d.r.Add(channel.Check{Name: checkNotFound, Status: channel.CheckWarn, Detail: fmt.Sprintf("%s exists, though its name is random", d.st.uri(key))})
+		d.r.Add(doctor.Check{Name: checkNotFound, Status: doctor.CheckWarn, Detail: fmt.Sprintf("%s exists, though its name is random", d.st.uri(key))})
 	case isDenied(err):
-		d.r.Add(channel.Check{Name: checkNotFound, Status: channel.CheckFail,
+		d.r.Add(doctor.Check{Name: checkNotFound, Status: doctor.CheckFail,
 			Detail: "a missing key answers 403 Access Denied, and listing the key is refused too, so condachan would take a channel's missing lock.json or repodata.json for a permission error",
 			Fix:    fmt.Sprintf("allow s3:ListBucket on arn:aws:s3:::%s for this role, at least for the channel's prefix (see `condachan policy`)", d.st.Bucket())})
 	default:
@@ -312,9 +313,9 @@ func (d *s3Doctor) getIndex(ctx context.Context) {
 	switch {
 	case err == nil:
 		rc.Close()
-		d.r.Add(channel.Check{Name: checkGet, Status: channel.CheckPass, Detail: fmt.Sprintf("read %s (%d bytes)", d.st.uri("noarch/repodata.json"), obj.Size)})
+		d.r.Add(doctor.Check{Name: checkGet, Status: doctor.CheckPass, Detail: fmt.Sprintf("read %s (%d bytes)", d.st.uri("noarch/repodata.json"), obj.Size)})
 	case errors.Is(err, channel.ErrNotFound):
-		d.r.Add(channel.Check{Name: checkGet, Status: channel.CheckWarn, Detail: fmt.Sprintf("%s does not exist: nothing was published yet, or the channel was never indexed", d.st.uri("noarch/repodata.json")),
+		d.r.Add(doctor.Check{Name: checkGet, Status: doctor.CheckWarn, Detail: fmt.Sprintf("%s does not exist: nothing was published yet, or the channel was never indexed", d.st.uri("noarch/repodata.json")),
 			Fix: "publish a package, or run `condachan index` with a role that can write"})
 	case isDenied(err) || credentialsRefused(err):
 		d.r.Add(d.deniedCheck(checkGet, "s3:GetObject", err, err.Error()))
@@ -325,6 +326,6 @@ func (d *s3Doctor) getIndex(ctx context.Context) {
 
 // errorCheck is a failed check whose detail is err, with the settings it names worded as
 // the report's reader names them.
-func errorCheck(name string, err error) channel.Check {
-	return channel.Check{Name: name, Status: channel.CheckFail}.WithDetail(func(n channel.Namer) string { return channel.ErrorIn(err, n) })
+func errorCheck(name string, err error) doctor.Check {
+	return doctor.Check{Name: name, Status: doctor.CheckFail}.WithDetail(func(n channel.Namer) string { return channel.ErrorIn(err, n) })
 }

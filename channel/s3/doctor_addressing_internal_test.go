@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/channel/doctor"
 )
 
 // recordingClient answers every request with 404 and keeps its URL.
@@ -60,7 +60,7 @@ func TestEndpointCheckAddressing(t *testing.T) {
 			if sentPath != c.wantPath {
 				t.Fatalf("sent %s: path-style %v, the case expects %v", rec.urls[0], sentPath, c.wantPath)
 			}
-			d := &s3Doctor{r: &channel.Report{}, st: st}
+			d := &s3Doctor{r: &doctor.Report{}, st: st}
 			detail := d.endpointCheck("us-east-1").Detail
 			want, other := "path-style addressing", "virtual-hosted addressing"
 			if !sentPath {

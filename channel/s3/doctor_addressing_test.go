@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/channel/doctor"
 	s3store "github.com/condachan/condachan/channel/s3"
 	"github.com/condachan/condachan/internal/s3test"
 )
@@ -52,8 +52,8 @@ func TestDiagnoseReportsAddressingUsed(t *testing.T) {
 			o := srv.Options()
 			o.EndpointURL = proxy.URL // http://127.0.0.1:port
 			o.PathStyle = pathStyle
-			rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda/Default", channel.DiagnoseOptions{Options: s3store.ChannelOptions(o), Timeout: 5 * time.Second})
-			wantChecks(t, rep, allS3(channel.CheckPass))
+			rep := doctor.Diagnose(context.Background(), "s3://"+bucket+"/Conda/Default", doctor.Options{Options: s3store.ChannelOptions(o), Timeout: 5 * time.Second})
+			wantChecks(t, rep, allS3(doctor.CheckPass))
 			mu.Lock()
 			defer mu.Unlock()
 			if len(requests) == 0 || virtual != 0 {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/channel/doctor"
 )
 
 // profileName is the shared-config profile in use.
@@ -68,7 +69,7 @@ func customEndpoint(o Options) string {
 func (d *s3Doctor) credentials(ctx context.Context, profile string, p profileInfo, region string) bool {
 	provider := d.st.Client().Options().Credentials
 	if provider == nil {
-		d.r.Add(channel.Check{Name: checkCredentials, Status: channel.CheckFail, Detail: "no credentials provider is configured", Fix: credentialsFix})
+		d.r.Add(doctor.Check{Name: checkCredentials, Status: doctor.CheckFail, Detail: "no credentials provider is configured", Fix: credentialsFix})
 		return false
 	}
 	var sources []aws.CredentialSource
@@ -102,7 +103,7 @@ func (d *s3Doctor) credentials(ctx context.Context, profile string, p profileInf
 		} else if ci.remote != "" {
 			fix = "getting these credentials needs " + ci.remote + ": make it reachable, refresh the session (aws sso login / aws login), or use other credentials"
 		}
-		d.r.Add(channel.Check{Name: checkCredentials, Status: channel.CheckFail, Detail: fmt.Sprintf("%s; getting them failed after %s: %v", detail, took.Round(time.Millisecond), err), Fix: fix})
+		d.r.Add(doctor.Check{Name: checkCredentials, Status: doctor.CheckFail, Detail: fmt.Sprintf("%s; getting them failed after %s: %v", detail, took.Round(time.Millisecond), err), Fix: fix})
 		return false
 	}
 	if creds.AccountID != "" {
@@ -112,7 +113,7 @@ func (d *s3Doctor) credentials(ctx context.Context, profile string, p profileInf
 		// The SDK gets new ones from the same source before they run out.
 		detail += fmt.Sprintf("; temporary, expire in %s (renewed from the same source)", time.Until(creds.Expires).Round(time.Minute))
 	}
-	d.r.Add(channel.Check{Name: checkCredentials, Status: channel.CheckPass, Detail: detail})
+	d.r.Add(doctor.Check{Name: checkCredentials, Status: doctor.CheckPass, Detail: detail})
 	return true
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/channel/doctor"
 )
 
 func TestDescribeSources(t *testing.T) {
@@ -119,7 +120,7 @@ func TestUnreachableAWSEndpointAdvice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &s3Doctor{r: &channel.Report{}, st: st, timeout: 2 * time.Second}
+	d := &s3Doctor{r: &doctor.Report{}, st: st, timeout: 2 * time.Second}
 	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("i/o timeout")}
 	c := d.unreachable(dial, context.DeadlineExceeded, d.endpointURL(), "eu-west-1", 2*time.Second, false)
 	for _, w := range []string{"https://s3.eu-west-1.amazonaws.com", "within 2s", "S3 gateway endpoint (com.amazonaws.eu-west-1.s3)", "route table", "<endpoint-url> https://bucket.vpce-", "check <region> too"} {

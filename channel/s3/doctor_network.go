@@ -19,10 +19,11 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/channel/doctor"
 )
 
 // endpointCheck reports the endpoint and addressing in use.
-func (d *s3Doctor) endpointCheck(region string) channel.Check {
+func (d *s3Doctor) endpointCheck(region string) doctor.Check {
 	o := d.st.opts
 	endpoint := d.st.Endpoint()
 	if be := d.st.Client().Options().BaseEndpoint; be != nil && *be != "" {
@@ -60,9 +61,9 @@ func (d *s3Doctor) endpointCheck(region string) channel.Check {
 		return detail
 	}
 	if plainHTTP {
-		return channel.Check{Name: checkEndpoint, Status: channel.CheckWarn, Fix: "use an https:// endpoint unless the network path is trusted"}.WithDetail(detail)
+		return doctor.Check{Name: checkEndpoint, Status: doctor.CheckWarn, Fix: "use an https:// endpoint unless the network path is trusted"}.WithDetail(detail)
 	}
-	return channel.Check{Name: checkEndpoint, Status: channel.CheckPass}.WithDetail(detail)
+	return doctor.Check{Name: checkEndpoint, Status: doctor.CheckPass}.WithDetail(detail)
 }
 
 // errNotSent stops the request addressing builds.
@@ -92,7 +93,7 @@ func (d *s3Doctor) addressing() func(channel.Namer) string {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := d.st.Client().HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(d.st.Bucket()), Key: aws.String(d.st.FullKey(channel.DoctorPrefix + "addressing"))}, func(o *s3.Options) {
+	_, err := d.st.Client().HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(d.st.Bucket()), Key: aws.String(d.st.FullKey(doctor.ProbePrefix + "addressing"))}, func(o *s3.Options) {
 		o.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{AccessKeyID: "unused", SecretAccessKey: "unused", Source: "condachan doctor"}, nil
 		})
@@ -169,7 +170,7 @@ func (d *s3Doctor) reachable(ctx context.Context, region string) bool {
 	took := time.Since(start).Round(time.Millisecond)
 	endpoint := d.endpointURL()
 	if err == nil {
-		d.r.Add(channel.Check{Name: checkReachable, Status: channel.CheckPass, Detail: fmt.Sprintf("bucket %s answered at %s in %s", d.st.Bucket(), endpoint, took)})
+		d.r.Add(doctor.Check{Name: checkReachable, Status: doctor.CheckPass, Detail: fmt.Sprintf("bucket %s answered at %s in %s", d.st.Bucket(), endpoint, took)})
 		return true
 	}
 	status := httpStatus(err)
@@ -185,19 +186,19 @@ func (d *s3Doctor) reachable(ctx context.Context, region string) bool {
 			func(o *s3.Options) { o.RetryMaxAttempts = 1 })
 		cancel()
 		if code := apiCode(lerr); lerr == nil || (code != "NoSuchBucket" && code != "NotFound" && code != "") {
-			d.r.Add(channel.Check{Name: checkReachable, Status: channel.CheckPass, Detail: fmt.Sprintf("%s answered in %s (HeadBucket: 404; the permission checks follow)", endpoint, took)})
+			d.r.Add(doctor.Check{Name: checkReachable, Status: doctor.CheckPass, Detail: fmt.Sprintf("%s answered in %s (HeadBucket: 404; the permission checks follow)", endpoint, took)})
 			return true
 		}
 	}
 	switch {
 	case status == http.StatusNotFound:
-		d.r.Add(channel.Check{Name: checkReachable, Status: channel.CheckFail, Detail: fmt.Sprintf("%s answered 404 Not Found for bucket %s: it does not exist there (or the endpoint is not an S3 server)", endpoint, d.st.Bucket())}.WithFix(func(n channel.Namer) string {
+		d.r.Add(doctor.Check{Name: checkReachable, Status: doctor.CheckFail, Detail: fmt.Sprintf("%s answered 404 Not Found for bucket %s: it does not exist there (or the endpoint is not an S3 server)", endpoint, d.st.Bucket())}.WithFix(func(n channel.Namer) string {
 			return "check the bucket name in " + n.Setting(channel.SettingChannel) + ", and " + n.Setting(channel.SettingEndpoint) + " / " + n.Setting(channel.SettingRegion)
 		}))
 		return false
 	case status == http.StatusMovedPermanently || apiCode(err) == "PermanentRedirect" || apiCode(err) == "AuthorizationHeaderMalformed":
 		where := bucketRegion(err)
-		d.r.Add(channel.Check{Name: checkReachable, Status: channel.CheckFail, Detail: fmt.Sprintf("bucket %s is in another region than %s (%s)", d.st.Bucket(), region, orUnknown(where))}.WithFix(func(n channel.Namer) string {
+		d.r.Add(doctor.Check{Name: checkReachable, Status: doctor.CheckFail, Detail: fmt.Sprintf("bucket %s is in another region than %s (%s)", d.st.Bucket(), region, orUnknown(where))}.WithFix(func(n channel.Namer) string {
 			if where == "" {
 				return "pass the bucket's region with " + n.Setting(channel.SettingRegion) + " (or set AWS_REGION)"
 			}
@@ -205,15 +206,15 @@ func (d *s3Doctor) reachable(ctx context.Context, region string) bool {
 		}))
 		return false
 	case status == http.StatusForbidden:
-		d.r.Add(channel.Check{Name: checkReachable, Status: channel.CheckPass, Detail: fmt.Sprintf("%s answered in %s (HeadBucket was denied, as expected when s3:ListBucket is limited to the channel's prefix; the permission checks follow)", endpoint, took)})
+		d.r.Add(doctor.Check{Name: checkReachable, Status: doctor.CheckPass, Detail: fmt.Sprintf("%s answered in %s (HeadBucket was denied, as expected when s3:ListBucket is limited to the channel's prefix; the permission checks follow)", endpoint, took)})
 		return true
 	case status == http.StatusBadRequest && apiCode(err) == "IncorrectEndpoint":
-		d.r.Add(channel.Check{Name: checkReachable, Status: channel.CheckFail, Detail: fmt.Sprintf("%s: %v", endpoint, err)}.WithFix(func(n channel.Namer) string {
+		d.r.Add(doctor.Check{Name: checkReachable, Status: doctor.CheckFail, Detail: fmt.Sprintf("%s: %v", endpoint, err)}.WithFix(func(n channel.Namer) string {
 			return "pass the bucket's region with " + n.Setting(channel.SettingRegion)
 		}))
 		return false
 	}
-	d.r.Add(channel.Check{Name: checkReachable, Status: channel.CheckWarn, Detail: fmt.Sprintf("%s answered HeadBucket with HTTP %d in %s: %v", endpoint, status, took, err)})
+	d.r.Add(doctor.Check{Name: checkReachable, Status: doctor.CheckWarn, Detail: fmt.Sprintf("%s answered HeadBucket with HTTP %d in %s: %v", endpoint, status, took, err)})
 	return true
 }
 
@@ -233,7 +234,7 @@ func (d *s3Doctor) endpointURL() string {
 
 // unreachable explains a request that got no HTTP answer; connected tells whether a TCP
 // connection to the endpoint (or the proxy) was made.
-func (d *s3Doctor) unreachable(err, ctxErr error, endpoint, region string, took time.Duration, connected bool) channel.Check {
+func (d *s3Doctor) unreachable(err, ctxErr error, endpoint, region string, took time.Duration, connected bool) doctor.Check {
 	custom := d.st.Client().Options().BaseEndpoint != nil
 	var dnsErr *net.DNSError
 	var what string
@@ -264,7 +265,7 @@ func (d *s3Doctor) unreachable(err, ctxErr error, endpoint, region string, took 
 		}
 		return fix
 	}
-	return channel.Check{Name: checkReachable, Status: channel.CheckFail, Detail: fmt.Sprintf("%s (after %s)", what, took)}.WithFix(fix)
+	return doctor.Check{Name: checkReachable, Status: doctor.CheckFail, Detail: fmt.Sprintf("%s (after %s)", what, took)}.WithFix(fix)
 }
 
 // isDialError reports whether err happened while connecting (no TCP connection was

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/channel/doctor"
 )
 
 // condachanDoes says what condachan does on an endpoint that ignores conditional requests:
@@ -17,7 +18,7 @@ const condFix = "use AWS S3, or an S3-compatible server that implements conditio
 
 // probe runs the write checks on a fresh key under .condachan/doctor/ and removes it.
 func (d *s3Doctor) probe(ctx context.Context) {
-	key := channel.ProbeKey()
+	key := doctor.ProbeKey()
 	d.notFound(ctx, key)
 	body := func(n int) []byte {
 		return []byte(fmt.Sprintf("{\"condachan_doctor\": %q, \"write\": %d}\n", key, n))
@@ -59,7 +60,7 @@ func (d *s3Doctor) probe(ctx context.Context) {
 	// put: create-if-absent, as every upload does.
 	v1, err := put(1, channel.PutOptions{IfAbsent: true})
 	if err != nil {
-		c := channel.Check{Name: checkPut, Status: channel.CheckFail}.WithDetail(func(n channel.Namer) string {
+		c := doctor.Check{Name: checkPut, Status: doctor.CheckFail}.WithDetail(func(n channel.Namer) string {
 			return fmt.Sprintf("PUT If-None-Match: * of %s: %s", uri, channel.ErrorIn(err, n))
 		})
 		switch {
@@ -85,7 +86,7 @@ func (d *s3Doctor) probe(ctx context.Context) {
 			v1 = o
 		}
 	}
-	d.r.Add(channel.Check{Name: checkPut, Status: channel.CheckPass, Detail: fmt.Sprintf("created %s with If-None-Match: *", uri)})
+	d.r.Add(doctor.Check{Name: checkPut, Status: doctor.CheckPass, Detail: fmt.Sprintf("created %s with If-None-Match: *", uri)})
 
 	// get: read it back.
 	if data, err := read(); err != nil {
@@ -95,9 +96,9 @@ func (d *s3Doctor) probe(ctx context.Context) {
 		}
 		d.r.Add(c)
 	} else if !bytes.Equal(data, body(1)) {
-		d.r.Add(channel.Check{Name: checkGet, Status: channel.CheckFail, Detail: fmt.Sprintf("read back %d bytes that differ from the %d written", len(data), len(body(1)))})
+		d.r.Add(doctor.Check{Name: checkGet, Status: doctor.CheckFail, Detail: fmt.Sprintf("read back %d bytes that differ from the %d written", len(data), len(body(1)))})
 	} else {
-		d.r.Add(channel.Check{Name: checkGet, Status: channel.CheckPass, Detail: "read the probe back"})
+		d.r.Add(doctor.Check{Name: checkGet, Status: doctor.CheckPass, Detail: "read the probe back"})
 	}
 
 	// if-none-match: a second create must lose.
@@ -107,10 +108,10 @@ func (d *s3Doctor) probe(ctx context.Context) {
 	switch {
 	case errors.Is(err, channel.ErrPreconditionFailed):
 		ifNoneMatchOK = true
-		d.r.Add(channel.Check{Name: checkIfNoneMatch, Status: channel.CheckPass, Detail: "a second PUT If-None-Match: * of the probe was refused with 412 Precondition Failed"})
+		d.r.Add(doctor.Check{Name: checkIfNoneMatch, Status: doctor.CheckPass, Detail: "a second PUT If-None-Match: * of the probe was refused with 412 Precondition Failed"})
 	case err == nil:
 		cur = v2
-		d.r.Add(channel.Check{Name: checkIfNoneMatch, Status: channel.CheckFail,
+		d.r.Add(doctor.Check{Name: checkIfNoneMatch, Status: doctor.CheckFail,
 			Detail: "the endpoint ignores If-None-Match: it replaced an existing object on PUT If-None-Match: *, so two publishers can both acquire the lease, a published package can be overwritten and index updates can be lost; " + condachanDoes,
 			Fix:    condFix})
 	default:
@@ -122,7 +123,7 @@ func (d *s3Doctor) probe(ctx context.Context) {
 	v3, err := put(3, channel.PutOptions{IfMatch: cur.ETag})
 	switch {
 	case errors.Is(err, channel.ErrPreconditionFailed):
-		d.r.Add(channel.Check{Name: checkIfMatch, Status: channel.CheckFail, Detail: fmt.Sprintf("PUT If-Match with the object's current ETag %s was refused: the endpoint's ETags do not match its own conditions; %s", cur.ETag, condachanDoes), Fix: condFix})
+		d.r.Add(doctor.Check{Name: checkIfMatch, Status: doctor.CheckFail, Detail: fmt.Sprintf("PUT If-Match with the object's current ETag %s was refused: the endpoint's ETags do not match its own conditions; %s", cur.ETag, condachanDoes), Fix: condFix})
 	case err != nil:
 		d.r.Add(conditionError(checkIfMatch, "PUT If-Match", err))
 	default:
@@ -131,14 +132,14 @@ func (d *s3Doctor) probe(ctx context.Context) {
 		switch {
 		case errors.Is(err, channel.ErrPreconditionFailed):
 			if data, rerr := read(); rerr == nil && !bytes.Equal(data, body(3)) {
-				d.r.Add(channel.Check{Name: checkIfMatch, Status: channel.CheckFail, Detail: "PUT If-Match with a stale ETag answered 412 but changed the object; " + condachanDoes, Fix: condFix})
+				d.r.Add(doctor.Check{Name: checkIfMatch, Status: doctor.CheckFail, Detail: "PUT If-Match with a stale ETag answered 412 but changed the object; " + condachanDoes, Fix: condFix})
 			} else {
 				ifMatchOK = true
-				d.r.Add(channel.Check{Name: checkIfMatch, Status: channel.CheckPass, Detail: "PUT If-Match with the current ETag replaced the probe; with a stale ETag it was refused with 412 and the object kept"})
+				d.r.Add(doctor.Check{Name: checkIfMatch, Status: doctor.CheckPass, Detail: "PUT If-Match with the current ETag replaced the probe; with a stale ETag it was refused with 412 and the object kept"})
 			}
 		case err == nil:
 			cur = v4
-			d.r.Add(channel.Check{Name: checkIfMatch, Status: channel.CheckFail,
+			d.r.Add(doctor.Check{Name: checkIfMatch, Status: doctor.CheckFail,
 				Detail: "the endpoint ignores If-Match on PUT: it replaced the object although the ETag given was stale, so a publisher that lost the lease can overwrite a newer repodata.json and two waiters can take over an expired lease at once; " + condachanDoes,
 				Fix:    condFix})
 		default:
@@ -170,10 +171,10 @@ func (d *s3Doctor) conditionalDelete(stale, current string, fenceWorks bool, del
 			return
 		}
 		if _, serr := stat(); !errors.Is(serr, channel.ErrNotFound) {
-			d.r.Add(channel.Check{Name: checkCondDelete, Status: channel.CheckFail, Detail: "DELETE If-Match with the current ETag answered success but the object is still there", Fix: condFix})
+			d.r.Add(doctor.Check{Name: checkCondDelete, Status: doctor.CheckFail, Detail: "DELETE If-Match with the current ETag answered success but the object is still there", Fix: condFix})
 			return
 		}
-		d.r.Add(channel.Check{Name: checkCondDelete, Status: channel.CheckPass, Detail: "DELETE If-Match with a stale ETag was refused with 412 and the object kept; with the current ETag it was deleted"})
+		d.r.Add(doctor.Check{Name: checkCondDelete, Status: doctor.CheckPass, Detail: "DELETE If-Match with a stale ETag was refused with 412 and the object kept; with the current ETag it was deleted"})
 	case err == nil && errors.Is(serr, channel.ErrNotFound):
 		detail := "the endpoint ignores If-Match on DELETE: it deleted the object although the ETag given was stale, so releasing or breaking a lease can delete a successor's lease and let a third publisher in while the successor still works; " + condachanDoes
 		if fenceWorks {
@@ -181,23 +182,23 @@ func (d *s3Doctor) conditionalDelete(stale, current string, fenceWorks bool, del
 		} else {
 			detail += ", and index updates can be lost"
 		}
-		d.r.Add(channel.Check{Name: checkCondDelete, Status: channel.CheckFail, Detail: detail, Fix: condFix})
+		d.r.Add(doctor.Check{Name: checkCondDelete, Status: doctor.CheckFail, Detail: detail, Fix: condFix})
 	case err == nil && serr == nil:
-		d.r.Add(channel.Check{Name: checkCondDelete, Status: channel.CheckFail, Detail: fmt.Sprintf("DELETE If-Match with a stale ETag answered success but the object is still there (ETag %s)", after.ETag), Fix: condFix})
+		d.r.Add(doctor.Check{Name: checkCondDelete, Status: doctor.CheckFail, Detail: fmt.Sprintf("DELETE If-Match with a stale ETag answered success but the object is still there (ETag %s)", after.ETag), Fix: condFix})
 	case err != nil && isDenied(err):
 		fix := d.permissionFix("s3:DeleteObject")
 		d.r.Add(errorCheck(checkCondDelete, err).WithFix(func(n channel.Namer) string { return fix(n) + " (a conditional DELETE also needs s3:GetObject)" }))
 	case err != nil:
 		d.r.Add(conditionError(checkCondDelete, "DELETE If-Match (stale ETag)", err))
 	default:
-		d.r.Add(channel.Check{Name: checkCondDelete, Status: channel.CheckFail, Detail: fmt.Sprintf("could not look at the probe after the conditional DELETE: %v", serr)})
+		d.r.Add(doctor.Check{Name: checkCondDelete, Status: doctor.CheckFail, Detail: fmt.Sprintf("could not look at the probe after the conditional DELETE: %v", serr)})
 	}
 }
 
 func (d *s3Doctor) deleteProbe(key string, del func(string) error, stat func() (channel.Object, error)) {
 	if err := del(""); err != nil {
 		uri := d.st.uri(key)
-		c := channel.Check{Name: checkDelete, Status: channel.CheckFail}.WithDetail(func(n channel.Namer) string {
+		c := doctor.Check{Name: checkDelete, Status: doctor.CheckFail}.WithDetail(func(n channel.Namer) string {
 			return fmt.Sprintf("could not delete the probe %s: %s", uri, channel.ErrorIn(err, n))
 		})
 		if isDenied(err) {
@@ -208,21 +209,21 @@ func (d *s3Doctor) deleteProbe(key string, del func(string) error, stat func() (
 		return
 	}
 	if _, err := stat(); !errors.Is(err, channel.ErrNotFound) {
-		d.r.Add(channel.Check{Name: checkDelete, Status: channel.CheckFail, Detail: fmt.Sprintf("DELETE of %s answered success but the object is still there (%v)", d.st.uri(key), err)})
+		d.r.Add(doctor.Check{Name: checkDelete, Status: doctor.CheckFail, Detail: fmt.Sprintf("DELETE of %s answered success but the object is still there (%v)", d.st.uri(key), err)})
 		return
 	}
-	d.r.Add(channel.Check{Name: checkDelete, Status: channel.CheckPass, Detail: "deleted the probe"})
+	d.r.Add(doctor.Check{Name: checkDelete, Status: doctor.CheckPass, Detail: "deleted the probe"})
 }
 
 // conditionError reports a conditional request that failed in an unexpected way.
-func conditionError(name, what string, err error) channel.Check {
+func conditionError(name, what string, err error) doctor.Check {
 	switch {
 	case isNotImplemented(err):
-		return channel.Check{Name: name, Status: channel.CheckFail, Detail: fmt.Sprintf("the endpoint does not implement %s: %v; %s", what, err, condachanDoes), Fix: condFix}
+		return doctor.Check{Name: name, Status: doctor.CheckFail, Detail: fmt.Sprintf("the endpoint does not implement %s: %v; %s", what, err, condachanDoes), Fix: condFix}
 	case isDenied(err):
-		return channel.Check{Name: name, Status: channel.CheckFail, Detail: fmt.Sprintf("%s was denied: %v", what, err)}.WithFix(func(n channel.Namer) string {
+		return doctor.Check{Name: name, Status: doctor.CheckFail, Detail: fmt.Sprintf("%s was denied: %v", what, err)}.WithFix(func(n channel.Namer) string {
 			return "allow s3:PutObject, s3:GetObject and s3:DeleteObject on the channel's prefix (" + n.Policy("", "write") + "); a bucket policy that requires conditional writes must still allow these"
 		})
 	}
-	return channel.Check{Name: name, Status: channel.CheckFail, Detail: fmt.Sprintf("%s failed: %v", what, err)}
+	return doctor.Check{Name: name, Status: doctor.CheckFail, Detail: fmt.Sprintf("%s failed: %v", what, err)}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/channel/doctor"
 	s3store "github.com/condachan/condachan/channel/s3"
 	"github.com/condachan/condachan/internal/s3test"
 	"github.com/condachan/condachan/internal/testkit"
@@ -42,13 +43,13 @@ func isolateAWS(t *testing.T) string {
 	return dir
 }
 
-func wantChecks(t *testing.T, rep *channel.Report, want map[string]channel.CheckStatus) {
+func wantChecks(t *testing.T, rep *doctor.Report, want map[string]doctor.CheckStatus) {
 	t.Helper()
 	testkit.WantChecks(t, rep, want)
 }
 
-func allS3(status channel.CheckStatus) map[string]channel.CheckStatus {
-	m := map[string]channel.CheckStatus{}
+func allS3(status doctor.CheckStatus) map[string]doctor.CheckStatus {
+	m := map[string]doctor.CheckStatus{}
 	for _, n := range []string{"channel", "credentials", "region", "endpoint", "reachable", "list", "not-found", "put", "get",
 		"if-none-match", "if-match", "conditional-delete", "delete", "lease", "leftovers"} {
 		m[n] = status
@@ -71,8 +72,8 @@ func wantNoProbe(t *testing.T, st channel.Store) {
 func TestDiagnoseVersitygwAllPass(t *testing.T) {
 	srv := s3test.Start(t)
 	bucket := srv.NewBucket(t)
-	rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda/Default", channel.DiagnoseOptions{Options: s3store.ChannelOptions(srv.Options()), Timeout: 5 * time.Second})
-	wantChecks(t, rep, allS3(channel.CheckPass))
+	rep := doctor.Diagnose(context.Background(), "s3://"+bucket+"/Conda/Default", doctor.Options{Options: s3store.ChannelOptions(srv.Options()), Timeout: 5 * time.Second})
+	wantChecks(t, rep, allS3(doctor.CheckPass))
 	if !rep.OK || rep.Backend != "s3" || rep.Channel != "s3://"+bucket+"/Conda/Default" {
 		t.Errorf("report %+v", rep)
 	}
@@ -101,8 +102,8 @@ func TestDiagnoseReportsHeldLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Release(ctx)
-	rep := channel.Diagnose(ctx, "s3://"+bucket, channel.DiagnoseOptions{Options: s3store.ChannelOptions(srv.Options())})
-	wantChecks(t, rep, allS3(channel.CheckPass))
+	rep := doctor.Diagnose(ctx, "s3://"+bucket, doctor.Options{Options: s3store.ChannelOptions(srv.Options())})
+	wantChecks(t, rep, allS3(doctor.CheckPass))
 	if c, _ := rep.Check("lease"); !strings.Contains(c.Detail, "render-042 pid 4242") || !strings.Contains(c.Detail, "job-1234") || !strings.Contains(c.Detail, "generation 1") {
 		t.Errorf("lease detail: %s", c.Detail)
 	}
@@ -110,7 +111,7 @@ func TestDiagnoseReportsHeldLease(t *testing.T) {
 
 // A server that ignores a conditional header, made by a proxy that strips it (and signs
 // the request again, so the server acts on a valid request without it).
-func diagnoseStripped(t *testing.T, method, header string) (*channel.Report, *s3test.Proxy, channel.Store) {
+func diagnoseStripped(t *testing.T, method, header string) (*doctor.Report, *s3test.Proxy, channel.Store) {
 	t.Helper()
 	srv := s3test.Start(t)
 	bucket := srv.NewBucket(t)
@@ -118,19 +119,19 @@ func diagnoseStripped(t *testing.T, method, header string) (*channel.Report, *s3
 	p.StripHeader(s3test.Match(method, ""), header)
 	o := srv.Options()
 	o.EndpointURL = p.URL
-	rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda", channel.DiagnoseOptions{Options: s3store.ChannelOptions(o), Timeout: 5 * time.Second})
+	rep := doctor.Diagnose(context.Background(), "s3://"+bucket+"/Conda", doctor.Options{Options: s3store.ChannelOptions(o), Timeout: 5 * time.Second})
 	return rep, p, srv.Store(t, bucket, "Conda")
 }
 
-func wantFinding(t *testing.T, rep *channel.Report, name string, words ...string) {
+func wantFinding(t *testing.T, rep *doctor.Report, name string, words ...string) {
 	t.Helper()
 	testkit.WantFinding(t, rep, name, words...)
 }
 
 func TestDiagnoseIgnoredConditionalDelete(t *testing.T) {
 	rep, p, st := diagnoseStripped(t, "DELETE", "If-Match")
-	want := allS3(channel.CheckPass)
-	want["conditional-delete"] = channel.CheckFail
+	want := allS3(doctor.CheckPass)
+	want["conditional-delete"] = doctor.CheckFail
 	wantChecks(t, rep, want)
 	wantFinding(t, rep, "conditional-delete", "ignores If-Match on DELETE", "successor's lease", "cannot guarantee the lease", "no fallback",
 		"no index update is lost", "AWS S3", "versitygw", "MinIO")
@@ -142,8 +143,8 @@ func TestDiagnoseIgnoredConditionalDelete(t *testing.T) {
 
 func TestDiagnoseIgnoredIfNoneMatch(t *testing.T) {
 	rep, _, st := diagnoseStripped(t, "PUT", "If-None-Match")
-	want := allS3(channel.CheckPass)
-	want["if-none-match"] = channel.CheckFail
+	want := allS3(doctor.CheckPass)
+	want["if-none-match"] = doctor.CheckFail
 	wantChecks(t, rep, want)
 	wantFinding(t, rep, "if-none-match", "ignores If-None-Match", "both acquire the lease", "cannot guarantee the lease", "AWS S3")
 	wantNoProbe(t, st)
@@ -151,8 +152,8 @@ func TestDiagnoseIgnoredIfNoneMatch(t *testing.T) {
 
 func TestDiagnoseIgnoredIfMatchOnPut(t *testing.T) {
 	rep, _, st := diagnoseStripped(t, "PUT", "If-Match")
-	want := allS3(channel.CheckPass)
-	want["if-match"] = channel.CheckFail
+	want := allS3(doctor.CheckPass)
+	want["if-match"] = doctor.CheckFail
 	wantChecks(t, rep, want)
 	wantFinding(t, rep, "if-match", "ignores If-Match on PUT", "overwrite a newer repodata.json", "cannot guarantee the lease")
 	wantNoProbe(t, st)
@@ -161,13 +162,13 @@ func TestDiagnoseIgnoredIfMatchOnPut(t *testing.T) {
 func TestDiagnoseReadOnly(t *testing.T) {
 	srv := s3test.Start(t)
 	bucket := srv.NewBucket(t)
-	opts := channel.DiagnoseOptions{Options: s3store.ChannelOptions(srv.Options()), ReadOnly: true}
-	rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/c", opts)
-	want := allS3(channel.CheckPass)
+	opts := doctor.Options{Options: s3store.ChannelOptions(srv.Options()), ReadOnly: true}
+	rep := doctor.Diagnose(context.Background(), "s3://"+bucket+"/c", opts)
+	want := allS3(doctor.CheckPass)
 	for _, n := range []string{"put", "if-none-match", "if-match", "conditional-delete", "delete"} {
-		want[n] = channel.CheckSkip
+		want[n] = doctor.CheckSkip
 	}
-	want["get"] = channel.CheckWarn // nothing published yet
+	want["get"] = doctor.CheckWarn // nothing published yet
 	wantChecks(t, rep, want)
 	if !rep.OK {
 		t.Error("a warning made the report fail")
@@ -177,22 +178,22 @@ func TestDiagnoseReadOnly(t *testing.T) {
 	if _, err := st.Put(context.Background(), "noarch/repodata.json", strings.NewReader("{}"), 2, channel.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	rep = channel.Diagnose(context.Background(), "s3://"+bucket+"/c", opts)
-	want = allS3(channel.CheckPass)
+	rep = doctor.Diagnose(context.Background(), "s3://"+bucket+"/c", opts)
+	want = allS3(doctor.CheckPass)
 	for _, n := range []string{"put", "if-none-match", "if-match", "conditional-delete", "delete"} {
-		want[n] = channel.CheckSkip
+		want[n] = doctor.CheckSkip
 	}
 	wantChecks(t, rep, want)
 }
 
 func TestDiagnoseMissingBucket(t *testing.T) {
 	srv := s3test.Start(t)
-	rep := channel.Diagnose(context.Background(), "s3://no-such-bucket-condachan/x", channel.DiagnoseOptions{Options: s3store.ChannelOptions(srv.Options())})
-	want := allS3(channel.CheckSkip)
+	rep := doctor.Diagnose(context.Background(), "s3://no-such-bucket-condachan/x", doctor.Options{Options: s3store.ChannelOptions(srv.Options())})
+	want := allS3(doctor.CheckSkip)
 	for _, n := range []string{"channel", "credentials", "region", "endpoint"} {
-		want[n] = channel.CheckPass
+		want[n] = doctor.CheckPass
 	}
-	want["reachable"] = channel.CheckFail
+	want["reachable"] = doctor.CheckFail
 	wantChecks(t, rep, want)
 	wantFinding(t, rep, "reachable", "does not exist")
 }
@@ -202,9 +203,9 @@ func TestDiagnoseRefusedKeys(t *testing.T) {
 	bucket := srv.NewBucket(t)
 	o := srv.Options()
 	o.Credentials = staticCreds{} // keys the server does not know
-	rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda", channel.DiagnoseOptions{Options: s3store.ChannelOptions(o)})
+	rep := doctor.Diagnose(context.Background(), "s3://"+bucket+"/Conda", doctor.Options{Options: s3store.ChannelOptions(o)})
 	c, _ := rep.Check("list")
-	if c.Status != channel.CheckFail || !strings.Contains(c.Fix, "refused the credentials") {
+	if c.Status != doctor.CheckFail || !strings.Contains(c.Fix, "refused the credentials") {
 		t.Errorf("list check %+v", c)
 	}
 	if rep.OK {
@@ -214,22 +215,22 @@ func TestDiagnoseRefusedKeys(t *testing.T) {
 
 // unreachable runs the doctor against an endpoint nobody answers at and checks that it
 // gives up within the timeout and names the endpoint.
-func unreachable(t *testing.T, endpoint string, timeout time.Duration, words ...string) *channel.Report {
+func unreachable(t *testing.T, endpoint string, timeout time.Duration, words ...string) *doctor.Report {
 	t.Helper()
 	isolateAWS(t)
 	o := s3store.Options{EndpointURL: endpoint, PathStyle: true, Region: "us-east-1",
 		Credentials: staticCreds{}}
 	start := time.Now()
-	rep := channel.Diagnose(context.Background(), "s3://studio-bucket/Conda/Default", channel.DiagnoseOptions{Options: s3store.ChannelOptions(o), Timeout: timeout})
+	rep := doctor.Diagnose(context.Background(), "s3://studio-bucket/Conda/Default", doctor.Options{Options: s3store.ChannelOptions(o), Timeout: timeout})
 	took := time.Since(start)
 	if took > timeout+time.Second {
 		t.Errorf("the doctor took %s with a %s timeout", took, timeout)
 	}
-	want := allS3(channel.CheckSkip)
+	want := allS3(doctor.CheckSkip)
 	for _, n := range []string{"channel", "credentials", "region", "endpoint"} {
-		want[n] = channel.CheckPass
+		want[n] = doctor.CheckPass
 	}
-	want["reachable"] = channel.CheckFail
+	want["reachable"] = doctor.CheckFail
 	wantChecks(t, rep, want)
 	wantFinding(t, rep, "reachable", append([]string{endpoint, "the endpoint URL option"}, words...)...)
 	if c, _ := rep.Check("reachable"); !strings.Contains(c.FixIn(s3store.MarkNames), "check <endpoint-url> / AWS_ENDPOINT_URL_S3") || !slices.Contains(c.Settings, channel.SettingEndpoint) {
@@ -310,12 +311,12 @@ func TestDiagnoseUnroutableAddress(t *testing.T) {
 	isolateAWS(t)
 	o := s3store.Options{EndpointURL: "http://10.255.255.1:9000", PathStyle: true, Region: "us-east-1", Credentials: staticCreds{}}
 	start := time.Now()
-	rep := channel.Diagnose(context.Background(), "s3://studio-bucket/Conda", channel.DiagnoseOptions{Options: s3store.ChannelOptions(o), Timeout: 2 * time.Second})
+	rep := doctor.Diagnose(context.Background(), "s3://studio-bucket/Conda", doctor.Options{Options: s3store.ChannelOptions(o), Timeout: 2 * time.Second})
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("took %s with a 2s timeout", took)
 	}
 	wantFinding(t, rep, "reachable", "http://10.255.255.1:9000")
-	if c, _ := rep.Check("reachable"); c.Status != channel.CheckFail {
+	if c, _ := rep.Check("reachable"); c.Status != doctor.CheckFail {
 		t.Errorf("reachable: %+v", c)
 	}
 }
@@ -338,8 +339,8 @@ func TestDiagnoseCredentialProcess(t *testing.T) {
 	}
 	t.Setenv("AWS_PROFILE", "deadline-queue")
 	o := s3store.Options{EndpointURL: srv.URL, PathStyle: true}
-	rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda", channel.DiagnoseOptions{Options: s3store.ChannelOptions(o)})
-	wantChecks(t, rep, allS3(channel.CheckPass))
+	rep := doctor.Diagnose(context.Background(), "s3://"+bucket+"/Conda", doctor.Options{Options: s3store.ChannelOptions(o)})
+	wantChecks(t, rep, allS3(doctor.CheckPass))
 	c, _ := rep.Check("credentials")
 	for _, w := range []string{"credential_process", "profile deadline-queue", script, "no STS call", "expire in"} {
 		if !strings.Contains(c.Detail, w) {
@@ -363,15 +364,15 @@ func TestDiagnoseWebIdentityNeedsSTS(t *testing.T) {
 	t.Setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:1") // STS is unreachable here
 	o := s3store.Options{EndpointURL: "http://127.0.0.1:1", PathStyle: true, Region: "eu-west-1"}
 	start := time.Now()
-	rep := channel.Diagnose(context.Background(), "s3://studio-bucket/Conda", channel.DiagnoseOptions{Options: s3store.ChannelOptions(o), Timeout: 2 * time.Second})
+	rep := doctor.Diagnose(context.Background(), "s3://studio-bucket/Conda", doctor.Options{Options: s3store.ChannelOptions(o), Timeout: 2 * time.Second})
 	if took := time.Since(start); took > 4*time.Second {
 		t.Errorf("took %s", took)
 	}
-	want := allS3(channel.CheckSkip)
+	want := allS3(doctor.CheckSkip)
 	for _, n := range []string{"channel", "region", "endpoint"} {
-		want[n] = channel.CheckPass
+		want[n] = doctor.CheckPass
 	}
-	want["credentials"] = channel.CheckFail
+	want["credentials"] = doctor.CheckFail
 	wantChecks(t, rep, want)
 	wantFinding(t, rep, "credentials", "AWS_WEB_IDENTITY_TOKEN_FILE", "calls STS (http://127.0.0.1:1)", "STS interface endpoint", "com.amazonaws.eu-west-1.sts")
 }
@@ -382,7 +383,7 @@ func TestDiagnoseAssumeRoleProfileNeedsSTS(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "config"), []byte(cfg), 0o600)
 	t.Setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:1")
 	o := s3store.Options{EndpointURL: "http://127.0.0.1:1", PathStyle: true, Profile: "builder"}
-	rep := channel.Diagnose(context.Background(), "s3://studio-bucket/Conda", channel.DiagnoseOptions{Options: s3store.ChannelOptions(o), Timeout: 2 * time.Second})
+	rep := doctor.Diagnose(context.Background(), "s3://studio-bucket/Conda", doctor.Options{Options: s3store.ChannelOptions(o), Timeout: 2 * time.Second})
 	wantFinding(t, rep, "credentials", "STS AssumeRole", "role_arn arn:aws:iam::111122223333:role/package-build", "source_profile base", "com.amazonaws.us-west-2.sts")
 	if c, _ := rep.Check("region"); !strings.Contains(c.Detail, "us-west-2 (from profile builder)") {
 		t.Errorf("region: %s", c.Detail)
@@ -392,7 +393,7 @@ func TestDiagnoseAssumeRoleProfileNeedsSTS(t *testing.T) {
 func TestDiagnoseMissingProfile(t *testing.T) {
 	isolateAWS(t)
 	o := s3store.Options{EndpointURL: "http://127.0.0.1:1", Profile: "no-such-profile"}
-	rep := channel.Diagnose(context.Background(), "s3://studio-bucket/Conda", channel.DiagnoseOptions{Options: s3store.ChannelOptions(o), Timeout: 2 * time.Second})
+	rep := doctor.Diagnose(context.Background(), "s3://studio-bucket/Conda", doctor.Options{Options: s3store.ChannelOptions(o), Timeout: 2 * time.Second})
 	wantFinding(t, rep, "credentials", "no-such-profile", "the profile option / AWS_PROFILE")
 	if c, _ := rep.Check("credentials"); !slices.Equal(c.Settings, []channel.Setting{channel.SettingProfile}) || !strings.Contains(c.FixIn(s3store.MarkNames), "check <profile> / AWS_PROFILE") {
 		t.Errorf("credentials: settings %q, fix %s", c.Settings, c.FixIn(s3store.MarkNames))
@@ -405,12 +406,12 @@ func TestDiagnoseRegionLookupFailsGivesEndpointAdvice(t *testing.T) {
 	isolateAWS(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // the lookup fails at once, without a network
-	rep := channel.Diagnose(ctx, "s3://studio-bucket/Conda", channel.DiagnoseOptions{Options: s3store.ChannelOptions(s3store.Options{Credentials: staticCreds{}}), Timeout: time.Second})
+	rep := doctor.Diagnose(ctx, "s3://studio-bucket/Conda", doctor.Options{Options: s3store.ChannelOptions(s3store.Options{Credentials: staticCreds{}}), Timeout: time.Second})
 	c, ok := rep.Check("region")
-	if !ok || c.Status != channel.CheckFail {
+	if !ok || c.Status != doctor.CheckFail {
 		t.Fatalf("region check %+v", c)
 	}
-	if r, _ := rep.Check("reachable"); r.Status != channel.CheckSkip {
+	if r, _ := rep.Check("reachable"); r.Status != doctor.CheckSkip {
 		t.Errorf("reachable check %+v, want skipped", r)
 	}
 	for _, w := range []string{"pass <region> (or set AWS_REGION)", "S3 gateway endpoint", "com.amazonaws.<region>.s3", "route table", "pass <endpoint-url> https://bucket.vpce-"} {
@@ -448,15 +449,15 @@ func TestDiagnoseMissingKeyForbidden(t *testing.T) {
 			}
 			o := srv.Options()
 			o.EndpointURL = p.URL
-			rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda", channel.DiagnoseOptions{Options: s3store.ChannelOptions(o), Timeout: 5 * time.Second})
-			want := allS3(channel.CheckPass)
+			rep := doctor.Diagnose(context.Background(), "s3://"+bucket+"/Conda", doctor.Options{Options: s3store.ChannelOptions(o), Timeout: 5 * time.Second})
+			want := allS3(doctor.CheckPass)
 			if refuseList {
-				want["not-found"] = channel.CheckFail
+				want["not-found"] = doctor.CheckFail
 				wantChecks(t, rep, want)
 				wantFinding(t, rep, "not-found", "403", "s3:ListBucket")
 				return
 			}
-			want["not-found"] = channel.CheckWarn
+			want["not-found"] = doctor.CheckWarn
 			wantChecks(t, rep, want)
 			if c, _ := rep.Check("not-found"); !strings.Contains(c.Detail, "listing the key") || !strings.Contains(c.Fix, "condachan serve") {
 				t.Errorf("not-found: %s (fix: %s)", c.Detail, c.Fix)
@@ -498,9 +499,9 @@ func TestDiagnoseS3ReportsUnfinishedUploads(t *testing.T) {
 	ageUpload(t, srv, bucket, midID, 3*time.Hour)
 	startUpload(t, client, bucket, "Conda/noarch/young-1.0-0.conda")
 	startUpload(t, client, bucket, "Elsewhere/old.bin") // not the channel's
-	rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda", channel.DiagnoseOptions{Options: s3store.ChannelOptions(srv.Options()), Timeout: 5 * time.Second})
-	want := allS3(channel.CheckPass)
-	want["leftovers"] = channel.CheckWarn
+	rep := doctor.Diagnose(context.Background(), "s3://"+bucket+"/Conda", doctor.Options{Options: s3store.ChannelOptions(srv.Options()), Timeout: 5 * time.Second})
+	want := allS3(doctor.CheckPass)
+	want["leftovers"] = doctor.CheckWarn
 	wantChecks(t, rep, want)
 	c, _ := rep.Check("leftovers")
 	for _, w := range []string{"2 interrupted write(s)", "linux-64/big-1.0-0.conda (multipart upload " + oldID + ", started 30h ago)", "noarch/mid-1.0-0.conda (multipart upload " + midID + ", started 3h ago)"} {
@@ -532,12 +533,12 @@ func TestDiagnoseS3UploadsListingDenied(t *testing.T) {
 	listUploads := func(r *http.Request) bool { return r.Method == http.MethodGet && r.URL.Query().Has("uploads") }
 	for _, readOnly := range []bool{false, true} {
 		p.RespondOnce(listUploads, http.StatusForbidden, "AccessDenied")
-		rep := channel.Diagnose(context.Background(), "s3://"+bucket+"/Conda", channel.DiagnoseOptions{Options: s3store.ChannelOptions(o), Timeout: 5 * time.Second, ReadOnly: readOnly})
+		rep := doctor.Diagnose(context.Background(), "s3://"+bucket+"/Conda", doctor.Options{Options: s3store.ChannelOptions(o), Timeout: 5 * time.Second, ReadOnly: readOnly})
 		c, _ := rep.Check("leftovers")
 		switch {
-		case !readOnly && (c.Status != channel.CheckWarn || !strings.Contains(c.Fix, "allow s3:ListBucketMultipartUploads on arn:aws:s3:::"+bucket+" ")):
+		case !readOnly && (c.Status != doctor.CheckWarn || !strings.Contains(c.Fix, "allow s3:ListBucketMultipartUploads on arn:aws:s3:::"+bucket+" ")):
 			t.Errorf("leftovers check %+v", c)
-		case readOnly && (c.Status != channel.CheckSkip || !strings.Contains(c.Detail, "s3:ListBucketMultipartUploads")):
+		case readOnly && (c.Status != doctor.CheckSkip || !strings.Contains(c.Detail, "s3:ListBucketMultipartUploads")):
 			t.Errorf("read-only leftovers check %+v", c)
 		}
 		if !rep.OK {

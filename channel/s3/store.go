@@ -3,8 +3,9 @@
 // for Go v2. It is the only package of condachan that imports the SDK (besides its test
 // server, internal/s3test, and the benchmark tool bench/loadgen).
 //
-// Importing it registers the s3:// scheme with channel.RegisterBackend, after which
-// channel.Open, channel.OpenExisting and channel.Diagnose handle s3:// URLs; callers then
+// Importing it registers the s3:// scheme with channel.RegisterBackend, and its doctor
+// checks (doctor*.go) with doctor.RegisterBackend (package channel/doctor), after which
+// channel.Open, channel.OpenExisting and doctor.Diagnose handle s3:// URLs; callers then
 // use the store through channel.Store and the abilities it implements (channel.Presigner,
 // channel.SignedGetter, channel.RequestCounter, channel.ObjectLocator, channel.Sweeper),
 // never through this package's types. Options configures it.

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/channel/doctor"
 	s3store "github.com/condachan/condachan/channel/s3"
 )
 
@@ -57,9 +58,9 @@ the checks that write, for a read-only role such as a render queue's.`,
 			}
 			s3o := cf.s3Options()
 			s3o.ConnectTimeout = timeout
-			opts := channel.DiagnoseOptions{Options: s3store.ChannelOptions(s3o), Timeout: timeout, ReadOnly: readOnly}
+			opts := doctor.Options{Options: s3store.ChannelOptions(s3o), Timeout: timeout, ReadOnly: readOnly}
 			// The findings name settings as flags, in the table and in --json alike.
-			rep := channel.Diagnose(cmd.Context(), cf.url, opts).Words(cliNames{})
+			rep := doctor.Diagnose(cmd.Context(), cf.url, opts).Words(cliNames{})
 			if !asJSON {
 				rep.WriteTable(stdout)
 			} else if err := printJSON(stdout, rep); err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/channel/doctor"
 	s3store "github.com/condachan/condachan/channel/s3"
 	"github.com/condachan/condachan/index"
 	"github.com/condachan/condachan/jobbundle"
@@ -79,7 +80,7 @@ func TestFlagHints(t *testing.T) {
 // flags, and the policy statements as the command that prints them.
 func TestDoctorWordsFlags(t *testing.T) {
 	dir := t.TempDir()
-	rep := channel.Diagnose(t.Context(), dir, channel.DiagnoseOptions{ReadOnly: true}).Words(cliNames{})
+	rep := doctor.Diagnose(t.Context(), dir, doctor.Options{ReadOnly: true}).Words(cliNames{})
 	if c, _ := rep.Check("writable"); c.Detail != "skipped: --read-only" || !slices.Equal(c.Settings, []channel.Setting{channel.SettingReadOnly}) {
 		t.Errorf("writable: %+v", c)
 	}
@@ -87,11 +88,11 @@ func TestDoctorWordsFlags(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rep = channel.Diagnose(t.Context(), file, channel.DiagnoseOptions{}).Words(cliNames{})
+	rep = doctor.Diagnose(t.Context(), file, doctor.Options{}).Words(cliNames{})
 	if c, _ := rep.Check("folder"); c.Fix != "pass the channel folder (or file:///dir) as --channel" {
 		t.Errorf("folder: %+v", c)
 	}
-	rep = channel.Diagnose(t.Context(), "ftp://x/y", channel.DiagnoseOptions{}).Words(cliNames{})
+	rep = doctor.Diagnose(t.Context(), "ftp://x/y", doctor.Options{}).Words(cliNames{})
 	if c, _ := rep.Check("channel"); c.Fix != "pass --channel s3://bucket/prefix, file:///dir or a folder path" {
 		t.Errorf("channel: %+v", c)
 	}

@@ -5,13 +5,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/channel/doctor"
 )
 
 // WantChecks compares the status of every check of a doctor report with want (name ->
 // status) and fails on a check the report lacks or one want does not name; on failure it
 // logs the whole report.
-func WantChecks(t testing.TB, rep *channel.Report, want map[string]channel.CheckStatus) {
+func WantChecks(t testing.TB, rep *doctor.Report, want map[string]doctor.CheckStatus) {
 	t.Helper()
 	failed := false
 	for _, c := range rep.Checks {
@@ -39,7 +39,7 @@ func WantChecks(t testing.TB, rep *channel.Report, want map[string]channel.Check
 
 // WantFinding fails unless the report has the named check, its detail or fix holds
 // every word, and the report is not OK.
-func WantFinding(t testing.TB, rep *channel.Report, name string, words ...string) {
+func WantFinding(t testing.TB, rep *doctor.Report, name string, words ...string) {
 	t.Helper()
 	c, ok := rep.Check(name)
 	if !ok {

@@ -1,9 +1,7 @@
-package channel_test
+package doctor_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/channel/doctor"
 )
 
 // markNames names settings as <id> and the policy statements as <policy CHANNEL ACCESS>.
@@ -22,7 +21,7 @@ func (markNames) Policy(ch, access string) string  { return "<policy " + ch + " 
 // A finding's words name settings through a Namer: the library's own words for
 // PlainNames, a front end's with Words; Settings lists those named.
 func TestCheckWords(t *testing.T) {
-	c := channel.Check{Name: "x", Status: channel.CheckFail}.
+	c := doctor.Check{Name: "x", Status: doctor.CheckFail}.
 		WithDetail(func(n channel.Namer) string { return "from " + n.Setting(channel.SettingRegion) }).
 		WithFix(func(n channel.Namer) string {
 			return "pass " + n.Setting(channel.SettingEndpoint) + " and " + n.Setting(channel.SettingRegion) + "; " + n.Policy("s3://b/c", "write") + " prints them"
@@ -40,40 +39,13 @@ func TestCheckWords(t *testing.T) {
 	if again := w.Words(channel.PlainNames); again.Detail != w.Detail {
 		t.Errorf("a worded check was worded again: %q", again.Detail)
 	}
-	plain := channel.Check{Name: "y", Detail: "d", Fix: "f"}
+	plain := doctor.Check{Name: "y", Detail: "d", Fix: "f"}
 	if w := plain.Words(markNames{}); w.Detail != "d" || w.Fix != "f" || w.Settings != nil {
 		t.Errorf("a check without settings: %+v", w)
 	}
-	rep := &channel.Report{Checks: []channel.Check{c, plain}}
+	rep := &doctor.Report{Checks: []doctor.Check{c, plain}}
 	if got := rep.Words(markNames{}); got.Checks[0].Detail != "from <region>" || rep.Checks[0].Detail != "from the region option" {
 		t.Errorf("Report.Words: %q, and the report itself became %q", got.Checks[0].Detail, rep.Checks[0].Detail)
-	}
-}
-
-// settingError is a MessageError that wraps another.
-type settingError struct{ err error }
-
-func (e *settingError) Error() string { return e.Message(channel.PlainNames) }
-func (e *settingError) Unwrap() error { return e.err }
-func (e *settingError) Message(n channel.Namer) string {
-	return fmt.Sprintf("check %s: %s", n.Setting(channel.SettingRegion), channel.ErrorIn(e.err, n))
-}
-
-func TestErrorIn(t *testing.T) {
-	inner := &settingError{errors.New("boom")}
-	err := fmt.Errorf("get k: %w", &settingError{fmt.Errorf("dial: %w", inner)})
-	if got, want := err.Error(), "get k: check the region option: dial: check the region option: boom"; got != want {
-		t.Errorf("Error() = %q, want %q", got, want)
-	}
-	if got, want := channel.ErrorIn(err, markNames{}), "get k: check <region>: dial: check <region>: boom"; got != want {
-		t.Errorf("ErrorIn = %q, want %q", got, want)
-	}
-	joined := errors.Join(errors.New("plain"), inner)
-	if got, want := channel.ErrorIn(joined, markNames{}), "plain\ncheck <region>: boom"; got != want {
-		t.Errorf("ErrorIn(joined) = %q, want %q", got, want)
-	}
-	if channel.ErrorIn(nil, markNames{}) != "" {
-		t.Error("ErrorIn(nil) is not empty")
 	}
 }
 
@@ -81,21 +53,21 @@ func TestErrorIn(t *testing.T) {
 // file is given as.
 func TestDiagnoseLocalSettings(t *testing.T) {
 	dir := t.TempDir()
-	rep := channel.Diagnose(context.Background(), dir, channel.DiagnoseOptions{ReadOnly: true})
+	rep := doctor.Diagnose(context.Background(), dir, doctor.Options{ReadOnly: true})
 	c, _ := rep.Check("writable")
-	if c.Status != channel.CheckSkip || !slices.Equal(c.Settings, []channel.Setting{channel.SettingReadOnly}) || c.DetailIn(markNames{}) != "skipped: <read-only>" {
+	if c.Status != doctor.CheckSkip || !slices.Equal(c.Settings, []channel.Setting{channel.SettingReadOnly}) || c.DetailIn(markNames{}) != "skipped: <read-only>" {
 		t.Errorf("writable: %+v", c)
 	}
 	file := filepath.Join(dir, "file")
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rep = channel.Diagnose(context.Background(), file, channel.DiagnoseOptions{})
+	rep = doctor.Diagnose(context.Background(), file, doctor.Options{})
 	c, _ = rep.Check("folder")
-	if c.Status != channel.CheckFail || !slices.Equal(c.Settings, []channel.Setting{channel.SettingChannel}) || !strings.HasSuffix(c.FixIn(markNames{}), "as <channel>") {
+	if c.Status != doctor.CheckFail || !slices.Equal(c.Settings, []channel.Setting{channel.SettingChannel}) || !strings.HasSuffix(c.FixIn(markNames{}), "as <channel>") {
 		t.Errorf("folder: %+v", c)
 	}
-	rep = channel.Diagnose(context.Background(), "ftp://x/y", channel.DiagnoseOptions{})
+	rep = doctor.Diagnose(context.Background(), "ftp://x/y", doctor.Options{})
 	if c, _ := rep.Check("channel"); !strings.HasPrefix(c.FixIn(markNames{}), "pass <channel> s3://bucket/prefix") {
 		t.Errorf("channel: %+v", c)
 	}

@@ -1,4 +1,4 @@
-package channel_test
+package doctor_test
 
 import (
 	"context"
@@ -11,32 +11,33 @@ import (
 	"time"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/channel/doctor"
 	"github.com/condachan/condachan/internal/testkit"
 )
 
-func wantChecks(t *testing.T, rep *channel.Report, want map[string]channel.CheckStatus) {
+func wantChecks(t *testing.T, rep *doctor.Report, want map[string]doctor.CheckStatus) {
 	t.Helper()
 	testkit.WantChecks(t, rep, want)
 }
 
-func wantFinding(t *testing.T, rep *channel.Report, name string, words ...string) {
+func wantFinding(t *testing.T, rep *doctor.Report, name string, words ...string) {
 	t.Helper()
 	testkit.WantFinding(t, rep, name, words...)
 }
 
 func TestDiagnoseBadURL(t *testing.T) {
-	rep := channel.Diagnose(context.Background(), "ftp://x/y", channel.DiagnoseOptions{})
-	if rep.OK || len(rep.Checks) != 1 || rep.Checks[0].Name != "channel" || rep.Checks[0].Status != channel.CheckFail {
+	rep := doctor.Diagnose(context.Background(), "ftp://x/y", doctor.Options{})
+	if rep.OK || len(rep.Checks) != 1 || rep.Checks[0].Name != "channel" || rep.Checks[0].Status != doctor.CheckFail {
 		t.Errorf("report %+v", rep)
 	}
 }
 
 func TestDiagnoseLocalFolder(t *testing.T) {
 	dir := t.TempDir()
-	rep := channel.Diagnose(context.Background(), dir, channel.DiagnoseOptions{})
-	wantChecks(t, rep, map[string]channel.CheckStatus{
-		"channel": channel.CheckPass, "folder": channel.CheckPass, "writable": channel.CheckPass, "file-lock": channel.CheckPass,
-		"conditional-writes": channel.CheckPass, "s3": channel.CheckSkip, "lease": channel.CheckPass, "leftovers": channel.CheckPass,
+	rep := doctor.Diagnose(context.Background(), dir, doctor.Options{})
+	wantChecks(t, rep, map[string]doctor.CheckStatus{
+		"channel": doctor.CheckPass, "folder": doctor.CheckPass, "writable": doctor.CheckPass, "file-lock": doctor.CheckPass,
+		"conditional-writes": doctor.CheckPass, "s3": doctor.CheckSkip, "lease": doctor.CheckPass, "leftovers": doctor.CheckPass,
 	})
 	if !rep.OK || rep.Backend != "local" {
 		t.Errorf("report %+v", rep)
@@ -60,8 +61,8 @@ func TestDiagnoseLocalLeaseHeld(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Release(context.Background())
-	rep := channel.Diagnose(context.Background(), "file://"+filepath.ToSlash(dir), channel.DiagnoseOptions{})
-	if c, _ := rep.Check("lease"); c.Status != channel.CheckPass || !strings.Contains(c.Detail, "build-7 pid 77") {
+	rep := doctor.Diagnose(context.Background(), "file://"+filepath.ToSlash(dir), doctor.Options{})
+	if c, _ := rep.Check("lease"); c.Status != doctor.CheckPass || !strings.Contains(c.Detail, "build-7 pid 77") {
 		t.Errorf("lease check %+v", c)
 	}
 	if !rep.OK {
@@ -71,10 +72,10 @@ func TestDiagnoseLocalLeaseHeld(t *testing.T) {
 
 func TestDiagnoseLocalMissingFolder(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "not-yet")
-	rep := channel.Diagnose(context.Background(), dir, channel.DiagnoseOptions{})
-	wantChecks(t, rep, map[string]channel.CheckStatus{
-		"channel": channel.CheckPass, "folder": channel.CheckWarn, "writable": channel.CheckSkip, "file-lock": channel.CheckSkip,
-		"conditional-writes": channel.CheckSkip, "s3": channel.CheckSkip, "lease": channel.CheckSkip, "leftovers": channel.CheckSkip,
+	rep := doctor.Diagnose(context.Background(), dir, doctor.Options{})
+	wantChecks(t, rep, map[string]doctor.CheckStatus{
+		"channel": doctor.CheckPass, "folder": doctor.CheckWarn, "writable": doctor.CheckSkip, "file-lock": doctor.CheckSkip,
+		"conditional-writes": doctor.CheckSkip, "s3": doctor.CheckSkip, "lease": doctor.CheckSkip, "leftovers": doctor.CheckSkip,
 	})
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Error("the doctor created the channel folder")
@@ -90,16 +91,14 @@ func TestDiagnoseLocalNotWritable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.Chmod(dir, 0o755)
-	rep := channel.Diagnose(context.Background(), dir, channel.DiagnoseOptions{})
-	if c, _ := rep.Check("writable"); c.Status != channel.CheckFail || !strings.Contains(c.Fix, "write access") {
+	rep := doctor.Diagnose(context.Background(), dir, doctor.Options{})
+	if c, _ := rep.Check("writable"); c.Status != doctor.CheckFail || !strings.Contains(c.Fix, "write access") {
 		t.Errorf("writable check %+v", c)
 	}
 }
 
-// The credential checks use the default chain, with the developer's settings kept out.
-
 func TestReportJSON(t *testing.T) {
-	rep := channel.Diagnose(context.Background(), t.TempDir(), channel.DiagnoseOptions{})
+	rep := doctor.Diagnose(context.Background(), t.TempDir(), doctor.Options{})
 	data, err := json.Marshal(rep)
 	if err != nil {
 		t.Fatal(err)
@@ -122,9 +121,9 @@ func TestDiagnoseLocalReportsLeftovers(t *testing.T) {
 	oldTemp := writeAged(t, dir, "linux-64/.app-1.0-0.conda.tmp-123", "half a package", 5*time.Hour)
 	oldLease := writeAged(t, dir, ".condachan/.lock.json.tmp-9", "{", 2*time.Hour)
 	youngTemp := writeAged(t, dir, "linux-64/.app-2.0-0.conda.tmp-456", "being written", 10*time.Minute)
-	rep := channel.Diagnose(context.Background(), dir, channel.DiagnoseOptions{})
+	rep := doctor.Diagnose(context.Background(), dir, doctor.Options{})
 	c, ok := rep.Check("leftovers")
-	if !ok || c.Status != channel.CheckWarn {
+	if !ok || c.Status != doctor.CheckWarn {
 		t.Fatalf("leftovers check %+v", c)
 	}
 	for _, w := range []string{"2 interrupted write(s)", "over 1h", "linux-64/.app-1.0-0.conda.tmp-123 (temp file, 14 B, last written 5h ago)", ".condachan/.lock.json.tmp-9"} {
@@ -147,8 +146,31 @@ func TestDiagnoseLocalReportsLeftovers(t *testing.T) {
 		}
 	}
 	// --read-only looks too: it only lists.
-	rep = channel.Diagnose(context.Background(), dir, channel.DiagnoseOptions{ReadOnly: true})
-	if c, _ := rep.Check("leftovers"); c.Status != channel.CheckWarn {
+	rep = doctor.Diagnose(context.Background(), dir, doctor.Options{ReadOnly: true})
+	if c, _ := rep.Check("leftovers"); c.Status != doctor.CheckWarn {
 		t.Errorf("read-only leftovers check %+v", c)
 	}
+}
+
+// writeAged writes a file under dir (a slash-separated relative path) and sets its
+// modification time age ago.
+func writeAged(t *testing.T, dir, rel, content string, age time.Duration) string {
+	t.Helper()
+	p := filepath.Join(dir, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	when := time.Now().Add(-age)
+	if err := os.Chtimes(p, when, when); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
 }

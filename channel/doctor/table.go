@@ -1,4 +1,4 @@
-package channel
+package doctor
 
 import (
 	"fmt"
@@ -46,27 +46,4 @@ func (r *Report) WriteTable(w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "Result: problems found (%s)\n", summary)
 	}
-}
-
-// FailedError is a report with failed checks.
-type FailedError struct {
-	Failed []string // the checks that failed
-	Of     int      // the checks run
-}
-
-func (e *FailedError) Error() string {
-	return fmt.Sprintf("doctor: %d of %d checks failed (%s)", len(e.Failed), e.Of, strings.Join(e.Failed, ", "))
-}
-
-// Err is a *FailedError naming the checks that failed, or nil when none did.
-func (r *Report) Err() error {
-	failed := r.Failed()
-	if len(failed) == 0 {
-		return nil
-	}
-	names := make([]string, len(failed))
-	for i, c := range failed {
-		names[i] = c.Name
-	}
-	return &FailedError{Failed: names, Of: len(r.Checks)}
 }
