@@ -50,7 +50,9 @@ if ! grep -qs "\"version\": \"$rattler_version\"" "$CONDACHAN_TOOLS_DIR/rattler-
   npm install --no-audit --no-fund --silent --prefix "$CONDACHAN_TOOLS_DIR/rattler-npm" "@conda-org/rattler@$rattler_version"
 fi
 
-unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+# Tracked and new (not ignored) files as they are in the work tree; deleted ones skipped.
+gofiles=$( (git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*') | while read -r f; do [ -f "$f" ] && echo "$f"; done)
+unformatted=$(gofmt -l $gofiles)
 if [ -n "$unformatted" ]; then echo "gofmt needed:" >&2; echo "$unformatted" >&2; exit 1; fi
 go vet ./...
 GOOS=windows go build ./...
