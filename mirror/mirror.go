@@ -6,11 +6,12 @@
 // published package, and the run ends with one index run. The channel's records are
 // read from the packages themselves, as for any package.
 //
-// A run publishes all of its locks or nothing: it holds the channel lease from its first
-// upload to its index run, so no other index run can see a package of a run that may
-// still fail, and when one package fails, the uploads it made are removed before the
-// lease is released. Publishers that queue behind the lease meanwhile are served by the
-// run's index (group commit).
+// A run publishes all of its locks or nothing: it holds the channel lease while it
+// transfers and indexes, so no other index run can see a package of a run that may still
+// fail, and when one package fails, the uploads it made are removed before the lease is
+// released. Publishers that queue behind the lease meanwhile are served by the run's
+// index (group commit). Only a run killed outright leaves its verified uploads for the
+// next index run.
 package mirror
 
 import (
