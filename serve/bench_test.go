@@ -3,11 +3,7 @@ package serve
 import (
 	"context"
 	"io"
-	"net/http"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/condachan/condachan/channel"
 	"github.com/condachan/condachan/internal/s3test"
@@ -25,13 +21,7 @@ func BenchmarkS3(b *testing.B) {
 	st := srv.Store(b, bucket, "Conda/Default")
 	tc := fill(b, "s3", st)
 	server := startServer(b, st, Options{AccessLog: io.Discard})
-	client := s3.New(s3.Options{
-		Region: s3test.Region, BaseEndpoint: aws.String(srv.URL), UsePathStyle: true,
-		Credentials:                srv.Options().Credentials,
-		HTTPClient:                 &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}},
-		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
-		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
-	})
+	get := srv.DirectGetter(bucket, 64)
 	httpc := newClient(b)
 	for _, key := range []string{"linux-64/repodata.json.zst", tc.big} {
 		size := int64(len(tc.files[key]))
@@ -39,13 +29,13 @@ func BenchmarkS3(b *testing.B) {
 			b.SetBytes(size)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					out, err := client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(st.FullKey(key))})
+					body, err := get(context.Background(), st.FullKey(key))
 					if err != nil {
 						b.Error(err)
 						return
 					}
-					io.Copy(io.Discard, out.Body)
-					out.Body.Close()
+					io.Copy(io.Discard, body)
+					body.Close()
 				}
 			})
 		})

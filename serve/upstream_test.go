@@ -18,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/condachan/condachan/channel"
 	s3store "github.com/condachan/condachan/channel/s3"
 	"github.com/condachan/condachan/internal/s3test"
@@ -228,9 +226,7 @@ func TestUpstreamApplies(t *testing.T) {
 	}
 }
 
-var staticCreds = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-	return aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test-secret"}, nil
-})
+var staticCreds = s3test.StaticCredentials("test", "test-secret")
 
 // An S3 server that closes the connection before the length it announced: the client
 // must see a broken response, never a short body taken for whole, and the connection is

@@ -3,16 +3,11 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/condachan/condachan/internal/testkit"
 )
@@ -22,20 +17,8 @@ import (
 // non-packages and corrupt packages without failing.
 func TestIndexHandUploadsOnS3(t *testing.T) {
 	f := newFixture(t)
-	client := f.srv.Client()
-	put := func(key string, data []byte) {
-		t.Helper()
-		_, err := client.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(f.bucket), Key: aws.String("Conda/Default/" + key), Body: bytes.NewReader(data)})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	del := func(key string) {
-		t.Helper()
-		if _, err := client.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(f.bucket), Key: aws.String("Conda/Default/" + key)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	put := func(key string, data []byte) { t.Helper(); f.srv.PutRaw(t, f.bucket, "Conda/Default/"+key, data) }
+	del := func(key string) { t.Helper(); f.srv.DeleteRaw(t, f.bucket, "Conda/Default/"+key) }
 	read := func(p string) []byte {
 		b, err := os.ReadFile(p)
 		if err != nil {

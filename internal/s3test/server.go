@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -401,5 +402,49 @@ func (s *Server) Env() []string {
 		"AWS_ENDPOINT_URL_S3=" + s.URL,
 		"AWS_EC2_METADATA_DISABLED=true",
 		"CONDACHAN_S3_PATH_STYLE=true",
+	}
+}
+
+// StaticCredentials are fixed credentials for a store's options, for tests that open a
+// store without a server.
+func StaticCredentials(accessKey, secretKey string) aws.CredentialsProvider {
+	return staticCredentials(accessKey, secretKey)
+}
+
+// PutRaw stores data at key as another tool would (a plain PUT: no condachan metadata,
+// no condition).
+func (s *Server) PutRaw(t testing.TB, bucket, key string, data []byte) {
+	t.Helper()
+	_, err := s.Client().PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(data)})
+	if err != nil {
+		t.Fatalf("put %s: %v", key, err)
+	}
+}
+
+// DeleteRaw deletes key as another tool would (no condition).
+func (s *Server) DeleteRaw(t testing.TB, bucket, key string) {
+	t.Helper()
+	if _, err := s.Client().DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err != nil {
+		t.Fatalf("delete %s: %v", key, err)
+	}
+}
+
+// DirectGetter returns a function that reads an object straight from the server with a
+// signed SDK GET on its own connection pool (conns idle connections): what a client that
+// reads the bucket itself costs, for benchmarks against serve.
+func (s *Server) DirectGetter(bucket string, conns int) func(ctx context.Context, key string) (io.ReadCloser, error) {
+	client := s3.New(s3.Options{
+		Region: Region, BaseEndpoint: aws.String(s.URL), UsePathStyle: true,
+		Credentials:                staticCredentials(s.AccessKey, s.SecretKey),
+		HTTPClient:                 &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns, DisableCompression: true}},
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+	})
+	return func(ctx context.Context, key string) (io.ReadCloser, error) {
+		out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		if err != nil {
+			return nil, err
+		}
+		return out.Body, nil
 	}
 }
