@@ -353,17 +353,7 @@ func TestWriteAddsHostRequirements(t *testing.T) {
 		Amounts:    []Amount{{Name: "amount.worker.gpu", Min: &one, Max: &two}, {Name: "amount.license.maya", Min: &one}},
 		Attributes: []Attribute{{Name: "attr.custom.distro", AnyOf: []string{"rocky9", "rhel9"}}},
 	}
-	if err := Write(dir, Build, values, host); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(filepath.Join(dir, TemplateFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := Validate(data); err != nil {
-		t.Fatalf("the written template does not validate: %v", err)
-	}
-	tmpl, _ := ParseTemplate(data)
+	tmpl := writeValid(t, dir, Build, values, host)
 	hr := tmpl.Steps[0].HostRequirements
 	var got []string
 	for _, a := range hr.Amounts {
@@ -452,17 +442,7 @@ func TestWriteEveryKind(t *testing.T) {
 	for _, kind := range Kinds {
 		t.Run(string(kind), func(t *testing.T) {
 			dir := t.TempDir()
-			if err := Write(dir, kind, values[kind], host); err != nil {
-				t.Fatal(err)
-			}
-			data, err := os.ReadFile(filepath.Join(dir, TemplateFile))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := Validate(data); err != nil {
-				t.Fatalf("the written template does not validate: %v", err)
-			}
-			tmpl, _ := ParseTemplate(data)
+			tmpl := writeValid(t, dir, kind, values[kind], host)
 			var got []string
 			for _, a := range tmpl.Steps[0].HostRequirements.Amounts {
 				got = append(got, fmt.Sprintf("%s %v", a.Name, *a.Min))
@@ -484,4 +464,25 @@ func TestWriteEveryKind(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeValid writes a bundle of kind into dir and returns its template, which must
+// validate.
+func writeValid(t *testing.T, dir string, kind Kind, values map[string]string, host Host) *Template {
+	t.Helper()
+	if err := Write(dir, kind, values, host); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, TemplateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Validate(data); err != nil {
+		t.Fatalf("the written template does not validate: %v", err)
+	}
+	tmpl, err := ParseTemplate(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tmpl
 }
