@@ -32,6 +32,9 @@ func (f *lockFlags) add(fl *pflag.FlagSet) {
 }
 
 func (f *lockFlags) prepare(ctx context.Context, from string, ch *channelFlags) (*mirror.Plan, error) {
+	if f.jobs < 1 {
+		return nil, usageError{fmt.Errorf("--jobs %d: give 1 or more packages at once", f.jobs)}
+	}
 	plan, err := mirror.Prepare(ctx, mirror.Request{Locks: f.locks, From: from, Cache: f.cache,
 		Select: lockfile.Options{Environments: f.environments, Platforms: f.platforms}, Channel: ch.options()})
 	var input *mirror.InputError
@@ -61,8 +64,8 @@ the lock gives one) is checked while it streams. Uploads are create-if-absent: t
 bytes already in the channel are kept, other bytes under the same name are refused. The
 channel's records are read from the packages themselves.
 
-A run publishes all of its locks or nothing: it holds the channel lease from its first
-upload to its index run, and when a package fails (a hash mismatch, a 404, a cut
+A run publishes all of its locks or nothing: it holds the channel lease while it
+transfers and indexes, and when a package fails (a hash mismatch, a 404, a cut
 connection) it removes what it uploaded before anyone could index it. Downloads stay in
 --cache until published, so a re-run fetches only what is missing.`,
 		Example: `  conda list --explicit --md5 > render-env.txt        # on a connected machine

@@ -32,6 +32,7 @@ func TestMirrorCommand(t *testing.T) {
 		{[]string{"mirror", "--lock", pixi, "--environment", "nosuch", "--channel", ch}, exitFailure, "nosuch"},
 		{[]string{"mirror", "--lock", lock, "--platform", "win-64", "--channel", ch}, exitFailure, "has no packages for platform win-64"},
 		{[]string{"mirror", "pack", "--lock", lock}, exitUsage, "-o/--output is required"},
+		{[]string{"mirror", "--lock", lock, "--jobs", "0", "--channel", ch}, exitUsage, "--jobs 0: give 1 or more"},
 	} {
 		code, _, stderr := runCLI(t, append(tc.args, "--progress", "none")...)
 		if code != tc.code || !strings.Contains(stderr, tc.output) {
