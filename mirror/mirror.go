@@ -264,10 +264,8 @@ func (r *run) allIndexed(ctx context.Context) bool {
 // but the source goes on, so that the error names every bad package and a re-run finds
 // the good ones cached.
 func (r *run) transfer(ctx context.Context, todo []lockfile.Package) error {
-	var total, done int64
-	for _, p := range todo {
-		total += p.Size
-	}
+	total, unit := progressTotal(todo)
+	var done int64
 	r.opts.Progress.Status(fmt.Sprintf("mirroring %d package(s) from %s", len(todo), r.src))
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -295,7 +293,7 @@ func (r *run) transfer(ctx context.Context, todo []lockfile.Package) error {
 					continue
 				}
 				r.mu.Lock()
-				done += v.size
+				done += unit(v)
 				r.opts.Progress.Update(done, total)
 				r.mu.Unlock()
 			}
@@ -309,6 +307,19 @@ func (r *run) transfer(ctx context.Context, todo []lockfile.Package) error {
 		}
 	}
 	return context.Cause(ctx)
+}
+
+// progressTotal is what progress counts: bytes when the locks give every package's size,
+// else packages (explicit files give no sizes), so that a total is always known and
+// Deadline Cloud can show a percentage.
+func progressTotal(pkgs []lockfile.Package) (total int64, unit func(verified) int64) {
+	for _, p := range pkgs {
+		if p.Size <= 0 {
+			return int64(len(pkgs)), func(verified) int64 { return 1 }
+		}
+		total += p.Size
+	}
+	return total, func(v verified) int64 { return v.size }
 }
 
 // discard drops a verified package the run will not upload.

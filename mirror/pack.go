@@ -59,10 +59,8 @@ func Pack(ctx context.Context, path string, locks []bundle.LockFile, pkgs []lock
 // appendAll fetches todo from src and appends each verified package to the bundle, in
 // the order they arrive.
 func appendAll(ctx context.Context, w *bundle.Writer, todo []lockfile.Package, src Source, opts Options, res *PackResult) error {
-	var total int64
-	for _, p := range todo {
-		total += p.Size
-	}
+	total, unit := progressTotal(todo)
+	var done int64
 	opts.Progress.Status(fmt.Sprintf("packing %d package(s) from %s", len(todo), src))
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -84,7 +82,8 @@ func appendAll(ctx context.Context, w *bundle.Writer, todo []lockfile.Package, s
 			} else {
 				res.Added++
 				res.Bytes += v.size
-				opts.Progress.Update(res.Bytes, total)
+				done += unit(v)
+				opts.Progress.Update(done, total)
 			}
 		}
 		if v.spool || (v.cached && appendErr == nil) {
