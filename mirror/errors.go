@@ -94,10 +94,16 @@ func (e *ConflictingLocksError) Error() string {
 type RolledBackError struct {
 	Err       error
 	Removed   int
-	Leftovers []string // uploads that could not be removed (the store failed)
+	Leftovers []string // uploads that could not be removed (the store failed), or were kept
+	// LeaseLost: the run lost the channel lease, so it removed nothing (another holder
+	// may have indexed its uploads).
+	LeaseLost bool
 }
 
 func (e *RolledBackError) Error() string {
+	if e.LeaseLost {
+		return fmt.Sprintf("%v\nthe run lost the channel lease, so it left its %d upload(s) in place (another index run may list them): run mirror again to complete the lock", e.Err, len(e.Leftovers))
+	}
 	if len(e.Leftovers) > 0 {
 		return fmt.Sprintf("%v\nnothing was indexed, but %d uploaded package(s) could not be removed: %s; run mirror again once the cause is fixed (it completes them) or remove them",
 			e.Err, len(e.Leftovers), strings.Join(e.Leftovers, ", "))

@@ -149,7 +149,7 @@ func (r *run) mirror(ctx context.Context, pkgs []lockfile.Package) error {
 	err = publish.UnderLease(ctx, r.store, r.publishOptions(), func(lease *channel.Lease) error {
 		if len(todo) > 0 {
 			if err := r.transfer(lease.Context(), todo); err != nil {
-				return r.rollBack(err)
+				return r.rollBack(err, lease)
 			}
 		}
 		return r.index(ctx, lease)
@@ -359,13 +359,22 @@ func (r *run) upload(ctx context.Context, v verified) error {
 }
 
 // rollBack removes what this run uploaded, each only if it is still the object this run
-// wrote; the lease is still held, so no index run has seen them.
-func (r *run) rollBack(cause error) error {
+// wrote; the lease is still held, so no index run has seen them. A run that lost the
+// lease removes nothing: the new holder may have indexed its uploads, and a repodata
+// that names a missing package would be worse than a lock published in part.
+func (r *run) rollBack(cause error, lease *channel.Lease) error {
 	ctx := context.Background()
 	r.mu.Lock()
 	created := r.created
 	r.created = nil
 	r.mu.Unlock()
+	if errors.Is(context.Cause(lease.Context()), channel.ErrLeaseLost) {
+		var kept []string
+		for _, up := range created {
+			kept = append(kept, up.Key)
+		}
+		return &RolledBackError{Err: cause, Leftovers: kept, LeaseLost: true}
+	}
 	var left []string
 	for _, up := range created {
 		if err := r.store.Delete(ctx, up.Key, up.ETag); err != nil && !errors.Is(err, channel.ErrPreconditionFailed) {

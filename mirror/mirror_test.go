@@ -293,3 +293,61 @@ func keys(m map[string]string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestLostLeaseRemovesNothing: a run whose lease another process takes over stops, and
+// removes none of its uploads: the new holder may already have indexed them, and a
+// repodata that names a missing package would be worse than a lock published in part.
+func TestLostLeaseRemovesNothing(t *testing.T) {
+	up := mirrortest.New(t)
+	for _, p := range up.Locked() {
+		up.SetFault(p.File, mirrortest.Slow)
+	}
+	store, err := channel.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	pkgs := readLock(t, up, mirrortest.CondaLock)
+	first := pkgs[0].Subdir + "/" + pkgs[0].Filename
+	done := make(chan error, 1)
+	go func() {
+		_, err := mirror.Mirror(ctx, store, pkgs, mirror.FromUpstream(t.TempDir()), mirror.Options{Concurrency: 1, Lease: channel.LeaseOptions{TTL: 900 * time.Millisecond, Poll: 50 * time.Millisecond}})
+		done <- err
+	}()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := store.Stat(ctx, first); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the mirror uploaded nothing")
+		}
+	}
+	// Break it between two heartbeats (a heartbeat changes its ETag).
+	for attempt := 0; ; attempt++ {
+		lock, err := store.Stat(ctx, channel.LockKey)
+		if err == nil {
+			err = channel.BreakLease(ctx, store, lock.ETag)
+		}
+		if err == nil {
+			break
+		}
+		if attempt == 20 {
+			t.Fatal(err)
+		}
+	}
+	other, err := channel.Acquire(ctx, store, channel.LeaseOptions{TTL: 10 * time.Second, Owner: channel.CurrentOwner("another publisher")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Release(ctx)
+	err = <-done
+	var rb *mirror.RolledBackError
+	if !errors.As(err, &rb) || !rb.LeaseLost || rb.Removed != 0 || len(rb.Leftovers) == 0 {
+		t.Fatalf("want a run that lost its lease and kept its uploads, got %v", err)
+	}
+	for _, key := range rb.Leftovers {
+		if _, err := store.Stat(ctx, key); err != nil {
+			t.Errorf("%s was removed after the lease was lost: %v", key, err)
+		}
+	}
+}
