@@ -13,28 +13,11 @@ import (
 	"time"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/internal/testkit"
 )
 
 // Both backends offer the capability.
 var _ channel.Sweeper = (*channel.Local)(nil)
-
-// writeAged writes a file under dir (a slash-separated relative path) and sets its
-// modification time age ago.
-func writeAged(t *testing.T, dir, rel, content string, age time.Duration) string {
-	t.Helper()
-	p := filepath.Join(dir, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	when := time.Now().Add(-age)
-	if err := os.Chtimes(p, when, when); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 func leftoverKeys(los []channel.Leftover) []string {
 	var keys []string
@@ -70,14 +53,14 @@ func TestLocalSweepRemovesOnlyOldTempFiles(t *testing.T) {
 		"some/deep/folder/.x.conda.tmp-77777": "x",
 	}
 	for k, c := range oldTemps {
-		writeAged(t, dir, k, c, old)
+		testkit.WriteAged(t, dir, k, c, old)
 	}
-	youngTemp := writeAged(t, dir, "linux-64/.app-3.0-0.conda.tmp-42", "being written", young)
+	youngTemp := testkit.WriteAged(t, dir, "linux-64/.app-3.0-0.conda.tmp-42", "being written", young)
 	kept := []string{
-		writeAged(t, dir, "linux-64/old-1.0-0.conda", "an old package", old),
-		writeAged(t, dir, "noarch/.hidden", "a dot-file", old),
-		writeAged(t, dir, "linux-64/notes.tmp-1", "not a dot-file", old),
-		writeAged(t, dir, ".condachan/store.lock", "", old),
+		testkit.WriteAged(t, dir, "linux-64/old-1.0-0.conda", "an old package", old),
+		testkit.WriteAged(t, dir, "noarch/.hidden", "a dot-file", old),
+		testkit.WriteAged(t, dir, "linux-64/notes.tmp-1", "not a dot-file", old),
+		testkit.WriteAged(t, dir, ".condachan/store.lock", "", old),
 		filepath.Join(dir, "linux-64", "app-1.0-0.conda"),
 	}
 	// A folder with a temp name is no temp file.
@@ -88,7 +71,7 @@ func TestLocalSweepRemovesOnlyOldTempFiles(t *testing.T) {
 	kept = append(kept, tmpDir)
 	// A linked folder belongs elsewhere: its temp files are not the channel's.
 	outside := t.TempDir()
-	outsideTemp := writeAged(t, outside, ".y.conda.tmp-1", "y", old)
+	outsideTemp := testkit.WriteAged(t, outside, ".y.conda.tmp-1", "y", old)
 	if runtime.GOOS != "windows" {
 		if err := os.Symlink(outside, filepath.Join(dir, "linked")); err != nil {
 			t.Fatal(err)
@@ -172,8 +155,8 @@ func TestLocalSweepStale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	oldTemp := writeAged(t, dir, "linux-64/.a.conda.tmp-1", "a", channel.TempFileSweepAge+time.Minute)
-	youngTemp := writeAged(t, dir, "linux-64/.b.conda.tmp-2", "b", channel.TempFileSweepAge-10*time.Minute)
+	oldTemp := testkit.WriteAged(t, dir, "linux-64/.a.conda.tmp-1", "a", channel.TempFileSweepAge+time.Minute)
+	youngTemp := testkit.WriteAged(t, dir, "linux-64/.b.conda.tmp-2", "b", channel.TempFileSweepAge-10*time.Minute)
 	removed, err := channel.SweepStale(context.Background(), st)
 	if err != nil {
 		t.Fatal(err)
@@ -204,7 +187,7 @@ func TestLocalSweepToleratesVanishingFiles(t *testing.T) {
 	}
 	const n = 200
 	for i := range n {
-		writeAged(t, dir, fmt.Sprintf("linux-64/.p%d.conda.tmp-%d", i%7, i), "x", 2*time.Hour)
+		testkit.WriteAged(t, dir, fmt.Sprintf("linux-64/.p%d.conda.tmp-%d", i%7, i), "x", 2*time.Hour)
 	}
 	var wg sync.WaitGroup
 	results := make([][]channel.Leftover, 4)

@@ -118,9 +118,9 @@ func TestReportJSON(t *testing.T) {
 
 func TestDiagnoseLocalReportsLeftovers(t *testing.T) {
 	dir := t.TempDir()
-	oldTemp := writeAged(t, dir, "linux-64/.app-1.0-0.conda.tmp-123", "half a package", 5*time.Hour)
-	oldLease := writeAged(t, dir, ".condachan/.lock.json.tmp-9", "{", 2*time.Hour)
-	youngTemp := writeAged(t, dir, "linux-64/.app-2.0-0.conda.tmp-456", "being written", 10*time.Minute)
+	oldTemp := testkit.WriteAged(t, dir, "linux-64/.app-1.0-0.conda.tmp-123", "half a package", 5*time.Hour)
+	oldLease := testkit.WriteAged(t, dir, ".condachan/.lock.json.tmp-9", "{", 2*time.Hour)
+	youngTemp := testkit.WriteAged(t, dir, "linux-64/.app-2.0-0.conda.tmp-456", "being written", 10*time.Minute)
 	rep := doctor.Diagnose(context.Background(), dir, doctor.Options{})
 	c, ok := rep.Check("leftovers")
 	if !ok || c.Status != doctor.CheckWarn {
@@ -150,24 +150,6 @@ func TestDiagnoseLocalReportsLeftovers(t *testing.T) {
 	if c, _ := rep.Check("leftovers"); c.Status != doctor.CheckWarn {
 		t.Errorf("read-only leftovers check %+v", c)
 	}
-}
-
-// writeAged writes a file under dir (a slash-separated relative path) and sets its
-// modification time age ago.
-func writeAged(t *testing.T, dir, rel, content string, age time.Duration) string {
-	t.Helper()
-	p := filepath.Join(dir, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	when := time.Now().Add(-age)
-	if err := os.Chtimes(p, when, when); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 func exists(p string) bool {

@@ -327,3 +327,15 @@ func WriteFile(t testing.TB, dir, name string, data []byte) string {
 	}
 	return p
 }
+
+// WriteAged writes a file under dir (a slash-separated relative path) and sets its
+// modification time age ago, as a file an interrupted run left behind.
+func WriteAged(t testing.TB, dir, rel, content string, age time.Duration) string {
+	t.Helper()
+	p := WriteFile(t, dir, filepath.FromSlash(rel), []byte(content))
+	when := time.Now().Add(-age)
+	if err := os.Chtimes(p, when, when); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

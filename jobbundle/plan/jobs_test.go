@@ -68,11 +68,7 @@ func TestPlanRefusals(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			o := planOptions(&asked, c.set...)
 			c.change(&o)
-			_, err := Plan(context.Background(), o)
-			if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, ErrInput) || !errors.As(err, c.target) {
-				t.Fatalf("Plan: %v, want %q (%T)", err, c.want, c.target)
-			}
-			noFlag(t, err)
+			wantRefused(t, o, c.want, c.target)
 		})
 	}
 	if asked != 0 {
@@ -177,4 +173,15 @@ func TestPlanEntries(t *testing.T) {
 	if _, err := Plan(context.Background(), o); err == nil || !strings.HasPrefix(err.Error(), "platform linux-64: ") {
 		t.Errorf("an entry's error: %v", err)
 	}
+}
+
+// wantRefused plans o and wants it refused as input, with a typed error like target whose
+// message holds want and names no flag.
+func wantRefused(t *testing.T, o Options, want string, target any) {
+	t.Helper()
+	_, err := Plan(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, ErrInput) || !errors.As(err, target) {
+		t.Fatalf("Plan: %v, want %q (%T)", err, want, target)
+	}
+	noFlag(t, err)
 }

@@ -50,11 +50,7 @@ func TestPlanMirrorRefusals(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			o := mirrorOptions(&asked, bundle, "s3://studio/c", c.set...)
 			c.change(&o)
-			_, err := Plan(context.Background(), o)
-			if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, ErrInput) || !errors.As(err, c.target) {
-				t.Fatalf("Plan: %v, want %q (%T)", err, c.want, c.target)
-			}
-			noFlag(t, err)
+			wantRefused(t, o, c.want, c.target)
 		})
 	}
 	if asked != 0 {
