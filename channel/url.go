@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/condachan/condachan/input"
 )
 
 // Location is a parsed channel URL.
@@ -45,8 +47,10 @@ func (l Location) String() string {
 // ParseLocation accepts s3://bucket/prefix, file:///abs/dir, and plain paths (relative
 // ones are made absolute). On Windows, paths with drive letters and backslashes work as
 // plain paths, and file:///C:/dir and file://server/share/dir (a UNC share) as URLs.
+// Its errors match input.ErrInvalid.
 func ParseLocation(raw string) (Location, error) {
-	return parseLocation(raw, runtime.GOOS == "windows")
+	loc, err := parseLocation(raw, runtime.GOOS == "windows")
+	return loc, input.Mark(err)
 }
 
 func parseLocation(raw string, windows bool) (Location, error) {
@@ -210,6 +214,9 @@ func (e *NoChannelError) Error() string {
 	}
 	return fmt.Sprintf("no channel at %s: check the path, or publish a package to create it", e.Dir)
 }
+
+// Is makes the error match input.ErrInvalid: what was given is at fault.
+func (*NoChannelError) Is(target error) bool { return target == input.ErrInvalid }
 
 // CheckLocalChannel returns a *NoChannelError unless dir is an existing folder, and the
 // error of os.Stat when it cannot be looked at.

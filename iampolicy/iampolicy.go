@@ -18,6 +18,7 @@ import (
 
 	"github.com/condachan/condachan/channel"
 	"github.com/condachan/condachan/index"
+	"github.com/condachan/condachan/input"
 )
 
 // Version is the IAM policy language version of every document.
@@ -160,6 +161,9 @@ func (e *InvalidRequestError) Error() string {
 	}
 	return fmt.Sprintf("%s %q: %s", e.Field, e.Value, e.Reason)
 }
+
+// Is makes the error match input.ErrInvalid: what was given is at fault.
+func (*InvalidRequestError) Is(target error) bool { return target == input.ErrInvalid }
 
 // Validate returns an *InvalidRequestError if Generate would refuse req.
 func (req Request) Validate() error {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/input"
 	"github.com/condachan/condachan/internal/progress"
 )
 
@@ -343,7 +344,7 @@ func resolveSubdirs(ctx context.Context, store channel.Store, named []string) ([
 	}
 	for _, d := range subdirs {
 		if !channel.IsSubdir(d) {
-			return nil, nil, fmt.Errorf("%q is not a conda subdir (known: %s)", d, strings.Join(channel.KnownSubdirs, ", "))
+			return nil, nil, input.Mark(fmt.Errorf("%q is not a conda subdir (known: %s)", d, strings.Join(channel.KnownSubdirs, ", ")))
 		}
 	}
 	if len(named) > 0 {
@@ -437,6 +438,9 @@ func (e *NoSuchSubdirError) Error() string {
 	}
 	return fmt.Sprintf("the channel has no %s subdir (it has: %s); nothing was written. Publish a package for %s to create it", e.Subdir, have, e.Subdir)
 }
+
+// Is makes the error match input.ErrInvalid: what was given is at fault.
+func (*NoSuchSubdirError) Is(target error) bool { return target == input.ErrInvalid }
 
 // SubdirsExist makes sure each named subdir holds something or was indexed before; it
 // returns a *NoSuchSubdirError for the first that does not.

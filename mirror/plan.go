@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/input"
 	"github.com/condachan/condachan/mirror/bundle"
 	"github.com/condachan/condachan/mirror/lockfile"
 )
@@ -197,6 +198,9 @@ type InputError struct {
 }
 
 func (e *InputError) Error() string { return fmt.Sprintf("%s: %v", e.What, e.Err) }
+
+// Is makes the error match input.ErrInvalid: what was given is at fault.
+func (*InputError) Is(target error) bool { return target == input.ErrInvalid }
 
 func (e *InputError) Unwrap() error { return e.Err }
 

@@ -24,11 +24,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
+	"github.com/condachan/condachan/input"
 	"github.com/condachan/condachan/internal/progress"
 	"github.com/condachan/condachan/pkgbuild/archive"
 	"github.com/condachan/condachan/pkgbuild/condapkg"
 	"github.com/condachan/condachan/pkgbuild/recipe"
-	"go.yaml.in/yaml/v3"
 )
 
 // Options configure one build.
@@ -93,6 +95,9 @@ type BuildStringConflictError struct {
 func (e *BuildStringConflictError) Error() string {
 	return fmt.Sprintf("%s sets build.string (%s), which an overridden build number would not change, so the package name would not match its index.json; drop one of them: the build number override or build.string", e.File, e.BuildString)
 }
+
+// Is makes the error match input.ErrInvalid: what was given is at fault.
+func (*BuildStringConflictError) Is(target error) bool { return target == input.ErrInvalid }
 
 // CheckBuildNumberOverride tells whether the recipe's build number may be overridden. An
 // explicit build.string usually embeds the number, and it is rendered when the recipe is

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/condachan/condachan/input"
 	"github.com/condachan/condachan/pkgbuild/recipe"
 )
 
@@ -105,6 +106,9 @@ func (e *MissingSourceError) Error() string {
 	}
 	return b.String()
 }
+
+// Is makes the error match input.ErrInvalid: what was given is at fault.
+func (*MissingSourceError) Is(target error) bool { return target == input.ErrInvalid }
 
 // RemoteArchive is a source archive in a file system other than the local disk.
 type RemoteArchive struct {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/input"
 	"github.com/condachan/condachan/internal/progress"
 	"github.com/condachan/condachan/pkgbuild"
 	"github.com/condachan/condachan/pkgbuild/recipe"
@@ -72,6 +73,9 @@ func (e *BuildNumberSyntaxError) Error() string {
 	return fmt.Sprintf("build number: expected a number of 0 or more, got %q", e.Value)
 }
 
+// Is makes the error match input.ErrInvalid: what was given is at fault.
+func (*BuildNumberSyntaxError) Is(target error) bool { return target == input.ErrInvalid }
+
 // ErrAutoNeedsChannel is the next free build number asked for without a channel.
 var ErrAutoNeedsChannel = errors.New("the next free build number needs a channel to reserve it in")
 
@@ -81,7 +85,7 @@ var ErrAutoNeedsChannel = errors.New("the next free build number needs a channel
 func ParseBuildNumber(v string, haveChannel bool) (*int, error) {
 	switch {
 	case v == "auto" && !haveChannel:
-		return nil, &BuildNumberError{Value: v, Err: ErrAutoNeedsChannel}
+		return nil, input.Mark(&BuildNumberError{Value: v, Err: ErrAutoNeedsChannel})
 	case v == "" || v == "auto":
 		return nil, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/condachan/condachan/index"
+	"github.com/condachan/condachan/input"
 )
 
 // ConflictError is a package that exists in the channel with different content. Packages
@@ -57,15 +58,16 @@ func (e *PackageFileError) Error() string {
 func (e *PackageFileError) Unwrap() error { return e.Err }
 
 // CheckFiles makes sure every package to publish is a file on this machine, before
-// anything is opened or uploaded: the first that is not is a *PackageFileError.
+// anything is opened or uploaded: the first that is not is a *PackageFileError (and
+// input.ErrInvalid).
 func CheckFiles(paths []string) error {
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		switch {
 		case err != nil:
-			return &PackageFileError{File: p, Err: err}
+			return input.Mark(&PackageFileError{File: p, Err: err})
 		case st.IsDir():
-			return &PackageFileError{File: p, Err: ErrIsFolder}
+			return input.Mark(&PackageFileError{File: p, Err: ErrIsFolder})
 		}
 	}
 	return nil
@@ -93,7 +95,13 @@ type LocalArchiveError struct {
 func (e *LocalArchiveError) Error() string { return e.Err.Error() }
 func (e *LocalArchiveError) Unwrap() error { return e.Err }
 
+// Is makes the error match input.ErrInvalid: what was given is at fault.
+func (*LocalArchiveError) Is(target error) bool { return target == input.ErrInvalid }
+
 // ArchiveURIError is a source archive URI that names no object (s3://bucket/key expected).
 type ArchiveURIError struct{ URI string }
 
 func (e *ArchiveURIError) Error() string { return e.URI + ": expected s3://bucket/key" }
+
+// Is makes the error match input.ErrInvalid: what was given is at fault.
+func (*ArchiveURIError) Is(target error) bool { return target == input.ErrInvalid }

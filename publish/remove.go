@@ -9,6 +9,7 @@ import (
 
 	"github.com/condachan/condachan/channel"
 	"github.com/condachan/condachan/index"
+	"github.com/condachan/condachan/input"
 )
 
 // RemoveResult reports a removal.
@@ -30,6 +31,9 @@ func (e *PackageNotFoundError) Error() string {
 	return fmt.Sprintf("not in the channel: %s; nothing was removed (give SUBDIR/FILE or FILE as the index lists it, e.g. linux-64/name-1.0-0.conda)", strings.Join(e.Names, ", "))
 }
 
+// Is makes the error match input.ErrInvalid: what was given is at fault.
+func (*PackageNotFoundError) Is(target error) bool { return target == input.ErrInvalid }
+
 // AmbiguousPackageError is a bare file name found in several subdirs.
 type AmbiguousPackageError struct {
 	Name string
@@ -39,6 +43,9 @@ type AmbiguousPackageError struct {
 func (e *AmbiguousPackageError) Error() string {
 	return fmt.Sprintf("%s is in several subdirs (%s); name the one to remove as SUBDIR/FILE; nothing was removed", e.Name, strings.Join(e.Keys, ", "))
 }
+
+// Is makes the error match input.ErrInvalid: what was given is at fault.
+func (*AmbiguousPackageError) Is(target error) bool { return target == input.ErrInvalid }
 
 // Remove deletes packages from the channel and reindexes their subdirs, under the lease:
 // when it returns, no output of the channel (repodata, shards, run_exports.json,
@@ -90,7 +97,7 @@ func resolvePackages(ctx context.Context, store channel.Store, names []string) (
 			file, sd = n, ""
 		}
 		if !index.IsPackage(file) || strings.Contains(file, "/") || hasSubdir && !channel.IsSubdir(sd) {
-			return nil, fmt.Errorf("%q is not a package in a channel: give SUBDIR/NAME-VERSION-BUILD.conda (or .tar.bz2)", n)
+			return nil, input.Mark(fmt.Errorf("%q is not a package in a channel: give SUBDIR/NAME-VERSION-BUILD.conda (or .tar.bz2)", n))
 		}
 		candidates := []string{sd}
 		if !hasSubdir {
@@ -150,11 +157,11 @@ type PatchResult struct {
 // instructions are checked before the lease is taken.
 func StorePatches(ctx context.Context, store channel.Store, subdir string, data []byte, file string, opts Options) (*PatchResult, error) {
 	if !channel.IsSubdir(subdir) {
-		return nil, fmt.Errorf("%q is not a conda subdir (known: %s)", subdir, strings.Join(channel.KnownSubdirs, ", "))
+		return nil, input.Mark(fmt.Errorf("%q is not a conda subdir (known: %s)", subdir, strings.Join(channel.KnownSubdirs, ", ")))
 	}
 	if data != nil {
 		if _, err := index.ParsePatches(data, file); err != nil {
-			return nil, err
+			return nil, input.Mark(err)
 		}
 	}
 	if err := index.SubdirsExist(ctx, store, []string{subdir}); err != nil {

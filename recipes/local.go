@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/condachan/condachan/input"
 	"github.com/condachan/condachan/pkgbuild/recipe"
 )
 
@@ -56,6 +57,9 @@ func (e *NotShippedError) Error() string {
 	return fmt.Sprintf("%q is not a shipped recipe (shipped: %s)", e.Name, strings.Join(Names(), ", "))
 }
 
+// Is makes the error match input.ErrInvalid: what was given is at fault.
+func (*NotShippedError) Is(target error) bool { return target == input.ErrInvalid }
+
 // ErrNotEmpty is a TargetError's Err for a folder that holds files already.
 var ErrNotEmpty = errors.New("is not empty: export into a new folder")
 
@@ -72,6 +76,9 @@ func (e *TargetError) Error() string {
 	}
 	return e.Err.Error()
 }
+
+// Is makes the error match input.ErrInvalid: what was given is at fault.
+func (*TargetError) Is(target error) bool { return target == input.ErrInvalid }
 
 func (e *TargetError) Unwrap() error { return e.Err }
 
@@ -137,6 +144,9 @@ type NotFoundError struct{ Name string }
 func (e *NotFoundError) Error() string {
 	return fmt.Sprintf("recipe %q not found: not a folder with %s, and not a shipped recipe (%s)", e.Name, recipe.FileName, strings.Join(Names(), ", "))
 }
+
+// Is makes the error match input.ErrInvalid: what was given is at fault.
+func (*NotFoundError) Is(target error) bool { return target == input.ErrInvalid }
 
 // Load renders the recipe arg names for the target platform: a folder (or its
 // recipe.yaml) on disk, recipes/NAME in the current folder (a checkout of this

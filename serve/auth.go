@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"strings"
+
+	"github.com/condachan/condachan/input"
 )
 
 // Auth holds the credentials a private channel accepts: bearer tokens and basic-auth
@@ -22,16 +24,17 @@ type Auth struct {
 }
 
 // LoadAuthFile reads an auth file: one credential per line, `bearer TOKEN` or
-// `basic USER:PASSWORD`; blank lines and lines starting with # are ignored.
+// `basic USER:PASSWORD`; blank lines and lines starting with # are ignored. Its errors
+// match input.ErrInvalid.
 func LoadAuthFile(path string) (*Auth, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("auth file: %w", err)
+		return nil, input.Mark(fmt.Errorf("auth file: %w", err))
 	}
 	defer f.Close()
 	a, err := ParseAuth(f)
 	if err != nil {
-		return nil, fmt.Errorf("auth file %s: %w", path, err)
+		return nil, input.Mark(fmt.Errorf("auth file %s: %w", path, err))
 	}
 	return a, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/input"
 )
 
 // The checks a front end runs before it listens, so that what cannot work is found
@@ -21,6 +22,9 @@ const MaxPresignTTL = 7 * 24 * time.Hour
 type PresignTTLError struct{ TTL time.Duration }
 
 func (e *PresignTTLError) Error() string { return e.Message("presigned URL validity") }
+
+// Is makes the error match input.ErrInvalid: what was given is at fault.
+func (*PresignTTLError) Is(target error) bool { return target == input.ErrInvalid }
 
 // Message is Error with the validity called what.
 func (e *PresignTTLError) Message(what string) string {
@@ -47,6 +51,9 @@ type KeyPairError struct {
 
 func (e *KeyPairError) Error() string { return e.Message("TLS certificate", "TLS key") }
 func (e *KeyPairError) Unwrap() error { return e.Err }
+
+// Is makes the error match input.ErrInvalid: what was given is at fault.
+func (*KeyPairError) Is(target error) bool { return target == input.ErrInvalid }
 
 // Message is Error with the certificate and the key called cert and key.
 func (e *KeyPairError) Message(cert, key string) string {
@@ -83,6 +90,9 @@ type NoPresignerError struct{ Channel string }
 func (e *NoPresignerError) Error() string {
 	return fmt.Sprintf("redirects to presigned URLs need a channel that can presign them (an S3 channel); %s cannot", e.Channel)
 }
+
+// Is makes the error match input.ErrInvalid: what was given is at fault.
+func (*NoPresignerError) Is(target error) bool { return target == input.ErrInvalid }
 
 // CheckRedirect tells whether package downloads from store can be redirected to
 // presigned URLs: a *NoPresignerError if not.

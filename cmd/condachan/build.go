@@ -112,7 +112,7 @@ func runBuild(cmd *cobra.Command, f *buildFlags, stdout, stderr io.Writer) error
 	}
 	res, err := publish.Build(cmd.Context(), f.BuildRequest)
 	if err != nil {
-		return buildFlagError(err)
+		return err
 	}
 	if res.Publish != nil {
 		reportIndex(stderr, res.Publish.Index)
@@ -138,10 +138,10 @@ func (f *buildFlags) request(cmd *cobra.Command, stdout, stderr io.Writer) error
 		return usageError{fmt.Errorf("--progress: %w", err)}
 	}
 	if _, err := publish.ParseBuildNumber(f.BuildNumber, f.channel.url != ""); err != nil {
-		return usageError{err}
+		return err
 	}
 	if f.Build.Timestamp, err = pkgbuild.SourceDateEpoch(); err != nil {
-		return usageError{err}
+		return err
 	}
 	if f.Recipe == "" {
 		return usageError{errors.New("--recipe is required")}
@@ -157,21 +157,4 @@ func (f *buildFlags) request(cmd *cobra.Command, stdout, stderr io.Writer) error
 	f.NewProgress = func() progress.Reporter { return progress.New(mode, stdout, stderr) }
 	f.Warn = func(w string) { fmt.Fprintf(stderr, "warning: %s\n", w) }
 	return nil
-}
-
-// buildFlagError makes the errors about what was given usage errors, naming the flag.
-func buildFlagError(err error) error {
-	var uri *publish.ArchiveURIError
-	var local *publish.LocalArchiveError
-	var notFound *recipes.NotFoundError
-	var conflict *pkgbuild.BuildStringConflictError
-	switch {
-	case errors.As(err, &uri):
-		return usageError{fmt.Errorf("--source-archive %w", err)}
-	case errors.As(err, &local):
-		return usageError{fmt.Errorf("--source-archive: %w", err)}
-	case errors.As(err, &notFound), errors.As(err, &conflict):
-		return usageError{err}
-	}
-	return err
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -30,17 +29,8 @@ func runJob(t *testing.T, args ...string) (code int, stdout, stderr string) {
 		}
 	}
 	root.SetArgs(args)
-	err := root.Execute()
-	var usage usageError
-	switch {
-	case err == nil:
-		code = exitOK
-	case errors.As(err, &usage), isFlagError(err):
-		code = exitUsage
-	default:
-		code = exitFailure
-	}
-	if err != nil {
+	if err := root.Execute(); err != nil {
+		code = exitCode(err)
 		errb.WriteString("condachan: " + err.Error() + "\n")
 	}
 	return code, out.String(), errb.String()

@@ -63,19 +63,22 @@ func (f *channelFlags) openExisting(ctx context.Context) (channel.Store, error) 
 	st, err := channel.OpenExisting(ctx, f.url, f.options())
 	var nc *channel.NoChannelError
 	if errors.As(err, &nc) {
-		return nil, usageError{fmt.Errorf("--channel: %w", err)}
+		return nil, fmt.Errorf("--channel: %w", err)
 	}
 	return st, err
 }
 
 func (f *channelFlags) check() error {
+	_, err := f.location()
+	return err
+}
+
+// location parses --channel, which is required.
+func (f *channelFlags) location() (channel.Location, error) {
 	if f.url == "" {
-		return usageError{errors.New("--channel is required (s3://bucket/prefix, file:///dir or a folder path)")}
+		return channel.Location{}, usageError{errors.New("--channel is required (s3://bucket/prefix, file:///dir or a folder path)")}
 	}
-	if _, err := channel.ParseLocation(f.url); err != nil {
-		return usageError{err}
-	}
-	return nil
+	return channel.ParseLocation(f.url)
 }
 
 // options are the channel.Options of the flags: the S3 backend's.
@@ -201,14 +204,6 @@ func printJSONList[T any](w io.Writer, list []T) error {
 	return printJSON(w, list)
 }
 
-// usage makes err, if any, a usage error.
-func usage(err error) error {
-	if err == nil {
-		return nil
-	}
-	return usageError{err}
-}
-
 func newPublishCommand(stdout, stderr io.Writer) *cobra.Command {
 	var cf changeFlags
 	var force bool
@@ -227,7 +222,7 @@ queue behind one lease share its index run.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cf.run(cmd, stdout, stderr, change{name: "publish", open: cf.open,
 				// Before the channel is opened: opening a local one creates its folder.
-				check: func() error { return usage(publish.CheckFiles(args)) },
+				check: func() error { return publish.CheckFiles(args) },
 				do: func(ctx context.Context, store channel.Store, opts publish.Options) (changed, error) {
 					opts.Force = force
 					res, err := publish.Publish(ctx, store, args, opts)

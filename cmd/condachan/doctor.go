@@ -39,18 +39,15 @@ the checks that write, for a read-only role such as a render queue's.`,
   condachan doctor --channel ./conda-channel`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cf.url == "" {
-				return usageError{errors.New("--channel is required (s3://bucket/prefix, file:///dir or a folder path)")}
-			}
-			loc, err := channel.ParseLocation(cf.url)
+			loc, err := cf.location()
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			if !loc.IsS3() {
 				// A missing folder is a mistyped path more often than a channel to come.
 				var nc *channel.NoChannelError
 				if err := channel.CheckLocalChannel(loc.Dir); errors.As(err, &nc) {
-					return usageError{fmt.Errorf("--channel: %w", err)}
+					return fmt.Errorf("--channel: %w", err)
 				}
 			}
 			if timeout <= 0 {

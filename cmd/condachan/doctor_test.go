@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,14 +28,8 @@ func runSubcommand(t *testing.T, cmd *cobra.Command, args ...string) (code int, 
 	if err != nil {
 		errb.WriteString("condachan: " + err.Error() + "\n")
 	}
-	var usage usageError
-	switch {
-	case err == nil:
-		code = exitOK
-	case errors.As(err, &usage), isFlagError(err):
-		code = exitUsage
-	default:
-		code = exitFailure
+	if err != nil {
+		code = exitCode(err)
 	}
 	return code, errb.String()
 }

@@ -77,6 +77,10 @@ func flagHints(e error) []rewrite {
 			cli = "\n  then pass it with: --source-archive /path/to/" + e.Missing[0].FileName
 		}
 		return []rewrite{{e.HandOver(), cli}}
+	case *publish.ArchiveURIError:
+		return []rewrite{{e.Error(), "--source-archive " + e.Error()}}
+	case *publish.LocalArchiveError:
+		return []rewrite{{e.Error(), "--source-archive: " + e.Error()}}
 	case *pkgbuild.SourceArchiveError:
 		return []rewrite{{e.Error(), e.Message("--source-archive")}}
 	case *pkgbuild.ArchiveMismatchError:
@@ -133,8 +137,8 @@ var fieldFlags = map[plan.Field]string{
 	plan.FieldJobs:           "jobs",
 }
 
-// jobFlagError makes a job planning error the CLI's: a usage error when what was given
-// is at fault, with the inputs it names called by their flags.
+// jobFlagError makes a job planning error the CLI's: the inputs it names are called by
+// their flags.
 func jobFlagError(err error) error {
 	var fe plan.FieldError
 	if errors.As(err, &fe) {
@@ -149,13 +153,7 @@ func jobFlagError(err error) error {
 		} else {
 			msg = fe.Message(name)
 		}
-		return usageError{&hintedError{msg: msg, err: err}}
-	}
-	if errors.Is(err, plan.ErrInput) {
-		var usage usageError
-		if !errors.As(err, &usage) {
-			return usageError{err}
-		}
+		return &hintedError{msg: msg, err: err}
 	}
 	return err
 }

@@ -14,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/condachan/condachan/input"
 	"github.com/condachan/condachan/internal/interrupt"
-	"github.com/condachan/condachan/pkgbuild"
 )
 
 // version is set at link time (-ldflags "-X main.version=v1.2.3"); otherwise the module
@@ -70,11 +70,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = usageError{fmt.Errorf("%w\nRun 'condachan --help' for the list of commands.", err)}
 	}
 	fmt.Fprintf(stderr, "condachan: %v\n", err)
-	var missing *pkgbuild.MissingSourceError
-	switch {
-	case errors.As(err, &missing), errors.As(err, &usage):
-		return exitUsage
-	case isFlagError(err):
+	return exitCode(err)
+}
+
+// exitCode is exitUsage for an error of what was given, else exitFailure. Libraries mark
+// theirs (input.ErrInvalid); the CLI's own are usageErrors and flagErrors.
+func exitCode(err error) int {
+	var usage usageError
+	if errors.As(err, &usage) || errors.Is(err, input.ErrInvalid) || isFlagError(err) {
 		return exitUsage
 	}
 	return exitFailure

@@ -37,12 +37,8 @@ func (f *lockFlags) prepare(ctx context.Context, from string, ch *channelFlags) 
 	}
 	plan, err := mirror.Prepare(ctx, mirror.Request{Locks: f.locks, From: from, Cache: f.cache,
 		Select: lockfile.Options{Environments: f.environments, Platforms: f.platforms}, Channel: ch.options()})
-	var input *mirror.InputError
-	switch {
-	case errors.Is(err, mirror.ErrNoLocks):
+	if errors.Is(err, mirror.ErrNoLocks) {
 		return nil, usageError{fmt.Errorf("--lock is required (or --from a bundle made by mirror pack, which holds its locks)")}
-	case errors.As(err, &input):
-		return nil, usageError{err}
 	}
 	return plan, err
 }

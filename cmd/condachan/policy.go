@@ -44,7 +44,7 @@ the lease. The identity policy is under "identity_policy" (jq .identity_policy).
 			}
 			loc, err := channel.ParseLocation(channelURL)
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			if !loc.IsS3() {
 				return usageError{fmt.Errorf("--channel %s is a folder: IAM policies are for S3 channels (s3://bucket/prefix)", channelURL)}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -46,11 +45,6 @@ with ` + "`condachan build --recipe DIR`" + `, or send it with a job: ` + "`cond
 		},
 		RunE: func(_ *cobra.Command, args []string) error {
 			n, err := recipes.Export(args[0], args[1])
-			var notShipped *recipes.NotShippedError
-			var target *recipes.TargetError
-			if errors.As(err, &notShipped) || errors.As(err, &target) {
-				return usageError{err}
-			}
 			if err != nil {
 				return err
 			}

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/condachan/condachan/channel"
-	"github.com/condachan/condachan/index"
 	"github.com/condachan/condachan/publish"
 )
 
@@ -32,11 +31,6 @@ pin it), use patch instructions instead: "remove" or "revoke" in ` + "`condachan
 			return cf.run(cmd, stdout, stderr, change{name: "remove", open: cf.openExisting,
 				do: func(ctx context.Context, store channel.Store, opts publish.Options) (changed, error) {
 					res, err := publish.Remove(ctx, store, args, opts)
-					var nf *publish.PackageNotFoundError
-					var amb *publish.AmbiguousPackageError
-					if errors.As(err, &nf) || errors.As(err, &amb) {
-						return changed{}, usageError{err}
-					}
 					if err != nil {
 						return changed{}, err
 					}
@@ -104,11 +98,6 @@ written: unknown keys, another version, or a fix of what names or describes the 
 				},
 				do: func(ctx context.Context, store channel.Store, opts publish.Options) (changed, error) {
 					res, err := publish.StorePatches(ctx, store, subdir, data, file, opts)
-					var pe *index.PatchError
-					var ns *index.NoSuchSubdirError
-					if errors.As(err, &pe) || errors.As(err, &ns) {
-						return changed{}, usageError{err}
-					}
 					if err != nil {
 						return changed{}, err
 					}

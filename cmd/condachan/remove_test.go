@@ -30,9 +30,13 @@ func TestIndexRemovePatchCommands(t *testing.T) {
 		output string
 	}{
 		{[]string{"index", "--no-shards", "--shards"}, exitUsage, "contradict"},
-		{[]string{"index", "--subdir", "win-64"}, exitFailure, "the channel has no win-64 subdir (it has: linux-64, noarch)"},
+		// A subdir or a package that was named wrong is the input's fault: exit 2.
+		{[]string{"index", "--subdir", "win-64"}, exitUsage, "the channel has no win-64 subdir (it has: linux-64, noarch)"},
+		{[]string{"index", "--subdir", "linux64"}, exitUsage, `"linux64" is not a conda subdir`},
+		{[]string{"patch", "--subdir", "win-64", "--clear"}, exitUsage, "the channel has no win-64 subdir"},
+		{[]string{"patch", "--subdir", "linux64", "--clear"}, exitUsage, `"linux64" is not a conda subdir`},
 		{[]string{"remove", "nosuch-1.0-0.conda"}, exitUsage, "not in the channel: nosuch-1.0-0.conda; nothing was removed"},
-		{[]string{"remove", "linux-64/README"}, exitFailure, "is not a package in a channel"},
+		{[]string{"remove", "linux-64/README"}, exitUsage, "is not a package in a channel"},
 		{[]string{"patch", "--subdir", "linux-64"}, exitUsage, "give the instructions FILE, or --clear"},
 		{[]string{"patch", filepath.Join(src, "x.json")}, exitUsage, "--subdir is required"},
 		{[]string{"patch", "--subdir", "linux-64", filepath.Join(src, "nosuch.json")}, exitUsage, "patch instructions:"},

@@ -47,11 +47,11 @@ SIGTERM or SIGINT shuts the server down gracefully.`,
 			if cfg.TLSCert != "" {
 				// Before listening and announcing https://: a bad file is found now.
 				if err := serve.CheckKeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
-					return usageError{err}
+					return err
 				}
 			}
 			if err := serve.CheckPresignTTL(opts.PresignTTL); err != nil {
-				return usageError{err}
+				return err
 			}
 			store, err := cf.openExisting(ctx)
 			if err != nil {
@@ -59,12 +59,12 @@ SIGTERM or SIGINT shuts the server down gracefully.`,
 			}
 			if opts.Redirect {
 				if err := serve.CheckRedirect(store); err != nil {
-					return usageError{err}
+					return err
 				}
 			}
 			h, err := newServeHandler(store, opts, authFile, accessLog, cacheMiB, stderr)
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			cfg.ErrorLog = stderr
 			ln, err := serve.Listen(cfg)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -109,8 +108,7 @@ func TestServeCommandUsage(t *testing.T) {
 		cmd.SilenceUsage, cmd.SilenceErrors = true, true
 		cmd.SetArgs(args)
 		err := cmd.ExecuteContext(context.Background())
-		var usage usageError
-		if err == nil || !errors.As(err, &usage) {
+		if err == nil || exitCode(err) != exitUsage {
 			t.Errorf("serve %v: %v, want a usage error", args, err)
 		}
 	}

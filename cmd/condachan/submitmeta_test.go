@@ -304,25 +304,24 @@ func mustRead(t *testing.T, path string) []byte {
 	return bytes.Clone(data)
 }
 
-// Planning errors name the flags: an input's error becomes a usage error whose message
+// Planning errors name the flags: an input's error stays a usage error and its message
 // names its flag, wrapped context kept; an error of the system stays what it was.
 func TestJobFlagError(t *testing.T) {
 	_, err := plan.ParseGiven([]string{"s3://bucket"})
 	got := jobFlagError(fmt.Errorf("platform linux-64: %w", err))
-	var usage usageError
 	var se *plan.SourceArchiveError
-	if !errors.As(got, &usage) || !errors.As(got, &se) || got.Error() != "platform linux-64: --source-archive s3://bucket: expected s3://bucket/key" {
+	if exitCode(got) != exitUsage || !errors.As(got, &se) || got.Error() != "platform linux-64: --source-archive s3://bucket: expected s3://bucket/key" {
 		t.Errorf("%v", got)
 	}
 	got = jobFlagError((&plan.Sources{Local: []plan.LocalArchive{{Name: "a"}, {Name: "b"}}}).ArchiveValues(map[string]string{}))
-	if want := "the job needs 2 archives from this machine (a, b), and a job attaches one: stage them in the channel with `condachan submit --stage-source`, where the job finds them by sha256"; got.Error() != want || !errors.As(got, &usage) {
+	if want := "the job needs 2 archives from this machine (a, b), and a job attaches one: stage them in the channel with `condachan submit --stage-source`, where the job finds them by sha256"; got.Error() != want || exitCode(got) != exitUsage {
 		t.Errorf("%v\nwant %s", got, want)
 	}
-	if got := jobFlagError(plan.CheckBuildNumber("next")); !errors.As(got, &usage) || got.Error() != `--build-number "next": expected auto, a number of 0 or more, or empty for the recipe's` {
+	if got := jobFlagError(plan.CheckBuildNumber("next")); exitCode(got) != exitUsage || got.Error() != `--build-number "next": expected auto, a number of 0 or more, or empty for the recipe's` {
 		t.Errorf("%v", got)
 	}
 	failed := errors.New("access denied")
-	if got := jobFlagError(failed); got != failed {
+	if got := jobFlagError(failed); got != failed || exitCode(got) != exitFailure {
 		t.Errorf("a failure of the system: %v", got)
 	}
 }

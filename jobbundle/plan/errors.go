@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/condachan/condachan/input"
 	"github.com/condachan/condachan/jobbundle/submitmeta"
 	"github.com/condachan/condachan/pkgbuild"
 )
@@ -12,20 +13,12 @@ import (
 // ErrInput is matched (errors.Is) by every error a plan returns because of what it was
 // given (the recipe, its deadline-cloud.yaml, the archives, a value) rather than because
 // of the system (a file that cannot be read, a failed request): a front end reports
-// those as usage errors.
-var ErrInput = errors.New("the job cannot be planned from what was given")
-
-// inputError marks an error as ErrInput, keeping its message and its type for errors.As.
-type inputError struct{ err error }
-
-func (e *inputError) Error() string   { return e.err.Error() }
-func (e *inputError) Unwrap() []error { return []error{e.err, ErrInput} }
-
-func input(err error) error { return &inputError{err} }
+// those as usage errors. It is input.ErrInvalid, which the other libraries mark too.
+var ErrInput = input.ErrInvalid
 
 // AsInput marks err as caused by what was given (errors.Is ErrInput), keeping its
 // message and its type for errors.As: for the packages that carry a plan out.
-func AsInput(err error) error { return input(err) }
+func AsInput(err error) error { return input.Mark(err) }
 
 // Field names an input of a plan that an error is about; a front end maps it to what
 // its user sets it with (a flag). Its string is how the library's own messages name it.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/condachan/condachan/input"
 	"github.com/condachan/condachan/jobbundle"
 	"github.com/condachan/condachan/jobbundle/submitmeta"
 	"github.com/condachan/condachan/pkgbuild"
@@ -83,18 +84,18 @@ func (o *Options) set(f Field) bool { return o.Set != nil && o.Set(f) }
 // recipe names and has the sha256 it gives, the binary is for the workers' OS and CPU.
 func Plan(ctx context.Context, o Options) ([]*Job, error) {
 	if o.VCPUs < 0 || o.MemoryMiB < 0 {
-		return nil, input(&NegativeHostError{})
+		return nil, input.Mark(&NegativeHostError{})
 	}
 	if o.Kind == jobbundle.Mirror {
 		return o.planMirror(ctx)
 	}
 	if o.Jobs != 0 || o.set(FieldJobs) {
-		return nil, input(&MirrorOnlyError{Field: FieldJobs})
+		return nil, input.Mark(&MirrorOnlyError{Field: FieldJobs})
 	}
 	if o.Kind == jobbundle.Index {
 		for _, f := range buildOnly {
 			if o.set(f) {
-				return nil, input(&IndexJobError{Field: f})
+				return nil, input.Mark(&IndexJobError{Field: f})
 			}
 		}
 		return o.one(ctx, nil, nil)
@@ -108,7 +109,7 @@ func Plan(ctx context.Context, o Options) ([]*Job, error) {
 	}
 	if meta == nil {
 		if len(o.Platforms) > 0 || o.AllPlatforms {
-			return nil, input(&NoMetaError{Recipe: o.Recipe})
+			return nil, input.Mark(&NoMetaError{Recipe: o.Recipe})
 		}
 		return o.one(ctx, nil, nil)
 	}
@@ -142,22 +143,22 @@ func (o *Options) one(ctx context.Context, meta *Meta, entry *submitmeta.Platfor
 // checkBuild checks the inputs of build jobs that need no recipe to check.
 func (o *Options) checkBuild() error {
 	if o.Full {
-		return input(&FullReindexError{})
+		return input.Mark(&FullReindexError{})
 	}
 	if err := CheckBuildNumber(o.BuildNumber); err != nil {
 		return err
 	}
 	if err := CheckParameter(jobbundle.Build, jobbundle.ParamCompression, o.Compression); err != nil {
-		return input(&ParameterError{Field: FieldCompression, Err: err})
+		return input.Mark(&ParameterError{Field: FieldCompression, Err: err})
 	}
 	if o.Recipe == "" {
-		return input(&RequiredError{Field: FieldRecipe, Want: "a shipped recipe name or a recipe folder"})
+		return input.Mark(&RequiredError{Field: FieldRecipe, Want: "a shipped recipe name or a recipe folder"})
 	}
 	if len(o.Platforms) > 0 && o.AllPlatforms {
-		return input(&ConflictError{A: FieldPlatform, B: FieldAllPlatforms})
+		return input.Mark(&ConflictError{A: FieldPlatform, B: FieldAllPlatforms})
 	}
 	if len(o.Platforms) > 0 && o.set(FieldTargetPlatform) {
-		return input(&ConflictError{A: FieldPlatform, B: FieldTargetPlatform})
+		return input.Mark(&ConflictError{A: FieldPlatform, B: FieldTargetPlatform})
 	}
 	return nil
 }
@@ -302,7 +303,7 @@ func resolveRecipe(arg string) (name, dir string, err error) {
 		if recipes.Has(arg) {
 			return arg, "", nil
 		}
-		return "", "", input(&recipes.NotFoundError{Name: arg})
+		return "", "", input.Mark(&recipes.NotFoundError{Name: arg})
 	}
 	abs, err := filepath.Abs(candidate)
 	if err != nil {

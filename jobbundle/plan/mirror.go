@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/input"
 	"github.com/condachan/condachan/jobbundle"
 )
 
@@ -23,15 +24,15 @@ var notForMirror = []Field{FieldIndex, FieldFull, FieldRecipe, FieldSourceArchiv
 func (o *Options) planMirror(ctx context.Context) ([]*Job, error) {
 	for _, f := range notForMirror {
 		if o.set(f) || f == FieldRecipe && o.Recipe != "" || f == FieldFull && o.Full {
-			return nil, input(&ConflictError{A: FieldMirror, B: f})
+			return nil, input.Mark(&ConflictError{A: FieldMirror, B: f})
 		}
 	}
 	if o.Mirror == "" {
-		return nil, input(&RequiredError{Field: FieldMirror, Want: "a bundle made by mirror pack: a file, or the s3://bucket/key of one"})
+		return nil, input.Mark(&RequiredError{Field: FieldMirror, Want: "a bundle made by mirror pack: a file, or the s3://bucket/key of one"})
 	}
 	if o.Jobs != 0 || o.set(FieldJobs) {
 		if err := CheckParameter(jobbundle.Mirror, jobbundle.ParamJobs, strconv.Itoa(o.Jobs)); err != nil {
-			return nil, input(&ParameterError{Field: FieldJobs, Err: err})
+			return nil, input.Mark(&ParameterError{Field: FieldJobs, Err: err})
 		}
 	}
 	bundle, err := ParseMirrorBundle(o.Mirror)
@@ -60,16 +61,16 @@ func ParseMirrorBundle(value string) (MirrorBundle, error) {
 	if strings.HasPrefix(strings.ToLower(value), "s3://") {
 		loc, err := channel.ParseLocation(value)
 		if err != nil || loc.Prefix == "" {
-			return MirrorBundle{}, input(&MirrorBundleError{Bundle: value, Err: ErrNotS3Object})
+			return MirrorBundle{}, input.Mark(&MirrorBundleError{Bundle: value, Err: ErrNotS3Object})
 		}
 		return MirrorBundle{URI: value}, nil
 	}
 	st, err := os.Stat(value)
 	if err != nil {
-		return MirrorBundle{}, input(&MirrorBundleError{Bundle: value, Err: err})
+		return MirrorBundle{}, input.Mark(&MirrorBundleError{Bundle: value, Err: err})
 	}
 	if st.IsDir() {
-		return MirrorBundle{}, input(&MirrorBundleError{Bundle: value, Err: ErrBundleIsFolder})
+		return MirrorBundle{}, input.Mark(&MirrorBundleError{Bundle: value, Err: ErrBundleIsFolder})
 	}
 	abs, err := filepath.Abs(value)
 	if err != nil {
@@ -97,10 +98,10 @@ func (o *Options) mirrorValues(ctx context.Context, j *Job, b MirrorBundle) erro
 	ch := j.Values[jobbundle.ParamCondaChannel]
 	loc, err := channel.ParseLocation(ch)
 	if err != nil {
-		return input(err)
+		return input.Mark(err)
 	}
 	if !loc.IsS3() {
-		return input(&MirrorStagingError{Bundle: b.Path, Channel: ch})
+		return input.Mark(&MirrorStagingError{Bundle: b.Path, Channel: ch})
 	}
 	j.Bundle = &LocalArchive{Path: b.Path, Name: filepath.Base(b.Path)}
 	return j.Bundle.hash(ctx, string(FieldMirror), o.Log)

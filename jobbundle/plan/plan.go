@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/condachan/condachan/input"
 	"github.com/condachan/condachan/jobbundle"
 	"github.com/condachan/condachan/jobbundle/submitmeta"
 	"github.com/condachan/condachan/pkgbuild"
@@ -73,7 +74,7 @@ func LoadMeta(dir string) (*Meta, error) {
 	display := filepath.Join(root, filepath.FromSlash(name))
 	file, err := submitmeta.Load(fsys, name, display)
 	if err != nil {
-		return nil, input(err)
+		return nil, input.Mark(err)
 	}
 	return &Meta{File: file, Dir: filepath.Dir(display)}, nil
 }
@@ -90,7 +91,7 @@ func LoadShippedMeta(name string) (*Meta, error) {
 	}
 	f, err := submitmeta.Load(recipes.FS, file, "recipe "+name+": "+submitmeta.FileName)
 	if err != nil {
-		return nil, input(err)
+		return nil, input.Mark(err)
 	}
 	return &Meta{File: f}, nil
 }
@@ -101,11 +102,11 @@ func LoadShippedMeta(name string) (*Meta, error) {
 func (m *Meta) SelectPlatforms(names []string, all, archivesGiven bool) ([]*submitmeta.Platform, error) {
 	entries, err := m.File.Select(names, all)
 	if err != nil {
-		return nil, input(&SelectError{Err: err})
+		return nil, input.Mark(&SelectError{Err: err})
 	}
 	for _, e := range entries {
 		if err := m.File.CheckSubmittable(e); err != nil {
-			return nil, input(err)
+			return nil, input.Mark(err)
 		}
 	}
 	if len(entries) > 1 && archivesGiven {
@@ -113,7 +114,7 @@ func (m *Meta) SelectPlatforms(names []string, all, archivesGiven bool) ([]*subm
 		for _, e := range entries {
 			names = append(names, e.Name())
 		}
-		return nil, input(&OnePlatformError{Platforms: names})
+		return nil, input.Mark(&OnePlatformError{Platforms: names})
 	}
 	return entries, nil
 }
@@ -133,7 +134,7 @@ func (j *Job) ApplyEntry(meta *Meta, e *submitmeta.Platform, set func(Field) boo
 			continue
 		}
 		if a.Max != nil || a.Min == nil || *a.Min != float64(int(*a.Min)) {
-			return input(&AmountError{Path: meta.File.Path, Line: a.Line, Name: a.Name, Field: field})
+			return input.Mark(&AmountError{Path: meta.File.Path, Line: a.Line, Name: a.Name, Field: field})
 		}
 		if set != nil && set(field) {
 			continue
@@ -147,7 +148,7 @@ func (j *Job) ApplyEntry(meta *Meta, e *submitmeta.Platform, set func(Field) boo
 	}
 	for _, a := range e.AdditionalHostRequirements.Attributes {
 		if a.Name == "attr.worker.os.family" || a.Name == "attr.worker.cpu.arch" {
-			return input(&AttributeError{Path: meta.File.Path, Line: a.Line, Name: a.Name, Platform: e.Platform})
+			return input.Mark(&AttributeError{Path: meta.File.Path, Line: a.Line, Name: a.Name, Platform: e.Platform})
 		}
 		j.Host.Attributes = append(j.Host.Attributes, jobbundle.Attribute{Name: a.Name, AnyOf: a.AnyOf, AllOf: a.AllOf})
 	}
@@ -179,14 +180,14 @@ func (j *Job) ApplyJobParameters(meta *Meta, set func(param string) bool) error 
 		if !takes[jp.Name] {
 			sorted := append([]string{}, JobParameters...)
 			sort.Strings(sorted)
-			return input(&submitmeta.Error{Path: meta.File.Path, Line: jp.Line, Msg: fmt.Sprintf("jobParameters: condachan's build job has no parameter %s it takes from here (it takes: %s)", jp.Name, strings.Join(sorted, ", "))})
+			return input.Mark(&submitmeta.Error{Path: meta.File.Path, Line: jp.Line, Msg: fmt.Sprintf("jobParameters: condachan's build job has no parameter %s it takes from here (it takes: %s)", jp.Name, strings.Join(sorted, ", "))})
 		}
 		if set != nil && set(jp.Name) {
 			continue
 		}
 		if jp.Name == jobbundle.ParamBuildNumber {
 			if err := CheckBuildNumber(jp.Value); err != nil {
-				return input(&submitmeta.Error{Path: meta.File.Path, Line: jp.Line, Msg: fmt.Sprintf("jobParameters: BuildNumber %q: expected auto, a number, or empty", jp.Value)})
+				return input.Mark(&submitmeta.Error{Path: meta.File.Path, Line: jp.Line, Msg: fmt.Sprintf("jobParameters: BuildNumber %q: expected auto, a number, or empty", jp.Value)})
 			}
 		}
 		j.Values[jp.Name] = jp.Value
@@ -229,7 +230,7 @@ func CheckBuildNumber(v string) error {
 		return nil
 	}
 	if n, err := strconv.Atoi(v); err != nil || n < 0 {
-		return input(&BuildNumberError{Value: v})
+		return input.Mark(&BuildNumberError{Value: v})
 	}
 	return nil
 }
@@ -248,7 +249,7 @@ func BuildNumber(r *recipe.Recipe, value string, given bool) (string, error) {
 		return "", nil
 	case value != "":
 		if err := pkgbuild.CheckBuildNumberOverride(r); err != nil {
-			return "", input(&BuildNumberOverrideError{Value: value, Err: err})
+			return "", input.Mark(&BuildNumberOverrideError{Value: value, Err: err})
 		}
 	}
 	return value, nil
@@ -266,7 +267,7 @@ func CheckParameter(kind jobbundle.Kind, name, value string) error {
 		return fmt.Errorf("the %s bundle has no parameter %s", kind, name)
 	}
 	if err := p.Accepts(value); err != nil {
-		return input(err)
+		return input.Mark(err)
 	}
 	return nil
 }

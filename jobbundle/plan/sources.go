@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/input"
 	"github.com/condachan/condachan/internal/progress"
 	"github.com/condachan/condachan/jobbundle"
 	"github.com/condachan/condachan/jobbundle/submitmeta"
@@ -34,20 +35,20 @@ func ParseGiven(values []string) (Given, error) {
 		if strings.HasPrefix(strings.ToLower(a), "s3://") {
 			loc, err := channel.ParseLocation(a)
 			if err != nil || loc.Prefix == "" {
-				return g, input(&SourceArchiveError{Archive: a, Err: ErrNotS3Object})
+				return g, input.Mark(&SourceArchiveError{Archive: a, Err: ErrNotS3Object})
 			}
 			if g.URI != "" {
-				return g, input(&SourceArchiveError{Archive: a, Err: ErrSecondURI})
+				return g, input.Mark(&SourceArchiveError{Archive: a, Err: ErrSecondURI})
 			}
 			g.URI = a
 			continue
 		}
 		st, err := os.Stat(a)
 		if err != nil {
-			return g, input(&SourceArchiveError{Archive: a, Err: err})
+			return g, input.Mark(&SourceArchiveError{Archive: a, Err: err})
 		}
 		if st.IsDir() {
-			return g, input(&SourceArchiveError{Archive: a, Err: ErrIsFolder})
+			return g, input.Mark(&SourceArchiveError{Archive: a, Err: ErrIsFolder})
 		}
 		abs, err := filepath.Abs(a)
 		if err != nil {
@@ -197,7 +198,7 @@ func PlanSources(ctx context.Context, r *recipe.Recipe, channelURL string, given
 	}
 	for _, name := range listed {
 		if _, ok := byName[name]; !ok {
-			return js, input(fmt.Errorf("deadline-cloud.yaml names %s in sourceArchiveFilename, but recipe %s has no such source for %s (its archives: %s)", name, r.Package.Name, r.TargetPlatform, strings.Join(orNone(names), ", ")))
+			return js, input.Mark(fmt.Errorf("deadline-cloud.yaml names %s in sourceArchiveFilename, but recipe %s has no such source for %s (its archives: %s)", name, r.Package.Name, r.TargetPlatform, strings.Join(orNone(names), ", ")))
 		}
 	}
 
@@ -246,7 +247,7 @@ func PlanSources(ctx context.Context, r *recipe.Recipe, channelURL string, given
 		missing = append(missing, s)
 	}
 	if len(missing) > 0 {
-		return js, input(missingSourcesError(r, missing, search, staged != nil))
+		return js, input.Mark(missingSourcesError(r, missing, search, staged != nil))
 	}
 	for i := range js.Local {
 		if err := js.Local[i].Hash(ctx, r, log); err != nil {
@@ -259,7 +260,7 @@ func PlanSources(ctx context.Context, r *recipe.Recipe, channelURL string, given
 // recipeSource refuses an archive given (named name) that is not a source of r.
 func recipeSource(r *recipe.Recipe, archive, name string) error {
 	if _, err := pkgbuild.ArchiveSource(r, name); err != nil {
-		return input(&SourceArchiveError{Archive: archive, Err: err, NotInRecipe: true})
+		return input.Mark(&SourceArchiveError{Archive: archive, Err: err, NotInRecipe: true})
 	}
 	return nil
 }
@@ -298,7 +299,7 @@ func (a *LocalArchive) Hash(ctx context.Context, r *recipe.Recipe, log io.Writer
 		return err
 	}
 	if want := strings.ToLower(a.Source.SHA256); want != "" && want != a.SHA256 {
-		return input(&ChecksumError{Path: a.Path, Got: a.SHA256, Want: want, Recipe: r.Package.Name, File: r.File, Line: a.Source.Line})
+		return input.Mark(&ChecksumError{Path: a.Path, Got: a.SHA256, Want: want, Recipe: r.Package.Name, File: r.File, Line: a.Source.Line})
 	}
 	return nil
 }
@@ -308,7 +309,7 @@ func (a *LocalArchive) Hash(ctx context.Context, r *recipe.Recipe, log io.Writer
 func (a *LocalArchive) hash(ctx context.Context, what string, log io.Writer) error {
 	st, err := os.Stat(a.Path)
 	if err != nil {
-		return input(fmt.Errorf("%s: %w", what, err))
+		return input.Mark(fmt.Errorf("%s: %w", what, err))
 	}
 	a.Size = st.Size()
 	if log != nil {
@@ -353,7 +354,7 @@ func (js *Sources) ArchiveValues(values map[string]string) error {
 		for _, a := range js.Local {
 			names = append(names, a.Name)
 		}
-		return input(&NeedsStagingError{Archives: names})
+		return input.Mark(&NeedsStagingError{Archives: names})
 	}
 	if len(js.Local) == 1 {
 		values[jobbundle.ParamSourceArchive] = js.Local[0].Path
@@ -375,7 +376,7 @@ func (js *Sources) CheckStaging() error {
 		}
 	}
 	if len(noSum) > 1 || len(noSum) == 1 && js.URI != "" {
-		return input(&NoChecksumError{Archives: noSum})
+		return input.Mark(&NoChecksumError{Archives: noSum})
 	}
 	return nil
 }

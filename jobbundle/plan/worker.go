@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/condachan/condachan/input"
 	"github.com/condachan/condachan/pkgbuild/recipe"
 )
 
@@ -51,7 +52,7 @@ func WorkerOS(r *recipe.Recipe, osName string) (string, error) {
 	}
 	need := ScriptWorkerOS(r)
 	if osName != "" && osName != need {
-		return "", input(&ScriptOSError{Given: osName, Need: need, Recipe: r.Package.Name, Script: ScriptName(r)})
+		return "", input.Mark(&ScriptOSError{Given: osName, Need: need, Recipe: r.Package.Name, Script: ScriptName(r)})
 	}
 	return need, nil
 }
@@ -71,12 +72,12 @@ func WorkerPlatform(target, osName, arch string) (string, string, error) {
 	switch osName {
 	case "linux", "windows", "macos":
 	default:
-		return "", "", input(&WorkerValueError{Field: FieldWorkerOS, Value: osName})
+		return "", "", input.Mark(&WorkerValueError{Field: FieldWorkerOS, Value: osName})
 	}
 	switch arch {
 	case "x86_64", "arm64":
 	default:
-		return "", "", input(&WorkerValueError{Field: FieldWorkerArch, Value: arch})
+		return "", "", input.Mark(&WorkerValueError{Field: FieldWorkerArch, Value: arch})
 	}
 	return osName, arch, nil
 }
@@ -90,10 +91,10 @@ var ErrNotProgram = errors.New("is not a program for Linux, Windows or macOS")
 func CheckBinary(path, osName, arch string) error {
 	gotOS, gotArch, err := binaryPlatform(path, arch)
 	if err != nil {
-		return input(&BinaryError{Path: path, Err: err})
+		return input.Mark(&BinaryError{Path: path, Err: err})
 	}
 	if gotOS != osName || gotArch != arch {
-		return input(&BinaryError{Path: path, OS: gotOS, Arch: gotArch, WantOS: osName, WantArch: arch})
+		return input.Mark(&BinaryError{Path: path, OS: gotOS, Arch: gotArch, WantOS: osName, WantArch: arch})
 	}
 	return nil
 }

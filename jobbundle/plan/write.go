@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/input"
 	"github.com/condachan/condachan/jobbundle"
 )
 
@@ -56,7 +57,7 @@ func WriteJobs(dir string, jobs []*Job) ([]string, error) {
 			if created {
 				os.RemoveAll(abs)
 			}
-			return nil, input(err)
+			return nil, input.Mark(err)
 		}
 		dirs = append(dirs, d)
 	}
