@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -97,16 +95,8 @@ func completeFlag(cmd *cobra.Command, flag string, d cobra.ShellCompDirective, v
 	})
 }
 
-// buildMemoryLimit is the soft heap limit of a build. The pipeline's live memory is
-// bounded (read-ahead, encoder windows and jobs: about 300 MiB at --compression max);
-// without a limit the garbage collector lets the heap grow to twice that before it runs.
-// GOMEMLIMIT overrides it.
-const buildMemoryLimit = 448 << 20
-
 func runBuild(cmd *cobra.Command, f *buildFlags, stdout, stderr io.Writer) error {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		defer debug.SetMemoryLimit(debug.SetMemoryLimit(buildMemoryLimit))
-	}
+	defer pkgbuild.LimitMemory()()
 	if err := f.request(cmd, stdout, stderr); err != nil {
 		return err
 	}
