@@ -110,3 +110,23 @@ func TestDoctorWordsFlags(t *testing.T) {
 		}
 	}
 }
+
+// The flags that job planning errors name are flags of submit (bundle write has all but
+// --stage-source), so a renamed flag cannot leave a hint naming the old one.
+func TestFieldFlagsExist(t *testing.T) {
+	submit := newSubmitCommand(io.Discard, io.Discard).Flags()
+	write := newBundleCommand(io.Discard, io.Discard).Commands()[0].Flags()
+	for field, flag := range fieldFlags {
+		if submit.Lookup(flag) == nil {
+			t.Errorf("field %q: submit has no flag --%s", field, flag)
+		}
+		if write.Lookup(flag) == nil && field != plan.FieldStageSources {
+			t.Errorf("field %q: bundle write has no flag --%s", field, flag)
+		}
+	}
+	for setting, field := range hostFields {
+		if _, ok := fieldFlags[field]; !ok {
+			t.Errorf("host setting %v: field %q has no flag", setting, field)
+		}
+	}
+}
