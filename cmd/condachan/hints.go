@@ -33,7 +33,9 @@ func withFlagHints(err error) error {
 	rewritten := msg
 	walkErrors(err, func(e error) {
 		for _, r := range flagHints(e) {
-			if r.own != "" && r.own != r.cli {
+			// A message that holds the CLI's words already was rewritten before (the
+			// command's error, then run's); the CLI's words may hold the library's.
+			if r.own != "" && r.own != r.cli && !strings.Contains(rewritten, r.cli) {
 				rewritten = strings.ReplaceAll(rewritten, r.own, r.cli)
 			}
 		}

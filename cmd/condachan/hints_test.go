@@ -41,6 +41,10 @@ func TestFlagHints(t *testing.T) {
 			"--source-archive x.zip matches no source of the recipe for win-64 (expected file names: y.zip)"},
 		{fmt.Errorf("platform win-64: %w", &pkgbuild.SourceArchiveError{Archive: "x.zip", Err: &pkgbuild.ArchiveMismatchError{Name: "x.zip", Recipe: "r", Platform: "win-64", Expected: []string{"y.zip", "z.zip"}}}),
 			"platform win-64: --source-archive x.zip: x.zip: recipe r for win-64 expects y.zip or z.zip (pass --target-platform for another platform)"},
+		{fmt.Errorf("sources: %w", &publish.ArchiveURIError{URI: "s3://bucket"}),
+			"sources: --source-archive s3://bucket: expected s3://bucket/key"},
+		{&publish.LocalArchiveError{Path: "/no/a.tgz", Err: errors.New("stat /no/a.tgz: no such file or directory")},
+			"--source-archive: stat /no/a.tgz: no such file or directory"},
 		{&pkgbuild.PrefixTooLongError{Dir: "/long", Max: 235},
 			"the build folder /long is too long for a padded build prefix (235 bytes at most); use a shorter --output-dir"},
 		{&pkgtest.Failure{Test: 0, Kind: "script", Line: 9, Err: &pkgtest.MissingRequirementError{Spec: "gcc >=9", Line: 12, Name: "gcc"}},
@@ -64,6 +68,10 @@ func TestFlagHints(t *testing.T) {
 		got := withFlagHints(usageError{tc.err})
 		if got.Error() != tc.want {
 			t.Errorf("got  %q\nwant %q", got, tc.want)
+		}
+		// The commands' errors get hints, and run's again: the second time changes nothing.
+		if again := withFlagHints(fmt.Errorf("%w", got)); again.Error() != tc.want {
+			t.Errorf("hinted twice: %q\nwant %q", again, tc.want)
 		}
 		var usage usageError
 		if !errors.As(got, &usage) || !errors.Is(got, tc.err) {
