@@ -57,6 +57,13 @@ func TestCLI(t *testing.T) {
 			wantOutput: filepath.Join(out, "noarch", "condachan-example-1.0.0-0.conda"),
 		},
 		{
+			// A noarch package's tests for a Windows target are Windows scripts: skipped
+			// with a line on another OS, not a failed build.
+			name: "noarch for a Windows target", args: []string{"build", "--recipe", "condachan-example", "-o", filepath.Join(out, "win"), "--target-platform", "win-64", "--progress", "none"},
+			wantOut: []string{"built "}, wantErr: []string{"skipped: the test is a cmd script, which runs on Windows"},
+			wantOutput: filepath.Join(out, "win", "noarch", "condachan-example-1.0.0-0.conda"),
+		},
+		{
 			name: "openjd progress", args: []string{"build", "--recipe", "condachan-example", "-o", out, "--progress", "openjd"},
 			wantOut: []string{"openjd_status: packing payload", "openjd_progress: 100"},
 		},

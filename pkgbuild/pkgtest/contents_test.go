@@ -54,14 +54,23 @@ func TestCheckContents(t *testing.T) {
 }
 
 func TestCannotRun(t *testing.T) {
-	for _, subdir := range []string{"win-64", "linux-aarch64"} {
-		if why := cannotRun(subdir, "linux-64"); !strings.Contains(why, "a "+subdir+" package's tests run on "+subdir+" machines, and this one is linux-64") {
-			t.Errorf("%s on linux-64: %q", subdir, why)
-		}
-	}
-	for _, subdir := range []string{"linux-64", "noarch"} {
-		if why := cannotRun(subdir, "linux-64"); why != "" {
-			t.Errorf("%s on linux-64: %q", subdir, why)
+	for _, tc := range []struct {
+		subdir, build, interpreter string
+		onWindows                  bool
+		why                        string // "" when it can run
+	}{
+		{"win-64", "linux-64", recipe.Cmd, false, "a win-64 package's tests run on win-64 machines, and this one is linux-64"},
+		{"linux-aarch64", "linux-64", recipe.Bash, false, "a linux-aarch64 package's tests run on linux-aarch64 machines, and this one is linux-64"},
+		{"linux-64", "linux-64", recipe.Bash, false, ""},
+		{"noarch", "linux-64", recipe.Bash, false, ""},
+		// A noarch package built for a Windows target has Windows test scripts.
+		{"noarch", "linux-64", recipe.Cmd, false, "the test is a cmd script, which runs on Windows, and this machine is linux-64"},
+		{"noarch", "osx-arm64", recipe.PowerShell, false, "the test is a powershell script, which runs on Windows, and this machine is osx-arm64"},
+		{"noarch", "win-64", recipe.Cmd, true, ""},
+		{"win-64", "win-64", recipe.Bash, true, ""},
+	} {
+		if why := cannotRun(tc.subdir, tc.build, tc.interpreter, tc.onWindows); why != tc.why {
+			t.Errorf("%s %s package on %s: %q, want %q", tc.subdir, tc.interpreter, tc.build, why, tc.why)
 		}
 	}
 }

@@ -80,7 +80,7 @@ func Run(ctx context.Context, r *recipe.Recipe, opts Options) (*Report, error) {
 			say("test %s passed", label)
 			rep.Passed = append(rep.Passed, label)
 		case "script":
-			if why := cannotRun(info.Subdir, opts.BuildPlatform); why != "" {
+			if why := cannotRun(info.Subdir, opts.BuildPlatform, t.Script.Interpreter, runtime.GOOS == "windows"); why != "" {
 				say("test %s skipped: %s", label, why)
 				rep.Skipped = append(rep.Skipped, label+": "+why)
 				continue
@@ -105,13 +105,17 @@ func Run(ctx context.Context, r *recipe.Recipe, opts Options) (*Report, error) {
 	return rep, nil
 }
 
-// cannotRun tells why this machine cannot run a package's scripts ("" when it can): a
-// package for another OS or CPU.
-func cannotRun(subdir, buildPlatform string) string {
-	if subdir == "noarch" || subdir == buildPlatform {
-		return ""
+// cannotRun tells why this machine cannot run a test script ("" when it can): a package
+// for another OS or CPU, or a script for a Windows shell (a noarch package built for a
+// Windows target) on another OS.
+func cannotRun(subdir, buildPlatform, interpreter string, onWindows bool) string {
+	switch {
+	case subdir != "noarch" && subdir != buildPlatform:
+		return fmt.Sprintf("a %s package's tests run on %s machines, and this one is %s", subdir, subdir, buildPlatform)
+	case !onWindows && interpreter != recipe.Bash:
+		return fmt.Sprintf("the test is a %s script, which runs on Windows, and this machine is %s", interpreter, buildPlatform)
 	}
-	return fmt.Sprintf("a %s package's tests run on %s machines, and this one is %s", subdir, subdir, buildPlatform)
+	return ""
 }
 
 // installForTests installs the package into a fresh prefix under the work folder.
@@ -185,9 +189,6 @@ func runScript(ctx context.Context, r *recipe.Recipe, t recipe.Test, idx int, pr
 		spec.Content = []string{string(data)}
 	} else {
 		spec.Content = t.Script.Content
-	}
-	if runtime.GOOS != "windows" && spec.Interpreter != recipe.Bash {
-		return fmt.Errorf("the test runs with %s, which is Windows'", spec.Interpreter)
 	}
 	return buildscript.Run(ctx, spec)
 }
