@@ -29,8 +29,8 @@ func TestMirrorCommand(t *testing.T) {
 		{[]string{"mirror", "--lock", filepath.Join(work, "nosuch.txt"), "--channel", ch}, exitUsage, "lock file: open"},
 		{[]string{"mirror", "--lock", lock, "--from", filepath.Join(work, "nosuch.bundle"), "--channel", ch}, exitUsage, "the folder or bundle to take packages from"},
 		{[]string{"mirror", "--lock", pypi, "--channel", ch}, exitFailure, "requests"},
-		{[]string{"mirror", "--lock", pixi, "--environment", "nosuch", "--channel", ch}, exitFailure, "nosuch"},
-		{[]string{"mirror", "--lock", lock, "--platform", "win-64", "--channel", ch}, exitFailure, "has no packages for platform win-64"},
+		{[]string{"mirror", "--lock", pixi, "--environment", "nosuch", "--channel", ch}, exitUsage, "nosuch"},
+		{[]string{"mirror", "--lock", lock, "--platform", "win-64", "--channel", ch}, exitUsage, "has no packages for platform win-64"},
 		{[]string{"mirror", "pack", "--lock", lock}, exitUsage, "-o/--output is required"},
 		{[]string{"mirror", "--lock", lock, "--jobs", "0", "--channel", ch}, exitUsage, "--jobs 0: give 1 or more"},
 	} {

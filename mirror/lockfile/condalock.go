@@ -15,7 +15,7 @@ const condaLockHint = "conda-lock records an md5 for every conda package, so wri
 // versions 1 to 3.
 func (p *parser) condaLock(root *yaml.Node) error {
 	if len(p.opts.Environments) > 0 {
-		return p.errorf(0, "", "is a conda-lock file, which holds one environment; only pixi.lock files have several")
+		return p.selectionErrorf("is a conda-lock file, which holds one environment; only pixi.lock files have several")
 	}
 	if v := str(root, "version"); v != "1" {
 		return p.errorf(line(get(root, "version")), "", "is a conda-lock file of version %q; condachan reads version 1, the one conda-lock writes (if it is an old pixi.lock, run pixi lock with a current pixi to rewrite it)", v)
@@ -39,7 +39,7 @@ func (p *parser) condaLock(root *yaml.Node) error {
 		}
 	}
 	if u := have.missing(p.opts.Platforms); len(u) > 0 {
-		return p.errorf(0, "", "has no platform %s; it has %s", list(u), list(have.list))
+		return p.selectionErrorf("has no platform %s; it has %s", list(u), list(have.list))
 	}
 	return nil
 }

@@ -27,7 +27,7 @@ func hasExplicitMarker(data []byte) bool {
 // installs) and "# no URL for: <file>" (conda's note for a package it has no URL for).
 func (p *parser) explicit(text string) error {
 	if len(p.opts.Environments) > 0 {
-		return p.errorf(0, "", "is an explicit file, which has no environments; only pixi.lock files have them")
+		return p.selectionErrorf("is an explicit file, which has no environments; only pixi.lock files have them")
 	}
 	var platform string
 	marker := false
@@ -127,7 +127,7 @@ func (p *parser) explicitPlatforms(platform string) error {
 		return nil // only noarch packages, which every platform keeps
 	}
 	if u := have.missing(p.opts.Platforms); len(u) > 0 {
-		return p.errorf(0, "", "has no packages for platform %s; it has %s", list(u), list(have.list))
+		return p.selectionErrorf("has no packages for platform %s; it has %s", list(u), list(have.list))
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"strings"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/input"
 )
 
 // Format is the kind of lock file.
@@ -71,6 +72,9 @@ type Error struct {
 	Line  int    // 0: the whole file
 	Entry string // the package concerned, "" for none
 	Msg   string
+	// Selection is set when what was asked for (Options: environments, platforms) does
+	// not fit the lock, rather than the lock being wrong: it matches input.ErrInvalid.
+	Selection bool
 }
 
 func (e *Error) Error() string {
@@ -83,6 +87,9 @@ func (e *Error) Error() string {
 	}
 	return s + ": " + e.Msg
 }
+
+// Is makes an error of the selection match input.ErrInvalid: the options are at fault.
+func (e *Error) Is(target error) bool { return e.Selection && target == input.ErrInvalid }
 
 // PyPIError lists the PyPI packages in the selected part of a lock, all at once so that
 // one look at the message shows everything there is to change.
@@ -157,6 +164,14 @@ type parser struct {
 
 func (p *parser) errorf(line int, entry, format string, args ...any) *Error {
 	return &Error{File: p.file, Line: line, Entry: entry, Msg: fmt.Sprintf(format, args...)}
+}
+
+// selectionErrorf is an error of the Options asked for: environments or platforms the
+// lock does not have.
+func (p *parser) selectionErrorf(format string, args ...any) *Error {
+	e := p.errorf(0, "", format, args...)
+	e.Selection = true
+	return e
 }
 
 // claim is what a lock says about a package besides its URL; "" where it says nothing.

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/condachan/condachan/input"
 )
 
 type readCase struct {
@@ -20,6 +22,9 @@ type readCase struct {
 	want   []string // Subdir/Filename of each package, in order
 	errs   []string // what the error must say (file:line, entry, advice)
 	pypi   []string // the PyPIError's entries
+	// selection: the error is about the Options asked for, which match input.ErrInvalid;
+	// an error of the lock's content does not.
+	selection bool
 }
 
 func TestParse(t *testing.T) {
@@ -50,6 +55,9 @@ func (c readCase) run(t *testing.T) {
 			t.Fatalf("err = %v, want an *Error", err)
 		}
 		checkMessage(t, err, c.errs)
+		if errors.Is(err, input.ErrInvalid) != c.selection {
+			t.Errorf("errors.Is(err, input.ErrInvalid) = %v, want %v", !c.selection, c.selection)
+		}
 	case err != nil:
 		t.Fatal(err)
 	default:
@@ -120,11 +128,11 @@ func explicitCases() []readCase {
 		{name: "explicit/platform filter keeps noarch", file: f, text: mixed, opts: Options{Platforms: []string{"osx-arm64"}}, format: Explicit,
 			want: []string{"noarch/idna-3.4-pyhd8ed1ab_0.tar.bz2", "osx-arm64/bzip2-1.0.8-h99b78c6_7.conda"}},
 		{name: "explicit/platform of the header", file: f, text: condaExplicitMD5, opts: Options{Platforms: []string{"linux-64"}}, format: Explicit, want: linux},
-		{name: "explicit/unknown platform", file: f, text: condaExplicitMD5, opts: Options{Platforms: []string{"win-64"}},
+		{name: "explicit/unknown platform", selection: true, file: f, text: condaExplicitMD5, opts: Options{Platforms: []string{"win-64"}},
 			errs: []string{f + ": has no packages for platform win-64; it has linux-64"}},
-		{name: "explicit/unknown platform without header", file: f, text: mixed, opts: Options{Platforms: []string{"win-64", "osx-arm64"}},
+		{name: "explicit/unknown platform without header", selection: true, file: f, text: mixed, opts: Options{Platforms: []string{"win-64", "osx-arm64"}},
 			errs: []string{"platform win-64; it has linux-64, osx-arm64"}},
-		{name: "explicit/environments", file: f, text: condaExplicitMD5, opts: Options{Environments: []string{"default"}},
+		{name: "explicit/environments", selection: true, file: f, text: condaExplicitMD5, opts: Options{Environments: []string{"default"}},
 			errs: []string{f + ": is an explicit file, which has no environments"}},
 		{name: "explicit/no hash", file: f, text: noHash, errs: []string{
 			at(f, noHash, "libffi-3.4.2-h7f98852_5") + `: package "libffi-3.4.2-h7f98852_5.tar.bz2"`,
@@ -226,9 +234,9 @@ func pixiCases() []readCase {
 		}},
 		{name: "pixi/v5 build mismatch", file: f, text: edit(pixiV5, "build: h7f98852_5", "build: h7f98852_4"),
 			errs: []string{at(f, pixiV5, "- kind: conda\n  name: libffi") + `: package "libffi"`, `the lock gives build "h7f98852_4"`, "regenerate it"}},
-		{name: "pixi/unknown environment", file: f, text: pixiV6, opts: Options{Environments: []string{"prod"}},
+		{name: "pixi/unknown environment", selection: true, file: f, text: pixiV6, opts: Options{Environments: []string{"prod"}},
 			errs: []string{f + ": has no environment prod; it has default, test"}},
-		{name: "pixi/unknown platform", file: f, text: pixiV6, opts: Options{Environments: []string{"test"}, Platforms: []string{"osx-arm64", "win-64"}},
+		{name: "pixi/unknown platform", selection: true, file: f, text: pixiV6, opts: Options{Environments: []string{"test"}, Platforms: []string{"osx-arm64", "win-64"}},
 			errs: []string{f + ": has no platform osx-arm64, win-64 in the environments read; they have linux-64"}},
 		{name: "pixi/pypi", file: f, text: pixiPyPI, pypi: []string{"numpy 2.2.1", "./vendor/render_tools-0.3.0-py3-none-any.whl"},
 			errs: []string{f + ": 2 PyPI package(s)"}},
@@ -286,9 +294,9 @@ func condaLockCases() []readCase {
 		{name: "conda-lock/one platform", file: f, text: condaLockYML, opts: Options{Platforms: []string{"linux-aarch64"}}, format: CondaLock, want: []string{
 			"noarch/idna-3.4-pyhd8ed1ab_0.tar.bz2", "linux-aarch64/libffi-3.4.2-h3557bc0_5.tar.bz2",
 		}},
-		{name: "conda-lock/unknown platform", file: f, text: condaLockYML, opts: Options{Platforms: []string{"osx-arm64"}},
+		{name: "conda-lock/unknown platform", selection: true, file: f, text: condaLockYML, opts: Options{Platforms: []string{"osx-arm64"}},
 			errs: []string{f + ": has no platform osx-arm64; it has linux-64, linux-aarch64"}},
-		{name: "conda-lock/environments", file: f, text: condaLockYML, opts: Options{Environments: []string{"default"}}, errs: []string{"only pixi.lock files have several"}},
+		{name: "conda-lock/environments", selection: true, file: f, text: condaLockYML, opts: Options{Environments: []string{"default"}}, errs: []string{"only pixi.lock files have several"}},
 		{name: "conda-lock/pip", file: f, text: condaLockYML + condaLockPip, pypi: []string{"certifi 2023.7.22", "requests 2.31.0"}},
 		{name: "conda-lock/pip of other platform", file: f, text: condaLockYML + condaLockPip, opts: Options{Platforms: []string{"linux-64"}}, pypi: []string{"certifi 2023.7.22"}},
 		{name: "conda-lock/no hash", file: f, text: noMD5, errs: []string{

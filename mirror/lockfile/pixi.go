@@ -63,10 +63,10 @@ func (p *parser) pixi(root *yaml.Node) error {
 		}
 	}
 	if u := envs.missing(p.opts.Environments); len(u) > 0 {
-		return p.errorf(0, "", "has no environment %s; it has %s", list(u), list(envs.list))
+		return p.selectionErrorf("has no environment %s; it has %s", list(u), list(envs.list))
 	}
 	if u := platforms.missing(p.opts.Platforms); len(u) > 0 {
-		return p.errorf(0, "", "has no platform %s in the environments read; they have %s", list(u), list(platforms.list))
+		return p.selectionErrorf("has no platform %s in the environments read; they have %s", list(u), list(platforms.list))
 	}
 	return nil
 }
