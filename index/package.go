@@ -369,7 +369,8 @@ func channelExtra(files map[string][]byte) ChannelExtra {
 }
 
 // ReadLocalPackage reads a package file on this machine the way an index run reads one in
-// the channel, hashing all of it: what Publish checks and uploads with.
+// the channel, hashing all of it: what Publish checks and uploads with. name is the file
+// as its errors name it (a path, or a channel key); its base name is the package's.
 func ReadLocalPackage(r io.ReaderAt, size int64, name string) (PackageInfo, error) {
 	var info PackageInfo
 	files := map[string][]byte{}
@@ -378,16 +379,20 @@ func ReadLocalPackage(r io.ReaderAt, size int64, name string) (PackageInfo, erro
 	if strings.HasSuffix(name, ".conda") {
 		cr, err := condapkg.NewReader(r, size, name)
 		if err != nil {
-			return info, err
+			return info, err // it names the file
 		}
 		if files, err = cr.InfoFiles(infoFileNames...); err != nil {
-			return info, err
+			return info, fmt.Errorf("%s: %w", name, err)
 		}
 	} else if err := readTarBz2Info(all, files); err != nil {
-		return info, err
+		return info, fmt.Errorf("%s: %w", name, err)
 	}
 	if _, err := io.Copy(io.Discard, all); err != nil {
-		return info, err
+		return info, fmt.Errorf("%s: %w", name, err)
 	}
-	return packageInfo(files, hex.EncodeToString(hs.Sum(nil)), hex.EncodeToString(hm.Sum(nil)), size)
+	info, err := packageInfo(files, hex.EncodeToString(hs.Sum(nil)), hex.EncodeToString(hm.Sum(nil)), size)
+	if err != nil {
+		return info, fmt.Errorf("%s: %w", name, err)
+	}
+	return info, nil
 }

@@ -80,9 +80,9 @@ func checkInside(v verified) (*index.PackageInfo, error) {
 		return nil, err
 	}
 	defer f.Close()
-	info, err := index.ReadLocalPackage(f, v.size, v.pkg.Filename)
+	info, err := index.ReadLocalPackage(f, v.size, v.pkg.Subdir+"/"+v.pkg.Filename)
 	if err != nil {
-		return nil, fmt.Errorf("%s/%s (%s): %w", v.pkg.Subdir, v.pkg.Filename, v.pkg.Origin, err)
+		return nil, fmt.Errorf("%w (from %s)", err, v.pkg.Origin)
 	}
 	r := info.Record
 	subdir, _ := r["subdir"].(string)

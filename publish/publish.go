@@ -92,9 +92,9 @@ func inspect(path string) (localPackage, error) {
 		return lp, err
 	}
 	lp.size = st.Size()
-	info, err := index.ReadLocalPackage(f, lp.size, lp.name)
+	info, err := index.ReadLocalPackage(f, lp.size, path)
 	if err != nil {
-		return lp, fmt.Errorf("%s: %w", path, err)
+		return lp, err
 	}
 	r := info.Record
 	lp.subdir, _ = r["subdir"].(string)

@@ -148,3 +148,24 @@ func TestPublishFailsWhenItsPackageIsLeftOut(t *testing.T) {
 		t.Fatalf("second publish: %+v %v", res, err)
 	}
 }
+
+// A package that cannot be read is refused with an error that names it once, by the
+// path given, whatever its format.
+func TestPublishNamesAnUnreadablePackageOnce(t *testing.T) {
+	store, _ := channel.NewLocal(t.TempDir())
+	dir := t.TempDir()
+	for name, data := range map[string]string{
+		"notzip-1.0-0.conda":    "garbage",
+		"notbz2-1.0-0.tar.bz2":  "BZh9garbage",
+		"truncated-1.0-0.conda": "PK\x03\x04",
+	} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Publish(context.Background(), store, []string{path}, Options{Lease: fastLease})
+		if err == nil || !strings.HasPrefix(err.Error(), path+": ") || strings.Count(err.Error(), name) != 1 {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
