@@ -31,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"golang.org/x/sync/errgroup"
@@ -146,7 +147,7 @@ func New(ctx context.Context, bucket, prefix string, o Options) (*Store, error) 
 		t.MaxIdleConnsPerHost = 32
 	})
 	var loadOpts []func(*config.LoadOptions) error
-	loadOpts = append(loadOpts, config.WithHTTPClient(httpClient))
+	loadOpts = append(loadOpts, config.WithHTTPClient(httpClient), config.WithLogger(sdkLogger(os.Stderr)))
 	if o.Region != "" {
 		loadOpts = append(loadOpts, config.WithRegion(o.Region))
 	}
@@ -859,4 +860,17 @@ func (s *Store) presigner() *s3.PresignClient {
 		return s3.NewPresignClient(s.client)
 	}
 	return s.presign
+}
+
+// sdkLogger writes what the SDK logs (warnings such as "falling back to IMDSv1" when the
+// instance metadata token cannot be had, as in a container on EC2 with a hop limit of 1)
+// to w as a line of condachan's, without the SDK's timestamp.
+func sdkLogger(w io.Writer) logging.Logger {
+	return logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+		level := "warning"
+		if c == logging.Debug {
+			level = "debug"
+		}
+		fmt.Fprintf(w, "%s: AWS SDK: %s\n", level, fmt.Sprintf(format, v...))
+	})
 }
