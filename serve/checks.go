@@ -109,13 +109,21 @@ var ErrNoRepodata = errors.New("no noarch/repodata.json, which conda clients nee
 
 // CheckChannel tells, within 10 seconds, whether the channel is indexed (ErrNoRepodata
 // if not) and readable (the store's error if not). A server may start anyway: the
-// channel may be indexed later, or the store be back soon.
+// channel may be indexed later, or the store be back soon; but not on a channel that
+// does not exist (a bucket that does not exist: an error matching input.ErrInvalid).
 func CheckChannel(ctx context.Context, store channel.Store) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	_, err := store.Stat(ctx, "noarch/repodata.json")
-	if errors.Is(err, channel.ErrNotFound) {
-		return fmt.Errorf("%s has %w", store, ErrNoRepodata)
+	if !errors.Is(err, channel.ErrNotFound) {
+		return err
 	}
-	return err
+	// A HEAD answer has no body to tell a missing bucket from a missing key; a listing's
+	// error does (the store's error of a channel that does not exist).
+	errFound := errors.New("found")
+	err = store.List(ctx, "noarch/", func(channel.Object) error { return errFound })
+	if err != nil && !errors.Is(err, errFound) {
+		return err
+	}
+	return fmt.Errorf("%s has %w", store, ErrNoRepodata)
 }

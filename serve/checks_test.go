@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/input"
+	"github.com/condachan/condachan/internal/s3test"
 	"github.com/condachan/condachan/internal/testkit"
 )
 
@@ -81,5 +83,21 @@ func TestCheckRedirectAndChannel(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "noarch", "repodata.json"), []byte(`{"packages":{}}`), 0o644)
 	if err := CheckChannel(t.Context(), store); err != nil {
 		t.Errorf("CheckChannel(indexed) = %v", err)
+	}
+}
+
+// On S3, a HEAD cannot tell a missing bucket from a missing key: an empty channel is
+// not indexed, a bucket that does not exist is the input's error (the server refuses to
+// start on it).
+func TestCheckChannelOnS3(t *testing.T) {
+	srv := s3test.Start(t)
+	empty := srv.Store(t, srv.NewBucket(t), "Conda/Empty")
+	if err := CheckChannel(t.Context(), empty); !errors.Is(err, ErrNoRepodata) || errors.Is(err, input.ErrInvalid) {
+		t.Errorf("CheckChannel(empty bucket) = %v", err)
+	}
+	missing := srv.Store(t, "condachan-no-such-bucket", "Conda/Default")
+	err := CheckChannel(t.Context(), missing)
+	if !errors.Is(err, input.ErrInvalid) || errors.Is(err, ErrNoRepodata) || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("CheckChannel(missing bucket) = %v", err)
 	}
 }

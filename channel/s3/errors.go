@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/input"
 )
 
 // The store's errors that ask for a setting (the region, the endpoint URL) name it
@@ -44,6 +45,10 @@ type NoSuchBucketError struct {
 }
 
 func (e *NoSuchBucketError) Error() string { return e.Message(channel.PlainNames) }
+
+// Is makes the error match input.ErrInvalid: the channel URL names no bucket, as a
+// folder channel that does not exist does.
+func (*NoSuchBucketError) Is(target error) bool { return target == input.ErrInvalid }
 
 func (e *NoSuchBucketError) Message(n channel.Namer) string {
 	return fmt.Sprintf("%s %s: bucket %s does not exist (check the channel URL, %s and %s)", e.Op, e.URI, e.Bucket, n.Setting(channel.SettingRegion), n.Setting(channel.SettingEndpoint))

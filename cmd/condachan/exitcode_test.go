@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/condachan/condachan/channel"
+	s3store "github.com/condachan/condachan/channel/s3"
 	"github.com/condachan/condachan/iampolicy"
 	"github.com/condachan/condachan/index"
 	"github.com/condachan/condachan/mirror"
@@ -47,6 +48,7 @@ func TestExitCodeOfLibraryErrors(t *testing.T) {
 		{&serve.PresignTTLError{TTL: 200 * time.Hour}, exitUsage},
 		{&serve.NoPresignerError{Channel: "/srv/channel"}, exitUsage},
 		{&channel.NoChannelError{Dir: "/srv/chanel"}, exitUsage},
+		{&s3store.NoSuchBucketError{Op: "get", URI: "s3://studio-bukcet/c/noarch/repodata.json", Bucket: "studio-bukcet"}, exitUsage},
 		{badURL, exitUsage},
 		// What the channel holds or the system does is not the input's fault.
 		{&publish.ConflictError{Key: "linux-64/x-1-0.conda", Channel: "s3://b/c"}, exitFailure},

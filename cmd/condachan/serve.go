@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/condachan/condachan/channel"
+	"github.com/condachan/condachan/input"
 	"github.com/condachan/condachan/serve"
 )
 
@@ -72,6 +73,9 @@ SIGTERM or SIGINT shuts the server down gracefully.`,
 				return err
 			}
 			switch err := serve.CheckChannel(ctx, store); {
+			case errors.Is(err, input.ErrInvalid): // a bucket that does not exist
+				ln.Close()
+				return err
 			case errors.Is(err, serve.ErrNoRepodata):
 				fmt.Fprintf(stderr, "warning: %s has no noarch/repodata.json, which conda clients need: run `condachan index --channel %s`\n", store, store)
 			case err != nil:

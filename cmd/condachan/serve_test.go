@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/condachan/condachan/internal/s3test"
 )
 
 // lockedBuffer is a bytes.Buffer the server goroutine and the test can share.
@@ -121,5 +123,17 @@ func TestServeRedirectNeedsPresigner(t *testing.T) {
 	code, _, stderr := runRefused(t, "serve", "--channel", dir, "--redirect", "--addr", "127.0.0.1:0")
 	if code != exitUsage || !strings.Contains(stderr, "--redirect needs a channel that can presign URLs (an S3 channel); "+dir+" cannot") {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
+// serve refuses a bucket that does not exist, as it refuses a folder that does not: a
+// mistyped channel is not served as an empty one.
+func TestServeRefusesMissingBucket(t *testing.T) {
+	srv := s3test.Start(t)
+	doctorIsolateAWS(t)
+	doctorSetEnv(t, srv.Env())
+	code, _, stderr := runCLI(t, "serve", "--channel", "s3://condachan-no-such-bucket/Conda", "--addr", "127.0.0.1:0")
+	if code != exitUsage || !strings.Contains(stderr, "bucket condachan-no-such-bucket does not exist") {
+		t.Errorf("exit %d, want %d:\n%s", code, exitUsage, stderr)
 	}
 }
