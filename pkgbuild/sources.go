@@ -50,6 +50,10 @@ func (e *SourceArchiveError) Error() string { return e.Message("source archive")
 
 func (e *SourceArchiveError) Unwrap() error { return e.Err }
 
+// Is makes an archive that fits no source of the recipe match input.ErrInvalid: it was
+// given for the wrong recipe or platform. One that cannot be read is not.
+func (e *SourceArchiveError) Is(target error) bool { return e.Unmatched && target == input.ErrInvalid }
+
 // Message is Error with what the archive was given as (Error says "source archive")
 // called what: a front end names its option.
 func (e *SourceArchiveError) Message(what string) string {

@@ -12,6 +12,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/condachan/condachan/input"
 )
 
 // ServerConfig describes how the handler is put on the network.
@@ -36,7 +38,11 @@ func Listen(cfg ServerConfig) (net.Listener, error) {
 		addr = "127.0.0.1:8080"
 	}
 	ln, err := net.Listen("tcp", addr)
-	if err != nil {
+	var bad *net.AddrError // not an address (a port in use is not the input's fault)
+	switch {
+	case errors.As(err, &bad):
+		return nil, input.Mark(fmt.Errorf("listen on %s: %w (give HOST:PORT, e.g. 0.0.0.0:8080)", addr, err))
+	case err != nil:
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	return ln, nil

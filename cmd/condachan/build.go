@@ -136,6 +136,9 @@ func (f *buildFlags) request(cmd *cobra.Command, stdout, stderr io.Writer) error
 	if f.Recipe == "" {
 		return usageError{errors.New("--recipe is required")}
 	}
+	if err := f.channel.checkLease(); err != nil { // before the build, not after it
+		return err
+	}
 	f.InferTarget = !cmd.Flags().Changed("target-platform")
 	f.ChannelOptions, f.ChannelURL = f.channel.options(), f.channel.url
 	if f.channel.url != "" {

@@ -30,6 +30,7 @@ type channelFlags struct {
 	profile       string
 	leaseTTL      time.Duration
 	leasePoll     time.Duration
+	lease         bool // the lease flags were added
 }
 
 func (f *channelFlags) add(fl *pflag.FlagSet, lease bool) {
@@ -39,6 +40,7 @@ func (f *channelFlags) add(fl *pflag.FlagSet, lease bool) {
 	fl.BoolVar(&f.pathStyle, "s3-path-style", false, "path-style bucket addressing (also CONDACHAN_S3_PATH_STYLE=true)")
 	fl.StringVar(&f.expectedOwner, "expected-bucket-owner", "", "AWS account id the bucket must belong to")
 	fl.StringVar(&f.profile, "profile", "", "AWS profile (default: AWS_PROFILE)")
+	f.lease = lease
 	if lease {
 		fl.DurationVar(&f.leaseTTL, "lease-ttl", 30*time.Second, "how long the channel lease lasts without a heartbeat (heartbeats every TTL/3)")
 		fl.DurationVar(&f.leasePoll, "lease-poll", time.Second, "how often a publisher waiting for the lease looks again")
@@ -69,8 +71,26 @@ func (f *channelFlags) openExisting(ctx context.Context) (channel.Store, error) 
 }
 
 func (f *channelFlags) check() error {
-	_, err := f.location()
-	return err
+	if _, err := f.location(); err != nil {
+		return err
+	}
+	return f.checkLease()
+}
+
+// checkLease refuses lease flags that cannot be honoured.
+func (f *channelFlags) checkLease() error {
+	if !f.lease {
+		return nil
+	}
+	return errors.Join(positive("lease-ttl", f.leaseTTL), positive("lease-poll", f.leasePoll))
+}
+
+// positive refuses a flag value of 0 or less, which what the flag sets cannot take.
+func positive[T int | int64 | time.Duration](flag string, v T) error {
+	if v > 0 {
+		return nil
+	}
+	return usageError{fmt.Errorf("--%s %v: give more than 0", flag, v)}
 }
 
 // location parses --channel, which is required.

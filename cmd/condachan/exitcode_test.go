@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"testing"
 	"time"
@@ -42,6 +43,7 @@ func TestExitCodeOfLibraryErrors(t *testing.T) {
 		{&recipes.TargetError{Dir: "out", Err: recipes.ErrNotEmpty}, exitUsage},
 		{&pkgbuild.MissingSourceError{Missing: []pkgbuild.MissingSource{{FileName: "a.tar.xz"}}}, exitUsage},
 		{&pkgbuild.SourceDateEpochError{Value: "yesterday"}, exitUsage},
+		{&pkgbuild.SourceArchiveError{Archive: "x.zip", Unmatched: true, Platform: "win-64", Expected: []string{"y.zip"}}, exitUsage},
 		{&mirror.InputError{What: "lock file", Err: fs.ErrNotExist}, exitUsage},
 		{&iampolicy.InvalidRequestError{Field: iampolicy.FieldAccess, Value: "admin", Reason: "read or write"}, exitUsage},
 		{&serve.KeyPairError{CertFile: "c.pem", KeyFile: "k.pem", Err: fs.ErrNotExist}, exitUsage},
@@ -54,6 +56,7 @@ func TestExitCodeOfLibraryErrors(t *testing.T) {
 		{&publish.ConflictError{Key: "linux-64/x-1-0.conda", Channel: "s3://b/c"}, exitFailure},
 		{&publish.BuildNumberError{Value: "auto", Err: errors.New("reserve: access denied")}, exitFailure},
 		{&index.CorruptRepodataError{Key: "noarch/repodata.json", Err: errors.New("unexpected EOF")}, exitFailure},
+		{&pkgbuild.SourceArchiveError{Archive: "x.zip", Err: io.ErrUnexpectedEOF}, exitFailure}, // given right, unreadable
 		{fs.ErrPermission, exitFailure},
 	} {
 		for _, err := range []error{tc.err, fmt.Errorf("publish: %w", tc.err), withFlagHints(tc.err)} {

@@ -54,6 +54,10 @@ SIGTERM or SIGINT shuts the server down gracefully.`,
 			if err := serve.CheckPresignTTL(opts.PresignTTL); err != nil {
 				return err
 			}
+			if err := errors.Join(positive("cache-size", cacheMiB), positive("shutdown-timeout", cfg.ShutdownTimeout),
+				notNegative("revalidate", opts.Revalidate), notNegative("repodata-max-age", opts.IndexMaxAge)); err != nil {
+				return err
+			}
 			store, err := cf.openExisting(ctx)
 			if err != nil {
 				return err
@@ -130,4 +134,12 @@ func newServeHandler(store channel.Store, opts serve.Options, authFile string, a
 		}
 	}
 	return serve.New(store, opts)
+}
+
+// notNegative refuses a duration flag below 0 (0 has a meaning of its own: every time).
+func notNegative(flag string, d time.Duration) error {
+	if d >= 0 {
+		return nil
+	}
+	return usageError{fmt.Errorf("--%s %s: give 0 or more", flag, d)}
 }

@@ -38,6 +38,16 @@ func TestUsageExitCodes(t *testing.T) {
 		{"doctor of a missing folder", []string{"doctor", "--channel", typo}, []string{"no channel at " + typo}},
 		{"index of a file", []string{"index", "--channel", file, "--progress", "none"}, []string{"no channel at " + file, "not a folder"}},
 		{"index of a missing file URL", []string{"index", "--channel", "file://" + filepath.ToSlash(typo), "--progress", "none"}, []string{"no channel at " + typo}},
+		// Values a flag cannot take are refused, never taken for a default.
+		{"serve cache size 0", []string{"serve", "--channel", tmp, "--cache-size", "0", "--addr", "127.0.0.1:0"}, []string{"--cache-size 0: give more than 0"}},
+		{"serve negative revalidate", []string{"serve", "--channel", tmp, "--revalidate", "-1s", "--addr", "127.0.0.1:0"}, []string{"--revalidate -1s: give 0 or more"}},
+		{"serve negative max age", []string{"serve", "--channel", tmp, "--repodata-max-age", "-1s", "--addr", "127.0.0.1:0"}, []string{"--repodata-max-age -1s: give 0 or more"}},
+		{"serve shutdown timeout 0", []string{"serve", "--channel", tmp, "--shutdown-timeout", "0s", "--addr", "127.0.0.1:0"}, []string{"--shutdown-timeout 0s: give more than 0"}},
+		{"serve an address that is none", []string{"serve", "--channel", tmp, "--addr", "localhost"}, []string{"missing port in address", "give HOST:PORT"}},
+		{"index lease TTL 0", []string{"index", "--channel", tmp, "--lease-ttl", "0s", "--progress", "none"}, []string{"--lease-ttl 0s: give more than 0"}},
+		{"publish negative lease poll", []string{"publish", file, "--channel", fresh, "--lease-poll", "-1s"}, []string{"--lease-poll -1s: give more than 0"}},
+		{"build lease TTL 0", []string{"build", "--recipe", "condachan-example", "-o", filepath.Join(tmp, "a"), "--channel", fresh, "--lease-ttl", "0s"}, []string{"--lease-ttl 0s: give more than 0"}},
+		{"build unknown platform", []string{"build", "--recipe", "condachan-example", "-o", filepath.Join(tmp, "a"), "--target-platform", "linux-65"}, []string{`unknown target platform "linux-65"`}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

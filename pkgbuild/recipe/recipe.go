@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/condachan/condachan/input"
 )
 
 // Recipe is a recipe rendered for one target platform.
@@ -303,11 +305,11 @@ var Platforms = []string{
 }
 
 // PlatformScope returns the selector variables for a target platform, the names
-// rattler-build defines.
+// rattler-build defines. An unknown platform is an error matching input.ErrInvalid.
 func PlatformScope(target string) (Scope, error) {
 	os, arch, ok := strings.Cut(target, "-")
 	if !ok && target != "noarch" {
-		return nil, fmt.Errorf("unknown target platform %q (known: %s)", target, strings.Join(Platforms, ", "))
+		return nil, input.Mark(fmt.Errorf("unknown target platform %q (known: %s)", target, strings.Join(Platforms, ", ")))
 	}
 	known := false
 	for _, p := range Platforms {
@@ -316,7 +318,7 @@ func PlatformScope(target string) (Scope, error) {
 		}
 	}
 	if !known {
-		return nil, fmt.Errorf("unknown target platform %q (known: %s)", target, strings.Join(Platforms, ", "))
+		return nil, input.Mark(fmt.Errorf("unknown target platform %q (known: %s)", target, strings.Join(Platforms, ", ")))
 	}
 	s := Scope{
 		"target_platform": target,
