@@ -136,7 +136,9 @@ func (f *buildFlags) request(cmd *cobra.Command, stdout, stderr io.Writer) error
 	if f.Recipe == "" {
 		return usageError{errors.New("--recipe is required")}
 	}
-	if err := f.channel.checkLease(); err != nil { // before the build, not after it
+	hasChannel := f.channel.url != ""
+	if err := errors.Join(needs(cmd, "force", "--channel", hasChannel), needs(cmd, "lease-ttl", "--channel", hasChannel),
+		needs(cmd, "lease-poll", "--channel", hasChannel), f.channel.checkLease()); err != nil { // before the build, not after it
 		return err
 	}
 	f.InferTarget = !cmd.Flags().Changed("target-platform")

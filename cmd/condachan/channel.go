@@ -85,6 +85,15 @@ func (f *channelFlags) checkLease() error {
 	return errors.Join(positive("lease-ttl", f.leaseTTL), positive("lease-poll", f.leasePoll))
 }
 
+// needs refuses flag when it was given without what it works with (with, which is set
+// or not): it would change nothing.
+func needs(cmd *cobra.Command, flag, with string, set bool) error {
+	if set || !cmd.Flags().Changed(flag) {
+		return nil
+	}
+	return usageError{fmt.Errorf("--%s goes with %s: without it, it changes nothing", flag, with)}
+}
+
 // positive refuses a flag value of 0 or less, which what the flag sets cannot take.
 func positive[T int | int64 | time.Duration](flag string, v T) error {
 	if v > 0 {

@@ -54,7 +54,8 @@ SIGTERM or SIGINT shuts the server down gracefully.`,
 			if err := serve.CheckPresignTTL(opts.PresignTTL); err != nil {
 				return err
 			}
-			if err := errors.Join(positive("cache-size", cacheMiB), positive("shutdown-timeout", cfg.ShutdownTimeout),
+			if err := errors.Join(needs(cmd, "presign-ttl", "--redirect", opts.Redirect), needs(cmd, "public-metrics", "--auth-file", authFile != ""),
+				positive("cache-size", cacheMiB), positive("shutdown-timeout", cfg.ShutdownTimeout),
 				notNegative("revalidate", opts.Revalidate), notNegative("repodata-max-age", opts.IndexMaxAge)); err != nil {
 				return err
 			}

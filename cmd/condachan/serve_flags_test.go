@@ -80,7 +80,7 @@ func TestServeRefusesBadTLSAndPresignTTL(t *testing.T) {
 		t.Errorf("a good certificate and key: %v", err)
 	}
 	// 7 days is allowed: this run gets past the flags and stops at the missing channel.
-	code, _, stderr := runRefused(t, "serve", "--channel", filepath.Join(ch, "nope"), "--addr", "127.0.0.1:0", "--presign-ttl", "168h", "--tls-cert", cert, "--tls-key", key)
+	code, _, stderr := runRefused(t, "serve", "--channel", filepath.Join(ch, "nope"), "--addr", "127.0.0.1:0", "--redirect", "--presign-ttl", "168h", "--tls-cert", cert, "--tls-key", key)
 	if code != exitUsage || !strings.Contains(stderr, "no channel at") {
 		t.Errorf("--presign-ttl 168h: %d %s", code, stderr)
 	}
