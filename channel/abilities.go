@@ -18,6 +18,20 @@ import (
 // and otherwise go through the Store's own methods, so that no caller outside this
 // package names a backend's type or needs its SDK.
 
+// Abandoner is a store that opening made (a channel folder that did not exist): a
+// command that then failed removes it again with Abandon, so that it leaves no empty
+// channel behind. Abandon removes nothing that holds a file.
+type Abandoner interface {
+	Abandon() error
+}
+
+// Abandon abandons store when it is an Abandoner, and does nothing otherwise.
+func Abandon(store Store) {
+	if a, ok := store.(Abandoner); ok {
+		_ = a.Abandon()
+	}
+}
+
 // Presigner is a store that can hand out a URL through which anyone may GET one object,
 // for a limited time, without credentials of their own. S3 channels have it; folders do
 // not. serve's --redirect needs it; without it packages are streamed through the server
@@ -95,4 +109,7 @@ func (r *RequestStats) String() string {
 		r.Total.Load(), r.List.Load(), r.Head.Load(), r.Get.Load(), r.Put.Load(), r.Delete.Load(), r.Post.Load())
 }
 
-var _ FileOpener = (*Local)(nil)
+var (
+	_ FileOpener = (*Local)(nil)
+	_ Abandoner  = (*Local)(nil)
+)

@@ -25,14 +25,39 @@ type Local struct {
 	// mu queues this process's conditional writes before the file lock, which then only
 	// waits for other processes: goroutines polling the lock would sleep in turn.
 	mu *sync.Mutex
+	// created: the folder did not exist before NewLocal made it (see Abandon).
+	created bool
 }
 
 // NewLocal opens (and creates) a channel folder.
 func NewLocal(dir string) (*Local, error) {
+	_, statErr := os.Stat(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("channel folder %s: %w", dir, err)
 	}
-	return &Local{root: dir, mu: &sync.Mutex{}}, nil
+	return &Local{root: dir, mu: &sync.Mutex{}, created: errors.Is(statErr, fs.ErrNotExist)}, nil
+}
+
+// Abandon removes the channel folder NewLocal created, and the folders made in it since,
+// as far as they are empty: a command that made a new channel and then failed leaves no
+// empty channel behind. It removes no file, so a folder that holds one stays (the store
+// lock of a run that took the lease is one: removing a lock file another process may
+// have open would break the lock).
+func (l *Local) Abandon() error {
+	if !l.created {
+		return nil
+	}
+	var dirs []string
+	filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			dirs = append(dirs, p)
+		}
+		return nil
+	})
+	for i := len(dirs) - 1; i >= 0; i-- { // the deepest first
+		os.Remove(dirs[i]) // fails, and keeps it, unless it is empty
+	}
+	return nil
 }
 
 func (l *Local) String() string { return l.root }

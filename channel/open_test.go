@@ -41,3 +41,44 @@ func TestOpenExistingRefusesMissingFolder(t *testing.T) {
 		t.Errorf("Open did not create the channel folder (%v)", err)
 	}
 }
+
+// A channel folder Open made is removed by Abandon while nothing but empty folders is in
+// it; one that holds a file, or that was there before, stays.
+func TestAbandonRemovesOnlyAnEmptyNewChannel(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		existed bool
+		fill    func(dir string)
+		removed bool
+	}{
+		{"new and empty", false, func(string) {}, true},
+		{"new with empty folders", false, func(dir string) { os.MkdirAll(filepath.Join(dir, "noarch", "shards"), 0o755) }, true},
+		{"new with the store lock", false, func(dir string) {
+			os.MkdirAll(filepath.Join(dir, ".condachan"), 0o755)
+			os.WriteFile(filepath.Join(dir, ".condachan", "store.lock"), nil, 0o644)
+		}, false},
+		{"there before", true, func(string) {}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "channel")
+			if tc.existed {
+				os.Mkdir(dir, 0o755)
+			}
+			store, err := channel.Open(ctx, dir, channel.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.fill(dir)
+			channel.Abandon(store)
+			if _, err := os.Stat(dir); os.IsNotExist(err) != tc.removed {
+				t.Errorf("removed: %v, want %v", os.IsNotExist(err), tc.removed)
+			}
+			if !tc.removed && !tc.existed {
+				if _, err := os.Stat(filepath.Join(dir, ".condachan", "store.lock")); err != nil {
+					t.Errorf("the file in it: %v", err)
+				}
+			}
+		})
+	}
+}

@@ -53,7 +53,11 @@ type Options struct {
 	// BuildNumber overrides the recipe's build.number when set. A recipe that sets
 	// build.string refuses it (see CheckBuildNumberOverride).
 	BuildNumber *int
-	Compression condapkg.Level
+	// ReserveBuildNumber, when set, gives the build number (as BuildNumber) once every
+	// source is found: publish reserves the next free one in the channel then, so that
+	// a build refused for what it was given reserves none.
+	ReserveBuildNumber func() (int, error)
+	Compression        condapkg.Level
 	// Timestamp is the package timestamp (SOURCE_DATE_EPOCH for reproducible builds).
 	Timestamp time.Time
 	Progress  progress.Reporter
@@ -121,7 +125,7 @@ func CheckBuildNumberOverride(r *recipe.Recipe) error {
 // in it; folders that were there before are never removed.
 func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	r := opts.Recipe
-	if opts.BuildNumber != nil {
+	if opts.BuildNumber != nil || opts.ReserveBuildNumber != nil {
 		if err := CheckBuildNumberOverride(r); err != nil {
 			return nil, err
 		}
@@ -141,6 +145,13 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	sources, err := resolveSources(r, opts.SourceArchives, opts.RemoteArchives, opts.SearchDirs, opts.Staged)
 	if err != nil {
 		return nil, err
+	}
+	if opts.ReserveBuildNumber != nil {
+		n, err := opts.ReserveBuildNumber()
+		if err != nil {
+			return nil, err
+		}
+		opts.BuildNumber = &n
 	}
 	n := nameThePackage(r, opts.BuildNumber)
 	// The output folders are made when the first file goes into them (the log, the work

@@ -176,7 +176,8 @@ func (req *BuildRequest) recipe() (*recipe.Recipe, error) {
 }
 
 // fromChannel looks for the archives in the channel's staging area too (where `submit
-// --stage-source` puts them) and reserves the build number there.
+// --stage-source` puts them), and has the build reserve the build number there once its
+// sources are found.
 func (req *BuildRequest) fromChannel(ctx context.Context, store channel.Store, opts *pkgbuild.Options) error {
 	var err error
 	if opts.Staged, err = StagedSources(ctx, store, req.ChannelURL); err != nil {
@@ -184,11 +185,13 @@ func (req *BuildRequest) fromChannel(ctx context.Context, store channel.Store, o
 	}
 	if req.auto() {
 		r := opts.Recipe
-		n, err := NextBuildNumber(ctx, store, r.Subdir(), r.Package.Name, r.Package.Version)
-		if err != nil {
-			return &BuildNumberError{Value: "auto", Err: err}
+		opts.ReserveBuildNumber = func() (int, error) {
+			n, err := NextBuildNumber(ctx, store, r.Subdir(), r.Package.Name, r.Package.Version)
+			if err != nil {
+				return 0, &BuildNumberError{Value: "auto", Err: err}
+			}
+			return n, nil
 		}
-		opts.BuildNumber = &n
 	}
 	return nil
 }

@@ -150,3 +150,20 @@ func TestReindex(t *testing.T) {
 		t.Errorf("the lease is still held: %+v, %v", ls, err)
 	}
 }
+
+// A build refused for a source that is not here reserves no build number: the sources
+// are found first.
+func TestBuildReservesOnlyOnceItsSourcesAreFound(t *testing.T) {
+	ctx := context.Background()
+	ch := filepath.Join(t.TempDir(), "channel")
+	req := buildRequest(t.TempDir(), ch, "auto")
+	req.Recipe, req.Target = "blender-4.1", "linux-64" // its archive is not on this machine
+	var missing *pkgbuild.MissingSourceError
+	if _, err := Build(ctx, req); !errors.As(err, &missing) {
+		t.Fatalf("err = %v, want a MissingSourceError", err)
+	}
+	store, _ := channel.NewLocal(ch)
+	if n, err := NextBuildNumber(ctx, store, "linux-64", "blender", "4.1.1"); err != nil || n != 0 {
+		t.Errorf("the next build number is %d (%v), want 0: the refused build reserved one", n, err)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/condachan/condachan/channel"
 	"github.com/condachan/condachan/internal/progress"
 	"github.com/condachan/condachan/pkgbuild"
 	"github.com/condachan/condachan/pkgbuild/condapkg"
@@ -24,6 +26,7 @@ type buildFlags struct {
 	json        bool
 	channel     channelFlags
 	noTest      bool
+	opened      channel.Store // the channel, once the build opened it
 }
 
 func newBuildCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -102,6 +105,9 @@ func runBuild(cmd *cobra.Command, f *buildFlags, stdout, stderr io.Writer) error
 	}
 	res, err := publish.Build(cmd.Context(), f.BuildRequest)
 	if err != nil {
+		if f.opened != nil {
+			channel.Abandon(f.opened) // a channel folder the build made, if still empty
+		}
 		return err
 	}
 	if res.Publish != nil {
@@ -144,7 +150,11 @@ func (f *buildFlags) request(cmd *cobra.Command, stdout, stderr io.Writer) error
 	f.InferTarget = !cmd.Flags().Changed("target-platform")
 	f.ChannelOptions, f.ChannelURL = f.channel.options(), f.channel.url
 	if f.channel.url != "" {
-		f.Channel = f.channel.open
+		f.Channel = func(ctx context.Context) (channel.Store, error) {
+			st, err := f.channel.open(ctx)
+			f.opened = st
+			return st, err
+		}
 	}
 	f.Build.RunTests, f.Build.Output = !f.noTest, stderr
 	publishOpts := f.channel.publishOptions("build", nil, stderr) // --force is set already

@@ -202,6 +202,7 @@ func (f *changeFlags) run(cmd *cobra.Command, stdout, stderr io.Writer, c change
 	res, err := c.do(cmd.Context(), store, f.publishOptions(c.name, rep, stderr))
 	rep.Finish()
 	if err != nil {
+		channel.Abandon(store) // a channel folder this command made, if still empty
 		return err
 	}
 	return f.print(stdout, stderr, res.index, res.json, func() { res.lines(stdout) })

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/condachan/condachan/channel"
 	"github.com/condachan/condachan/internal/progress"
 	"github.com/condachan/condachan/mirror"
 	"github.com/condachan/condachan/mirror/lockfile"
@@ -89,6 +90,7 @@ connection) it removes what it uploaded before anyone could index it. Downloads 
 			res, err := mirror.Mirror(cmd.Context(), store, plan.Packages, plan.Source, mirror.Options{Concurrency: lf.jobs, Lease: opts.Lease, Progress: rep, Log: opts.Log})
 			rep.Finish()
 			if err != nil {
+				channel.Abandon(store)
 				return err
 			}
 			return cf.print(stdout, stderr, res.Index, res, func() {

@@ -93,3 +93,33 @@ func TestPublishCreatesLocalChannel(t *testing.T) {
 		t.Errorf("lock status: %d %s %s", code, stdout, stderr)
 	}
 }
+
+// A command that would have made a new channel folder and failed leaves none: a
+// package that cannot be read, a build whose archive is not here (which reserves no
+// build number either).
+func TestFailedCommandsLeaveNoNewChannel(t *testing.T) {
+	tmp := t.TempDir()
+	bad := filepath.Join(tmp, "bad-1.0-0.conda")
+	os.WriteFile(bad, []byte("garbage"), 0o644)
+	for _, tc := range []struct {
+		name string
+		args func(ch string) []string
+		code int
+	}{
+		{"publish an unreadable package", func(ch string) []string { return []string{"publish", bad, "--channel", ch} }, exitFailure},
+		{"build without its archive", func(ch string) []string {
+			return []string{"build", "--recipe", "blender-4.1", "-o", filepath.Join(tmp, "out"), "--channel", ch, "--build-number", "auto"}
+		}, exitUsage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ch := filepath.Join(tmp, strings.ReplaceAll(tc.name, " ", "-"))
+			code, _, stderr := runCLI(t, append(tc.args(ch), "--progress", "none")...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d: %s", code, tc.code, stderr)
+			}
+			if _, err := os.Stat(ch); !os.IsNotExist(err) {
+				t.Errorf("left the channel folder %s (%v)", ch, err)
+			}
+		})
+	}
+}
