@@ -269,8 +269,12 @@ func TestPatchInstructions(t *testing.T) {
 	testkit.WriteFile(t, sub, PatchInstructions, []byte(`{"patch_instructions_version": 1, "remove": "bad-1.0-0.conda"}`))
 	_, err = Run(context.Background(), store, Options{})
 	var pe *PatchError
-	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "linux-64/patch_instructions.json") {
+	if !errors.As(err, &pe) || !pe.Stored || !strings.Contains(err.Error(), "linux-64/patch_instructions.json") || !strings.Contains(err.Error(), "to index this subdir again") {
 		t.Errorf("broken patch instructions: %v", err)
+	}
+	// Given to be stored, the same document is refused without that advice.
+	if _, err := ParsePatches([]byte(`{"patch_instructions_version": 1, "remove": "bad-1.0-0.conda"}`), "fix.json"); !errors.As(err, &pe) || pe.Stored || strings.Contains(err.Error(), "subdir") {
+		t.Errorf("instructions given: %v", err)
 	}
 	os.Remove(filepath.Join(sub, PatchInstructions))
 	mustRun(t, store, Options{})

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -42,14 +43,25 @@ const PatchesVersion = 1
 // revokedDependency is what a revoked record depends on: a package no channel has.
 const revokedDependency = "package_has_been_revoked"
 
-// PatchError is a patch_instructions.json that cannot be applied as it is.
+// PatchError is a patch_instructions.json that cannot be applied as it is: one given to
+// be stored, or (Stored) the one a subdir holds, which stops its index runs until fixed
+// instructions replace it or it is removed.
 type PatchError struct {
-	File string
-	Err  error
+	File   string
+	Err    error
+	Stored bool
 }
 
 func (e *PatchError) Error() string {
-	return fmt.Sprintf("%s: %v; fix the file and store it again with `condachan patch`, or delete it", e.File, e.Err)
+	if e.Stored {
+		return e.StoredMessage("store fixed instructions", "remove them")
+	}
+	return fmt.Sprintf("%s: %v", e.File, e.Err)
+}
+
+// StoredMessage is Error of a Stored one with the ways out called store and remove.
+func (e *PatchError) StoredMessage(store, remove string) string {
+	return fmt.Sprintf("%s: %v; %s, or %s, to index this subdir again", e.File, e.Err, store, remove)
 }
 func (e *PatchError) Unwrap() error { return e.Err }
 
@@ -263,6 +275,10 @@ func (r *subdirRun) loadPatches(ctx context.Context) error {
 		return fmt.Errorf("read %s: %w", r.patchObj.Key, err)
 	}
 	p, err := ParsePatches(data, r.patchObj.Key)
+	var pe *PatchError
+	if errors.As(err, &pe) {
+		pe.Stored = true
+	}
 	if err != nil {
 		return err
 	}

@@ -66,6 +66,12 @@ func flagHints(e error) []rewrite {
 		if e.Remedy == index.RemedyFullReindex {
 			return []rewrite{{e.Error(), fmt.Sprintf("%s is not valid repodata (%v); not replacing it: run `condachan index --full` to rebuild it from the packages", e.Key, e.Err)}}
 		}
+	case *index.PatchError:
+		if e.Stored {
+			subdir, _, _ := strings.Cut(e.File, "/")
+			cmd := "`condachan patch --channel CHANNEL --subdir " + subdir
+			return []rewrite{{e.Error(), e.StoredMessage("store fixed instructions with "+cmd+" FILE`", "remove them with "+cmd+" --clear`")}}
+		}
 	case *publish.ConflictError:
 		return []rewrite{{e.Error(), fmt.Sprintf("%s already exists in %s with different content (sha256 differs); packages are immutable: bump the build number, or pass --force to replace it", e.Key, e.Channel)}}
 	case *publish.NotIndexedError:

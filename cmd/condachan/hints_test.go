@@ -29,6 +29,8 @@ func TestFlagHints(t *testing.T) {
 	}{
 		{&index.CorruptRepodataError{Key: "linux-64/repodata.json", Err: errors.New("bad json"), Remedy: index.RemedyFullReindex},
 			"linux-64/repodata.json is not valid repodata (bad json); not replacing it: run `condachan index --full` to rebuild it from the packages"},
+		{fmt.Errorf("index linux-64: %w", &index.PatchError{File: "linux-64/patch_instructions.json", Err: errors.New("more than one JSON document"), Stored: true}),
+			"index linux-64: linux-64/patch_instructions.json: more than one JSON document; store fixed instructions with `condachan patch --channel CHANNEL --subdir linux-64 FILE`, or remove them with `condachan patch --channel CHANNEL --subdir linux-64 --clear`, to index this subdir again"},
 		{&publish.ConflictError{Key: "linux-64/a-1-0.conda", Channel: "s3://b/c"},
 			"linux-64/a-1-0.conda already exists in s3://b/c with different content (sha256 differs); packages are immutable: bump the build number, or pass --force to replace it"},
 		{&publish.NotIndexedError{Missing: []string{"linux-64/a-1-0.conda: unreadable"}, Channel: "s3://b/c", Remedy: index.RemedyReindex},
